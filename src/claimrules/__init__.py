@@ -1,0 +1,25 @@
+"""claimrules: adjudicate warranty, protection-plan and return claims against declarative policies.
+
+    >>> import claimrules
+    >>> policy = claimrules.load_policy("policies/northwind")
+    >>> facts = claimrules.load_claim("examples/claims/gulf-onsite-request.json")
+    >>> decision = claimrules.adjudicate(policy, facts)
+    >>> decision.outcome, decision.remedy, decision.deciding.clause
+
+Same facts and same policy give the same decision, with the same ``decision_id``, every time.
+"""
+
+from __future__ import annotations
+
+from claimrules.api import CompiledPolicy, adjudicate, load_policy
+from claimrules.decision import Citation, ClauseTrace, Decision
+from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
+from claimrules.facts import ClaimFacts, claim_json_schema, load_claim, parse_claim
+from claimrules.money import Money
+
+__all__ = [
+    "Citation", "ClaimError", "ClaimFacts", "ClaimrulesError", "ClauseTrace", "CompiledPolicy", "Decision",
+    "EvaluationError", "Money", "PolicyError", "adjudicate", "claim_json_schema", "load_claim", "load_policy",
+    "parse_claim",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""The ``claimrules`` command: check a claim, explain a decision, print the claim schema.
+
+Exit codes: 0 a decision was made (whatever the outcome); 2 the command line is wrong;
+3 the claim is invalid; 4 the policy is invalid; 5 claimrules met an internal error (a bug).
+Errors are one clear message on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from claimrules.api import load_policy
+from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
+from claimrules.facts import claim_json_schema, load_claim
+from claimrules.render.text import decision_json, decision_text
+
+EXIT_DECIDED = 0
+EXIT_USAGE = 2
+EXIT_BAD_CLAIM = 3
+EXIT_BAD_POLICY = 4
+EXIT_INTERNAL = 5
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
+
+PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
+OnOption = Annotated[Optional[str], typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
+
+
+def _fail(error: ClaimrulesError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    code = EXIT_BAD_CLAIM if isinstance(error, ClaimError) else EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_INTERNAL
+    raise typer.Exit(code)
+
+
+def _decision_date(on: str | None) -> date | None:
+    if on is None:
+        return None
+    try:
+        return date.fromisoformat(on)
+    except ValueError:
+        raise ClaimError(f"'{on}' is not a real date", field="--on", expected="a date YYYY-MM-DD") from None
+
+
+def _decide(claim: Path, policy: Path, on: str | None):  # type: ignore[no-untyped-def]
+    facts = load_claim(claim)
+    decided_on = _decision_date(on)
+    with load_policy(policy) as compiled:
+        return compiled.adjudicate(facts, decided_on)
+
+
+@app.command()
+def check(
+    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
+    policy: PolicyOption = Path("policies/northwind"),
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    on: OnOption = None,
+) -> None:
+    """Decide one claim and print the decision."""
+    if format not in ("text", "json"):
+        typer.echo(f"error: --format: '{format}' is not allowed (expected text or json)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        decision = _decide(claim, policy, on)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    typer.echo(decision_json(decision, trace=False) if format == "json" else decision_text(decision), nl=False)
+
+
+@app.command()
+def explain(
+    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
+    policy: PolicyOption = Path("policies/northwind"),
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    on: OnOption = None,
+) -> None:
+    """Decide one claim and print the full trace: every condition, the facts it read, its result."""
+    if format not in ("text", "json"):
+        typer.echo(f"error: --format: '{format}' is not allowed (expected text or json)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        decision = _decide(claim, policy, on)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    typer.echo(decision_json(decision, trace=True) if format == "json" else decision_text(decision, trace=True), nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a claim file."""
+    typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
+
+
+def main() -> None:
+    try:
+        app()
+    except EvaluationError as error:  # pragma: no cover - typer exits inside app() normally
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,481 @@
+"""Many clauses to one decision: each document's answer, then the most favourable answer (LW 1.7).
+
+Nothing here depends on the order of clauses or documents in the policy files: clauses are taken
+by their effect and sorted by id, documents by the policy's declared ``tie_order``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from claimrules.decision import (
+    Amount, Citation, ClauseTrace, ConditionTrace, Decision, EscalationStep, FactUsed, Notice, Party, PolicyUsed,
+)
+from claimrules.engine.evaluate import Context, render_value
+from claimrules.engine.program import Evaluation, Program
+from claimrules.errors import EvaluationError
+from claimrules.facts import ClaimFacts, fact_values
+from claimrules.money import Money
+from claimrules.periods import add_business_days, add_days, add_months
+from claimrules.policy import expr as ast
+from claimrules.policy.model import (
+    COVERING_EFFECTS, REFUSING_EFFECTS, Clause, Document, Effect, PolicySet,
+)
+
+RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
+MAX_UNKNOWN_RULES = 10
+
+
+def clause_order(clause_id: str) -> tuple[Any, ...]:
+    """Natural order of section numbers: LW 2.10 after LW 2.9."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", clause_id))
+
+
+@dataclass
+class Answer:
+    """What one document says about the claim."""
+
+    document: Document
+    outcome: str
+    grounds: list[Clause]
+    remedy: str | None = None
+    remedy_clause: Clause | None = None
+    amounts: list[tuple[str, Money, Clause]] = field(default_factory=list)
+    refer_to: str | None = None
+    missing: tuple[str, ...] = ()
+
+    def charge(self) -> tuple[Any, ...]:
+        """What the answer costs the customer: fees and deductions, less any refund (lower is better)."""
+        total: dict[str, Any] = {}
+        for kind, money, _ in self.amounts:
+            sign = -1 if kind == "refund" else 1
+            total[money.currency] = total.get(money.currency, 0) + sign * money.amount
+        return tuple(sorted(total.items()))
+
+
+@dataclass
+class Resolution:
+    outcome: str
+    winner: Answer | None
+    answers: list[Answer]
+    under_addendum: Answer | None
+    displaced: list[Clause]
+
+
+class Resolver:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.policy: PolicySet = program.policy
+        self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
+
+    # -- one document ----------------------------------------------------------------------------
+    def holds(self, clause: Clause, truth: dict[str, bool | None]) -> bool:
+        if clause.when is None and clause.applies is None:
+            return True
+        return truth.get(clause.key) is True
+
+    def answer(self, document: Document, truth: dict[str, bool | None], ctx: Context) -> Answer | None:
+        active: list[Clause] = []
+        refusals: list[Clause] = []
+        for clause in document.clauses:
+            if self.holds(clause, truth):
+                active.append(clause)
+            if clause.otherwise is not None and truth.get(clause.otherwise_key) is True:
+                refusals.append(clause)
+        set_aside = {target for clause in active for target in clause.overrides}
+        live = [clause for clause in active if clause.id not in set_aside]
+        refusals = [clause for clause in refusals if clause.id not in set_aside and clause.otherwise in REFUSING_EFFECTS]
+        refusals += [clause for clause in live if clause.effect in REFUSING_EFFECTS]
+        referrals = [clause for clause in live if clause.effect == Effect.REFERS]
+        referrals += [clause for clause in document.clauses if clause.otherwise == Effect.REFERS
+                      and truth.get(clause.otherwise_key) is True and clause.id not in set_aside]
+        if refusals:
+            return Answer(document, "deny", _sorted(refusals))
+        covering = [clause for clause in live if clause.effect in COVERING_EFFECTS]
+        if not referrals and not covering:
+            return None
+        missing = sorted({path for clause in live if clause.effect == Effect.REQUIRES
+                          for path in clause.requires if ctx.values.get(path) is None})
+        if missing:
+            requiring = [clause for clause in live if clause.effect == Effect.REQUIRES
+                         and any(ctx.values.get(path) is None for path in clause.requires)]
+            return Answer(document, "needs_information", _sorted(requiring), missing=tuple(missing))
+        if referrals:
+            referrals = _sorted(referrals)
+            return Answer(document, "refer", referrals, refer_to=referrals[0].refer_to)
+        covering = _sorted(covering)
+        remedies = sorted((clause for clause in live if clause.effect == Effect.REMEDY),
+                          key=lambda clause: (-clause.priority, clause_order(clause.id)))
+        remedy_clause = remedies[0] if remedies else next((clause for clause in covering if clause.remedy), None)
+        answer = Answer(document, "approve", covering,
+                        remedy=remedy_clause.remedy if remedy_clause else None, remedy_clause=remedy_clause)
+        for clause in _sorted([clause for clause in live if clause.effect == Effect.FEE]):
+            money = self._amount(clause, ctx)
+            if money is None:
+                return Answer(document, "needs_information", [clause], missing=tuple(self._missing_in_amount(clause, ctx)))
+            if not money.is_zero():
+                answer.amounts.append((clause.fee_kind or "service_fee", money, clause))
+        refund_clause = remedy_clause if remedy_clause is not None and remedy_clause.refund is not None else next(
+            (clause for clause in covering if clause.refund is not None), None)
+        if refund_clause is not None and refund_clause.refund is not None and answer.remedy in (
+                "refund", "refund_or_replacement", "price_reduction_or_refund"):
+            refund = self.program.value(refund_clause.refund, ctx)
+            if refund is None:
+                return Answer(document, "needs_information", [refund_clause],
+                              missing=tuple(sorted(p for p in ast.facts_of(refund_clause.refund) if ctx.values.get(p) is None)))
+            for kind, money, _ in answer.amounts:
+                if kind in ("restocking_fee", "accessory_deduction") and money.currency == refund.currency:
+                    refund = refund - money
+            answer.amounts.append(("refund", refund.quantized(), refund_clause))
+        return answer
+
+    def _amount(self, clause: Clause, ctx: Context) -> Money | None:
+        for case in clause.amount:
+            if case.when is not None:
+                applies = self.program.value(case.when, ctx)
+                if applies is None:
+                    return None
+                if not applies:
+                    continue
+            value = self.program.value(case.amount, ctx)
+            if value is None:
+                return None
+            if not isinstance(value, Money):
+                raise EvaluationError(f"amount of clause {clause.id} is {value!r}, not money", clause=clause.id)
+            return value.quantized()
+        raise EvaluationError(f"no row of the amount table of clause {clause.id} applies", clause=clause.id,
+                              help="end the table with an 'otherwise' row")
+
+    def _missing_in_amount(self, clause: Clause, ctx: Context) -> list[str]:
+        paths: set[str] = set()
+        for case in clause.amount:
+            for node in (case.when, case.amount):
+                if node is not None:
+                    paths |= {path for path in self._facts_behind(node) if ctx.values.get(path) is None}
+        return sorted(paths)
+
+    def _facts_behind(self, node: ast.Expr) -> set[str]:
+        paths = set(ast.facts_of(node))
+        for name in ast.refs_of(node):
+            definition = self.policy.definitions[name]
+            if definition.value is not None:
+                paths |= self._facts_behind(definition.value)
+        if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
+               and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
+            paths |= {"location.country", "location.subdivision"}
+        return paths
+
+    # -- the set ---------------------------------------------------------------------------------
+    def key(self, answer: Answer) -> tuple[Any, ...]:
+        return (RANK[answer.outcome], answer.charge() if answer.outcome == "approve" else (),
+                self.order.get(answer.document.id, len(self.order)))
+
+    def resolve(self, truth: dict[str, bool | None], ctx: Context) -> Resolution:
+        answers: list[Answer] = []
+        for document in self.policy.documents:
+            if truth.get(f"doc:{document.id}", True if document.applies_when is None else None) is not True:
+                continue
+            answer = self.answer(document, truth, ctx)
+            if answer is not None:
+                answers.append(answer)
+        if not answers:
+            return Resolution("deny", None, [], None, [])
+        answers.sort(key=self.key)
+        contract = [answer for answer in answers if not answer.document.regional]
+        regional = [answer for answer in answers if answer.document.regional]
+        best_contract = contract[0] if contract else None
+        best_regional = regional[0] if regional else None
+        if best_regional is not None and (best_contract is None or self._better(best_regional, best_contract)):
+            displaced = _sorted([clause for answer in contract for clause in answer.grounds])
+            return Resolution(best_regional.outcome, best_regional, answers, best_regional, displaced)
+        assert best_contract is not None
+        return Resolution(best_contract.outcome, best_contract, answers, None, [])
+
+    def _better(self, first: Answer, second: Answer) -> bool:
+        return self.key(first)[:2] < self.key(second)[:2]
+
+
+def _sorted(clauses: list[Clause]) -> list[Clause]:
+    unique = {clause.key: clause for clause in clauses}
+    return sorted(unique.values(), key=lambda clause: (clause_order(clause.id), clause.version or ""))
+
+
+# -- the decision ------------------------------------------------------------------------------------
+
+def canonical_claim(facts: ClaimFacts) -> str:
+    """The claim as canonical JSON: key order and the order of list-valued facts do not matter."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: canonical(value[key]) for key in sorted(value)}
+        if isinstance(value, list):
+            items = [canonical(item) for item in value]
+            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+        return value
+
+    dumped = canonical(facts.model_dump(mode="json", exclude_none=True))
+    return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Adjudicator:
+    """Evaluates claims against one compiled policy set."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.policy = program.policy
+        self.resolver = Resolver(program)
+
+    def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
+        decided_on = on or facts.claim.reported_on
+        values = fact_values(facts)
+        evaluation = self.program.evaluate(values)
+        truth, ctx = evaluation.truth, evaluation.context
+        relevant = self._relevant_unknowns(truth)
+        resolution = self.resolver.resolve(self._assume(truth, {}), ctx)
+        missing: list[str] = []
+        if relevant:
+            mattering = self._mattering(truth, relevant, ctx, resolution)
+            if mattering:
+                missing = sorted({path for key in mattering for path in self._missing_facts(key, evaluation)})
+                if not missing:
+                    missing = sorted({path for key in mattering for path in self._facts_of_rule(key)
+                                      if ctx.values.get(path) is None})
+        return self._decision(facts, decided_on, evaluation, resolution, missing)
+
+    # -- unknowns (LW 6.3) -----------------------------------------------------------------------
+    def _relevant_unknowns(self, truth: dict[str, bool | None]) -> list[str]:
+        unknown: list[str] = []
+        for rule in self.program.rules:
+            if truth[rule.key] is not None or rule.branch == "version":
+                continue
+            applies = truth.get(f"doc:{rule.document.id}")
+            if rule.clause is None or applies is not False:
+                if rule.clause is not None and rule.clause.effect not in (
+                        *COVERING_EFFECTS, *REFUSING_EFFECTS, Effect.REFERS, Effect.REQUIRES, Effect.REMEDY,
+                        Effect.FEE, Effect.RESPONSIBLE) and rule.branch != "otherwise":
+                    continue
+                unknown.append(rule.key)
+        return sorted(unknown)
+
+    @staticmethod
+    def _assume(truth: dict[str, bool | None], assumed: dict[str, bool]) -> dict[str, bool | None]:
+        if not assumed:
+            return {key: (value if value is not None else False) for key, value in truth.items()}
+        merged = {key: (value if value is not None else False) for key, value in truth.items()}
+        merged.update(assumed)
+        return merged
+
+    def _signature(self, resolution: Resolution) -> tuple[Any, ...]:
+        winner = resolution.winner
+        return (resolution.outcome, winner.remedy if winner else None, winner.charge() if winner else ())
+
+    def _mattering(self, truth: dict[str, bool | None], unknown: list[str], ctx: Context,
+                   baseline: Resolution) -> list[str]:
+        """The unknown rules whose truth can change the outcome (checked over every combination)."""
+        if len(unknown) > MAX_UNKNOWN_RULES:
+            return unknown
+        signatures: dict[tuple[bool, ...], tuple[Any, ...]] = {}
+        for values in itertools.product((False, True), repeat=len(unknown)):
+            assumed = dict(zip(unknown, values))
+            signatures[values] = self._signature(self.resolver.resolve(self._assume(truth, assumed), ctx))
+        if len(set(signatures.values())) == 1:
+            return []
+        mattering = []
+        for index, key in enumerate(unknown):
+            for values, signature in signatures.items():
+                flipped = values[:index] + (not values[index],) + values[index + 1:]
+                if signatures[flipped] != signature:
+                    mattering.append(key)
+                    break
+        return mattering
+
+    def _missing_facts(self, key: str, evaluation: Evaluation) -> set[str]:
+        rule = self.program.rules_by_key[key]
+        ctx = evaluation.context
+        found: set[str] = set()
+        for atom in rule.atoms:
+            if ctx.atoms.get(atom.index, atom.fn(ctx)) is not None:
+                continue
+            found |= {path for path in self._atom_facts(atom.node) if ctx.values.get(path) is None}
+        return found
+
+    def _atom_facts(self, node: ast.Expr) -> set[str]:
+        paths = self.resolver._facts_behind(node)
+        for clause_id in ast.holds_of(node):
+            for rule in self.program.rules:
+                if rule.clause is not None and rule.clause.id == clause_id and rule.condition is not None:
+                    paths |= self._atom_facts(rule.condition)
+        return {path for path in paths if not path.endswith(".options")} | {
+            path.rsplit(".", 1)[0] + ".code" for path in paths if path.startswith("plan.") and path != "plan.code"
+            and path in ("plan.options", "plan.base", "plan.term_years")}
+
+    def _facts_of_rule(self, key: str) -> set[str]:
+        rule = self.program.rules_by_key[key]
+        return self._atom_facts(rule.condition) if rule.condition is not None else set()
+
+    # -- assembling the decision -----------------------------------------------------------------
+    def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,
+                  missing: list[str]) -> Decision:
+        policy = self.policy
+        truth = evaluation.truth
+        winner = resolution.winner
+        outcome = "needs_information" if missing else resolution.outcome
+        if winner is not None and winner.outcome == "needs_information" and not missing:
+            missing = list(winner.missing)
+        if outcome == "needs_information" or (winner is not None and winner.outcome == "needs_information"):
+            outcome = "needs_information"
+            deciding_clause = policy.clause(policy.information_clause)
+            grounds = [deciding_clause] + ([c for c in winner.grounds if c.key != deciding_clause.key]
+                                           if winner is not None and winner.outcome == "needs_information" else [])
+        elif winner is None:
+            deciding_clause = policy.clause(policy.otherwise_clause)
+            grounds = [deciding_clause]
+        else:
+            supporting = [answer for answer in resolution.answers if answer.outcome == winner.outcome
+                          and (resolution.under_addendum is not None or not answer.document.regional
+                               or self.resolver.key(answer)[:2] == self.resolver.key(winner)[:2])]
+            supporting.sort(key=lambda answer: answer is not winner)
+            grounds = []
+            for answer in supporting:
+                for clause in answer.grounds:
+                    if clause not in grounds:
+                        grounds.append(clause)
+            deciding_clause = winner.grounds[0]
+        document = winner.document if winner is not None else policy.document(deciding_clause.document)
+        responsible_id, responsible_clause = self._responsible(resolution, truth, document)
+        party = policy.parties[responsible_id]
+        notices = []
+        for doc in policy.documents:
+            if truth.get(f"doc:{doc.id}", doc.applies_when is None) is not True:
+                continue
+            for clause in doc.clauses:
+                if clause.effect == Effect.NOTICE and truth.get(clause.key) is True and (
+                        not clause.if_outcome or outcome in clause.if_outcome):
+                    notices.append(Notice(clause=clause.id, text=clause.notice or clause.text))
+        remedy = winner.remedy if winner is not None and outcome == "approve" else None
+        amounts = [Amount(kind=kind, money=money, clause=clause.id)  # type: ignore[arg-type]
+                   for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
+        claim_json = canonical_claim(facts)
+        claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
+        decision_id = "dec-" + hashlib.sha256(
+            f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
+        return Decision.model_construct(
+            decision_id=decision_id,
+            outcome=outcome,
+            decided_on=decided_on,
+            deciding=self._cite(deciding_clause),
+            grounds=tuple(self._cite(clause) for clause in grounds),
+            remedy=remedy,
+            remedy_clause=winner.remedy_clause.id if remedy and winner and winner.remedy_clause else None,
+            amounts=tuple(amounts),
+            responsible=Party(id=party.id, name=party.name, contact=party.contact),
+            responsible_clause=responsible_clause,
+            referred_to=winner.refer_to if winner is not None and outcome == "refer" else None,
+            under_addendum=resolution.under_addendum.document.id if resolution.under_addendum else None,
+            displaced=tuple(self._cite(clause) for clause in resolution.displaced),
+            notices=tuple(notices),
+            missing_facts=tuple(missing),
+            escalation=self._escalation(responsible_id, decided_on, facts),
+            documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
+            policy=PolicyUsed(id=policy.id, fingerprint=policy.fingerprint, documents=self._versions(truth)),
+            claim_fingerprint=claim_fingerprint,
+            trace=self._trace(evaluation),
+        )
+
+    def _cite(self, clause: Clause) -> Citation:
+        return Citation(clause=clause.id, document=clause.document, title=clause.title, text=clause.text,
+                        version=clause.version)
+
+    def _responsible(self, resolution: Resolution, truth: dict[str, bool | None], document: Document) -> tuple[str, str | None]:
+        if resolution.under_addendum is not None:
+            regional = resolution.under_addendum.document
+            rule = next((clause for doc in self.policy.documents for clause in doc.clauses
+                         if clause.effect == Effect.RESPONSIBLE and regional.id in clause.over
+                         and self.resolver.holds(clause, truth)), None)
+            return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
+        takeovers = sorted(
+            (clause for doc in self.policy.documents for clause in doc.clauses
+             if clause.effect == Effect.RESPONSIBLE and document.id in clause.over and self.resolver.holds(clause, truth)
+             and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True),
+            key=lambda clause: clause_order(clause.id))
+        if takeovers:
+            return takeovers[0].party or document.responsible, takeovers[0].id
+        own = next((clause for clause in _sorted(list(document.clauses)) if clause.effect == Effect.RESPONSIBLE
+                    and not clause.over and clause.party == document.responsible), None)
+        return document.responsible, own.id if own else None
+
+    def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
+        documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
+                           key=lambda doc: self.resolver.order.get(doc.id, 99))
+        if not documents:
+            return ()
+        steps = []
+        for step in documents[0].escalation:
+            ask_by = None
+            if step.ask_within is not None:
+                ask_by = _shift(decided_on, step.ask_within, facts)
+            steps.append(EscalationStep(
+                clause=step.clause, who=step.who, contact=step.contact, ask_by=ask_by,
+                answer_within=step.answer_within.text if step.answer_within is not None else None))
+        return tuple(steps)
+
+    def _versions(self, truth: dict[str, bool | None]) -> tuple[str, ...]:
+        """Each document with the version that governs this claim (an earlier one where its guard holds)."""
+        used = []
+        for document in self.policy.documents:
+            version = document.version
+            for earlier in document.earlier_versions:
+                if truth.get(f"version:{document.id}:{earlier.version}") is True:
+                    version = earlier.version
+            used.append(f"{document.id} {version}")
+        return tuple(used)
+
+    def _trace(self, evaluation: Evaluation) -> tuple[ClauseTrace, ...]:
+        ctx, truth = evaluation.context, evaluation.truth
+        traces = []
+        for rule in self.program.rules:
+            applies = truth.get(f"doc:{rule.document.id}")
+            if (rule.clause is not None and applies is False) or rule.branch == "version":
+                continue
+            conditions = []
+            for atom in rule.atoms:
+                result = ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx)
+                used = [FactUsed(name=path, value=render_value(ctx.values.get(path))) for path in atom.reads]
+                used += [FactUsed(name=name, value=render_value(ctx.memo.get(name) if name in ctx.memo
+                                                                 else self.program.conditions.definitions[name](ctx)))
+                         for name in atom.definitions if name in self.program.conditions.definitions]
+                conditions.append(ConditionTrace.model_construct(
+                    condition=atom.node.text, label=atom.label, result=_truth(result), facts=tuple(used)))
+            clause = rule.clause
+            traces.append(ClauseTrace.model_construct(
+                clause=clause.id if clause else f"{rule.document.id} (applies)",
+                document=rule.document.id,
+                version=clause.version if clause else None,
+                effect=(clause.otherwise.value if rule.branch == "otherwise" and clause and clause.otherwise
+                        else clause.effect.value if clause else "applies"),
+                result=_truth(truth[rule.key]),
+                branch="otherwise" if rule.branch == "otherwise" else "when",
+                set_aside_by=None,
+                conditions=tuple(conditions),
+            ))
+        return tuple(traces)
+
+
+def _truth(value: Any) -> str:
+    return "unknown" if value is None else ("true" if value is True else "false")
+
+
+def _shift(start: date, duration: ast.Duration, facts: ClaimFacts) -> date:
+    if duration.unit == "days":
+        return add_days(start, duration.amount)
+    if duration.unit == "months":
+        return add_months(start, duration.amount)
+    if duration.unit == "years":
+        return add_months(start, 12 * duration.amount)
+    return add_business_days(start, duration.amount, facts.location.country, facts.location.subdivision)

@@ -1,0 +1,127 @@
+"""The decision: one immutable value that carries everything needed to explain, render, store and compare it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from claimrules.money import Money
+
+Outcome = Literal["approve", "deny", "refer", "needs_information"]
+Truth = Literal["true", "false", "unknown"]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Citation(_Value):
+    """A contract section a decision relies on, with its wording."""
+
+    clause: str
+    document: str
+    title: str
+    text: str
+    version: str | None = None
+
+
+class FactUsed(_Value):
+    name: str
+    value: str
+
+
+class ConditionTrace(_Value):
+    """One test of a clause's condition, the facts it read, and its result."""
+
+    condition: str
+    label: str | None = None
+    result: Truth
+    facts: tuple[FactUsed, ...] = ()
+
+
+class ClauseTrace(_Value):
+    clause: str
+    document: str
+    version: str | None = None
+    effect: str
+    result: Truth
+    branch: Literal["when", "otherwise", "always"] = "when"
+    set_aside_by: str | None = None
+    conditions: tuple[ConditionTrace, ...] = ()
+
+
+class Amount(_Value):
+    kind: Literal["service_fee", "restocking_fee", "accessory_deduction", "shipping", "refund"]
+    money: Money
+    clause: str
+
+
+class Notice(_Value):
+    clause: str
+    text: str
+
+
+class Party(_Value):
+    id: str
+    name: str
+    contact: str = ""
+
+
+class EscalationStep(_Value):
+    clause: str
+    who: str
+    contact: str = ""
+    ask_by: date | None = None
+    answer_within: str | None = None
+
+
+class PolicyUsed(_Value):
+    id: str
+    fingerprint: str
+    documents: tuple[str, ...]
+
+
+class Decision(_Value):
+    """What claimrules decided for one claim, and why.
+
+    ``grounds`` lists every clause that independently supports the outcome, so no other reason can
+    surface later (LW 7.1, CP 8.2, RT 5.1); ``trace`` shows every condition of every clause of the
+    documents that spoke to the claim.
+    """
+
+    decision_id: str
+    outcome: Outcome
+    decided_on: date
+    deciding: Citation
+    grounds: tuple[Citation, ...]
+    remedy: str | None = None
+    remedy_clause: str | None = None
+    amounts: tuple[Amount, ...] = ()
+    responsible: Party
+    responsible_clause: str | None = None
+    referred_to: str | None = None
+    under_addendum: str | None = None
+    displaced: tuple[Citation, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    missing_facts: tuple[str, ...] = ()
+    escalation: tuple[EscalationStep, ...] = ()
+    documents_answering: tuple[str, ...] = ()
+    policy: PolicyUsed
+    claim_fingerprint: str
+    trace: tuple[ClauseTrace, ...] = ()
+
+    @property
+    def adverse(self) -> bool:
+        return self.outcome in ("deny", "refer")
+
+    def amount(self, kind: str) -> Money | None:
+        for amount in self.amounts:
+            if amount.kind == kind:
+                return amount.money
+        return None
+
+    @property
+    def next_step(self) -> EscalationStep | None:
+        return self.escalation[0] if self.escalation else None

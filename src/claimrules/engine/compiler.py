@@ -1,0 +1,259 @@
+"""Policy conditions to durable_rules conditions.
+
+Each rule (a document's applicability, a clause's condition, a clause's 'otherwise' branch) becomes
+one durable_rules rule over a single flat fact. Comparisons of claim facts, constants and
+``date + N days`` compile to native durable_rules tests (dates as day ordinals, ``$m`` references,
+``$add``/``$sub``). What durable_rules cannot express natively (months with end-of-month clamping,
+business days, territories, counts, money) is computed per claim into a *term* field of that fact,
+and durable_rules compares the term. Negation is pushed to the leaves, and a fact or term that is
+unknown is left out of the fact, so a rule fires exactly when its condition is *true* in
+three-valued logic: never on an unknown.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from claimrules.engine.evaluate import ConditionCompiler, Context
+from claimrules.facts import FACT_PATHS
+from claimrules.money import Money
+from claimrules.policy import expr as ast
+from claimrules.policy.model import PolicySet
+
+Json = dict[str, Any]
+TRUE: Json = {"one": 1}
+FALSE: Json = {"one": 0}
+NATIVE = frozenset({"date", "number", "text", "bool"})
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+def value_type(annotation: Any) -> str:
+    """The language type of a fact annotation: date, number, text, bool, money or other."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return value_type(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {value_type(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "other"
+    if origin is typing.Literal:
+        return "text"
+    if annotation is bool:
+        return "bool"
+    if annotation is date:
+        return "date"
+    if annotation in (int, Decimal):
+        return "number"
+    if annotation is str:
+        return "text"
+    if annotation is Money:
+        return "money"
+    return "other"
+
+
+def to_engine(value: Any) -> Any:
+    """A value as durable_rules compares it (dates as day ordinals); None when it is not comparable."""
+    if isinstance(value, bool) or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, date):
+        return value.toordinal()
+    if isinstance(value, Decimal):
+        return float(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """How to fill one field of the fact durable_rules sees."""
+
+    name: str
+    compute: Callable[[Context], Any]
+
+
+class DurableCompiler:
+    """Compiles the rules of one policy set; collects the fact fields and terms they need."""
+
+    def __init__(self, policy: PolicySet, conditions: ConditionCompiler) -> None:
+        self.policy = policy
+        self.conditions = conditions
+        self.fields: dict[str, Projection] = {}
+        self._terms: dict[ast.Expr, str] = {}
+        self._variants: dict[str, list[ast.Expr | None]] = {}
+        for document in policy.documents:
+            for clause in document.clauses:
+                combined: ast.Expr | None = clause.when
+                if clause.applies is not None:
+                    combined = clause.applies if clause.when is None else ast.All((clause.applies, clause.when))
+                self._variants.setdefault(clause.id, []).append(combined)
+
+    # -- types -----------------------------------------------------------------------------------
+    def type_of(self, node: ast.Expr) -> str:
+        if isinstance(node, ast.Const):
+            value = node.value
+            if isinstance(value, bool):
+                return "bool"
+            if isinstance(value, (int, Decimal)):
+                return "number"
+            if isinstance(value, str):
+                return "text"
+            if isinstance(value, date):
+                return "date"
+            return "money"
+        if isinstance(node, ast.Fact):
+            if node.path.startswith("item."):
+                return "other"
+            return value_type(FACT_PATHS.get(node.path))
+        if isinstance(node, ast.Ref):
+            definition = self.policy.definitions[node.name]
+            return self.type_of(definition.value) if definition.value is not None else "set"
+        if isinstance(node, ast.Shift):
+            return "date"
+        if isinstance(node, ast.Call):
+            if node.name in ("coalesce", "max", "min"):
+                return self.type_of(node.args[0]) if node.args else "other"
+            return "text" if node.name == "month_day" else "date"
+        if isinstance(node, ast.Arith):
+            kinds = {self.type_of(node.left), self.type_of(node.right)}
+            return "money" if "money" in kinds else "number"
+        if isinstance(node, ast.Quantified):
+            return "number" if node.kind == "count" else "bool"
+        return "bool"
+
+    # -- operands --------------------------------------------------------------------------------
+    def _field(self, path: str) -> str:
+        name = "f_" + path.replace(".", "__")
+        if name not in self.fields:
+            self.fields[name] = Projection(name, lambda ctx, path=path: ctx.values.get(path))
+        return name
+
+    def _term(self, node: ast.Expr) -> str:
+        name = self._terms.get(node)
+        if name is None:
+            name = f"t{len(self._terms)}"
+            self._terms[node] = name
+            self.fields[name] = Projection(name, self.conditions.compile(node, record=False))
+        return name
+
+    def operand(self, node: ast.Expr) -> tuple[str, Any] | None:
+        """('field', name), ('const', value) or ('expr', json) for a native operand; None otherwise."""
+        kind = self.type_of(node)
+        if kind not in NATIVE:
+            return None
+        if isinstance(node, ast.Const):
+            return ("const", to_engine(node.value))
+        if isinstance(node, ast.Fact) and not node.path.startswith("item."):
+            return ("field", self._field(node.path))
+        if isinstance(node, ast.Shift) and node.duration.unit == "days":
+            base = self.operand(node.base)
+            if base is not None and base[0] == "field":
+                op = "$add" if node.sign > 0 else "$sub"
+                return ("expr", {op: {"$l": {"$m": base[1]}, "$r": node.duration.amount}})
+        if self._has_item(node):
+            return None
+        return ("field", self._term(node))
+
+    @staticmethod
+    def _has_item(node: ast.Expr) -> bool:
+        return any(isinstance(sub, ast.Fact) and sub.path.startswith("item.") for sub in ast.walk(node))
+
+    @staticmethod
+    def _right(operand: tuple[str, Any]) -> Any:
+        kind, value = operand
+        if kind == "const":
+            return value
+        if kind == "field":
+            return {"$m": value}
+        return value
+
+    # -- conditions ------------------------------------------------------------------------------
+    def compile(self, node: ast.Expr | None, negate: bool = False) -> Json:
+        if node is None:
+            return FALSE if negate else TRUE
+        if isinstance(node, ast.Labelled):
+            return self.compile(node.item, negate)
+        if isinstance(node, ast.Not):
+            return self.compile(node.item, not negate)
+        if isinstance(node, (ast.All, ast.AnyOf)):
+            conjunction = isinstance(node, ast.All) != negate
+            op = "$and" if conjunction else "$or"
+            parts: list[Json] = []
+            for item in node.items:
+                part = self.compile(item, negate)
+                parts.extend(part[op] if set(part) == {op} else [part])
+            return parts[0] if len(parts) == 1 else {op: parts}
+        if isinstance(node, ast.Const) and isinstance(node.value, bool):
+            return TRUE if node.value != negate else FALSE
+        if isinstance(node, ast.Holds):
+            variants = [self.compile(variant) if variant is not None else TRUE for variant in self._variants[node.clause]]
+            if negate:
+                variants = [self.compile(variant, True) if variant is not None else FALSE
+                            for variant in self._variants[node.clause]]
+                return variants[0] if len(variants) == 1 else {"$and": variants}
+            return variants[0] if len(variants) == 1 else {"$or": variants}
+        if isinstance(node, ast.Compare):
+            native = self._compare(node.op if not negate else _NEGATE[node.op], node.left, node.right)
+            if native is not None:
+                return native
+        if isinstance(node, ast.Within):
+            native = self._within(node, negate)
+            if native is not None:
+                return native
+        if isinstance(node, ast.Member) and isinstance(node.container, ast.SetOf):
+            item = self.operand(node.item)
+            if item is not None and item[0] == "field" and node.container.items:
+                inside = node.negated == negate
+                tests = [{("$eq" if inside else "$neq"): {item[1]: to_engine(const.value)}}
+                         for const in node.container.items]
+                return tests[0] if len(tests) == 1 else {("$or" if inside else "$and"): tests}
+        if isinstance(node, ast.Known):
+            operand = self.operand(node.operand)
+            if operand is not None and operand[0] == "field":
+                exists = node.negated == negate
+                return {("$ex" if exists else "$nex"): {operand[1]: 1}}
+        if isinstance(node, ast.Fact) and self.type_of(node) == "bool":
+            return {"$eq": {self._field(node.path): not negate}}
+        # Anything else: computed per claim as a true/false term.
+        return {"$eq": {self._term(node): not negate}}
+
+    def _compare(self, op: str, left_node: ast.Expr, right_node: ast.Expr) -> Json | None:
+        left, right = self.operand(left_node), self.operand(right_node)
+        if left is None or right is None:
+            return None
+        if self.type_of(left_node) != self.type_of(right_node):
+            return None
+        if left[0] != "field" and right[0] == "field":
+            left, right, op = right, left, _FLIP[op]
+        if left[0] != "field":
+            return None
+        return {_OPS[op]: {left[1]: self._right(right)}}
+
+    def _within(self, node: ast.Within, negate: bool) -> Json | None:
+        anchor = node.anchor
+        if node.duration.unit == "days":
+            end: ast.Expr = ast.Shift(anchor, 1, node.duration)
+        else:
+            end = ast.Shift(anchor, 1, node.duration, text=f"{anchor.text} + {node.duration.text}")
+        if negate:
+            before = self._compare("<", node.event, anchor)
+            after = self._compare(">", node.event, end)
+            return None if before is None or after is None else {"$or": [before, after]}
+        since = self._compare(">=", node.event, anchor)
+        until = self._compare("<=", node.event, end)
+        return None if since is None or until is None else {"$and": [since, until]}
+
+
+def fact_for(fields: Mapping[str, Projection], ctx: Context) -> dict[str, Any]:
+    """The flat fact durable_rules sees for one claim; unknown values are left out."""
+    fact: dict[str, Any] = {"one": 1}
+    for name, projection in fields.items():
+        value = to_engine(projection.compute(ctx))
+        if value is not None:
+            fact[name] = value
+    return fact

@@ -1,0 +1,365 @@
+"""One condition against one claim, in three-valued logic, with the trace that explains it.
+
+Conditions are compiled once into Python closures (no ``eval``). A value of ``None`` means
+*unknown*: the claim does not give a fact the condition needs. ``and``/``or``/``not`` follow
+Kleene's logic, so a condition is unknown only when its answer really depends on a missing fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from claimrules.engine.functions import FUNCTIONS
+from claimrules.errors import EvaluationError
+from claimrules.money import Money
+from claimrules.periods import add_business_days, add_days, add_months
+from claimrules.policy import expr as ast
+from claimrules.policy.model import Clause, PolicySet
+from claimrules.territory import in_territory
+
+Value = Any
+Compiled = Callable[["Context"], Value]
+
+
+class Context:
+    """The state of evaluating one claim: its facts, and values computed so far."""
+
+    __slots__ = ("values", "memo", "item", "atoms")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.memo: dict[object, Value] = {}
+        self.item: dict[str, Any] | None = None
+        self.atoms: dict[int, Value] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """A leaf test of a condition, as the trace shows it."""
+
+    index: int
+    node: ast.Expr
+    label: str | None
+    reads: tuple[str, ...]
+    definitions: tuple[str, ...]
+    fn: Compiled
+
+
+_MISSING = object()
+
+
+class ConditionCompiler:
+    """Turns AST nodes into closures over a Context, for one policy set."""
+
+    def __init__(self, policy: PolicySet) -> None:
+        self.policy = policy
+        self.atoms: list[Atom] = []
+        self.definitions: dict[str, Compiled] = {}
+        self.holds: dict[str, Compiled] = {}
+        self._clause_variants: dict[str, list[Clause]] = {}
+        for document in policy.documents:
+            for clause in document.clauses:
+                self._clause_variants.setdefault(clause.id, []).append(clause)
+        for name, definition in policy.definitions.items():
+            if definition.value is not None:
+                self.definitions[name] = self._memoised(name, definition.value)
+
+    def _memoised(self, key: str, node: ast.Expr) -> Compiled:
+        inner_holder: list[Compiled] = []
+
+        def run(ctx: Context) -> Value:
+            found = ctx.memo.get(key, _MISSING)
+            if found is _MISSING:
+                found = inner_holder[0](ctx)
+                ctx.memo[key] = found
+            return found
+
+        inner_holder.append(self.compile(node, record=False))
+        return run
+
+    def holds_fn(self, clause_id: str) -> Compiled:
+        if clause_id not in self.holds:
+            self.holds[clause_id] = lambda ctx: None  # placeholder, replaced below (cycles are refused at load)
+            variants = [self.compile(clause.when, record=False) if clause.when is not None else (lambda ctx: True)
+                        for clause in self._clause_variants[clause_id]]
+            key = ("holds", clause_id)
+
+            def run(ctx: Context) -> Value:
+                found = ctx.memo.get(key, _MISSING)
+                if found is _MISSING:
+                    found = _any_of([variant(ctx) for variant in variants])
+                    ctx.memo[key] = found
+                return found
+
+            self.holds[clause_id] = run
+        return self.holds[clause_id]
+
+    # -- compile ---------------------------------------------------------------------------------
+    def compile(self, node: ast.Expr, *, record: bool = True, label: str | None = None) -> Compiled:
+        fn = self._compile(node, record)
+        if record and _is_atom(node):
+            index = len(self.atoms)
+            reads = tuple(sorted(ast.facts_of(node)))
+            definitions = tuple(sorted(ast.refs_of(node)))
+            atom_fn = fn
+
+            def recorded(ctx: Context) -> Value:
+                atoms = ctx.atoms
+                if index in atoms:
+                    return atoms[index]
+                result = atom_fn(ctx)
+                atoms[index] = result
+                return result
+
+            self.atoms.append(Atom(index, node, label, reads, definitions, atom_fn))
+            return recorded
+        return fn
+
+    def _compile(self, node: ast.Expr, record: bool) -> Compiled:
+        if isinstance(node, ast.Const):
+            value = node.value
+            return lambda ctx: value
+        if isinstance(node, ast.Fact):
+            path = node.path
+            if path.startswith("item."):
+                field = path[5:]
+                return lambda ctx: ctx.item.get(field) if ctx.item is not None else None
+            return lambda ctx: ctx.values.get(path)
+        if isinstance(node, ast.Ref):
+            definition = self.policy.definitions[node.name]
+            if definition.value is not None:
+                return self.definitions[node.name]
+            constants = definition.constants if definition.constants is not None else definition.codes
+            return lambda ctx: constants
+        if isinstance(node, ast.Labelled):
+            return self.compile(node.item, record=record, label=node.label)
+        if isinstance(node, ast.All):
+            items = [self.compile(item, record=record) for item in node.items]
+            return lambda ctx: _all_of([item(ctx) for item in items])
+        if isinstance(node, ast.AnyOf):
+            items = [self.compile(item, record=record) for item in node.items]
+            return lambda ctx: _any_of([item(ctx) for item in items])
+        if isinstance(node, ast.Not):
+            inner = self.compile(node.item, record=record)
+
+            def negate(ctx: Context) -> Value:
+                value = inner(ctx)
+                return None if value is None else not _truth(value, node)
+
+            return negate
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.Member):
+            return self._member(node)
+        if isinstance(node, ast.Within):
+            event = self._compile(node.event, False)
+            anchor = self._compile(node.anchor, False)
+            shift = self._shift(node.duration, 1)
+
+            def within(ctx: Context) -> Value:
+                when, start = event(ctx), anchor(ctx)
+                if when is None or start is None:
+                    return None
+                end = shift(ctx, start)
+                return None if end is None else start <= when <= end
+
+            return within
+        if isinstance(node, ast.Shift):
+            base = self._compile(node.base, False)
+            shift = self._shift(node.duration, node.sign)
+
+            def shifted(ctx: Context) -> Value:
+                value = base(ctx)
+                return None if value is None else shift(ctx, value)
+
+            return shifted
+        if isinstance(node, ast.Known):
+            operand = self._compile(node.operand, False)
+            negated = node.negated
+            return lambda ctx: (operand(ctx) is None) if negated else (operand(ctx) is not None)
+        if isinstance(node, ast.Arith):
+            return self._arith(node)
+        if isinstance(node, ast.Quantified):
+            return self._quantified(node)
+        if isinstance(node, ast.Holds):
+            clause_id = node.clause
+            return lambda ctx: self.holds_fn(clause_id)(ctx)
+        if isinstance(node, ast.Call):
+            function = FUNCTIONS[node.name]
+            args = [self._compile(arg, False) for arg in node.args]
+            return lambda ctx: function(*[arg(ctx) for arg in args])
+        raise EvaluationError(f"cannot evaluate {type(node).__name__}")
+
+    def _shift(self, duration: ast.Duration, sign: int) -> Callable[[Context, date], date | None]:
+        amount = duration.amount * sign
+        if duration.unit == "days":
+            return lambda ctx, value: add_days(value, amount)
+        if duration.unit == "months":
+            return lambda ctx, value: add_months(value, amount)
+        if duration.unit == "years":
+            return lambda ctx, value: add_months(value, 12 * amount)
+
+        def business(ctx: Context, value: date) -> date | None:
+            country = ctx.values.get("location.country")
+            if country is None:
+                return None
+            return add_business_days(value, amount, country, ctx.values.get("location.subdivision"))
+
+        return business
+
+    def _compare(self, node: ast.Compare) -> Compiled:
+        left = self._compile(node.left, False)
+        right = self._compile(node.right, False)
+        op = node.op
+
+        def compare(ctx: Context) -> Value:
+            a, b = left(ctx), right(ctx)
+            if a is None or b is None:
+                return None
+            try:
+                if op == "==":
+                    return a == b
+                if op == "!=":
+                    return a != b
+                if op == "<":
+                    return a < b
+                if op == "<=":
+                    return a <= b
+                if op == ">":
+                    return a > b
+                return a >= b
+            except (TypeError, ValueError) as problem:
+                raise EvaluationError(f"cannot compare {a!r} with {b!r} in '{node.text}': {problem}") from None
+
+        return compare
+
+    def _member(self, node: ast.Member) -> Compiled:
+        item = self._compile(node.item, False)
+        negated = node.negated
+        if isinstance(node.container, ast.SetOf):
+            members = frozenset(const.value for const in node.container.items)
+            return lambda ctx: (lambda value: None if value is None else (value in members) != negated)(item(ctx))
+        if isinstance(node.container, ast.Fact):
+            values = self._compile(node.container, False)
+
+            def contained(ctx: Context) -> Value:
+                value, collection = item(ctx), values(ctx)
+                return None if value is None or collection is None else (value in collection) != negated
+
+            return contained
+        definition = self.policy.definitions[node.container.name]
+        if definition.codes is not None:
+            codes = definition.codes
+
+            def located(ctx: Context) -> Value:
+                country = ctx.values.get("location.country")
+                if country is None:
+                    return None
+                result = in_territory(codes, country, ctx.values.get("location.subdivision"))
+                return None if result is None else result != negated
+
+            return located
+        constants = definition.constants or frozenset()
+        return lambda ctx: (lambda value: None if value is None else (value in constants) != negated)(item(ctx))
+
+    def _arith(self, node: ast.Arith) -> Compiled:
+        left = self._compile(node.left, False)
+        right = self._compile(node.right, False)
+        op = node.op
+
+        def arith(ctx: Context) -> Value:
+            a, b = left(ctx), right(ctx)
+            if a is None or b is None:
+                return None
+            try:
+                if op == "+":
+                    return a + b
+                if op == "-":
+                    return a - b
+                if isinstance(b, Money) and not isinstance(a, Money):
+                    a, b = b, a
+                return (a * b).quantized() if isinstance(a, Money) else a * b
+            except (TypeError, ValueError) as problem:
+                raise EvaluationError(f"cannot compute '{node.text}' with {a!r} and {b!r}: {problem}") from None
+
+        return arith
+
+    def _quantified(self, node: ast.Quantified) -> Compiled:
+        collection = node.collection
+        where = self._compile(node.where, False) if node.where is not None else (lambda ctx: True)
+        counting = node.kind == "count"
+
+        def quantify(ctx: Context) -> Value:
+            items = ctx.values.get(collection) or ()
+            outer = ctx.item
+            results = []
+            try:
+                for item in items:
+                    ctx.item = item
+                    results.append(where(ctx))
+            finally:
+                ctx.item = outer
+            if counting:
+                return None if any(result is None for result in results) else sum(1 for result in results if result)
+            return _any_of(results)
+
+        return quantify
+
+
+def _is_atom(node: ast.Expr) -> bool:
+    return isinstance(node, (ast.Compare, ast.Member, ast.Within, ast.Known, ast.Holds, ast.Fact, ast.Const, ast.Quantified))
+
+
+def _truth(value: Value, node: ast.Expr) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise EvaluationError(f"'{node.text}' is not true or false (it is {value!r})")
+
+
+def _all_of(values: list[Value]) -> Value:
+    unknown = False
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            unknown = True
+        elif value is not True:
+            raise EvaluationError(f"a condition gave {value!r}, not true or false")
+    return None if unknown else True
+
+
+def _any_of(values: list[Value]) -> Value:
+    unknown = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            unknown = True
+        elif value is not False:
+            raise EvaluationError(f"a condition gave {value!r}, not true or false")
+    return None if unknown else False
+
+
+def render_value(value: Any) -> str:
+    """A fact value as the trace and letters show it."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (tuple, list)):
+        if all(isinstance(item, str) for item in value):
+            return "{" + ", ".join(value) + "}" if value else "none"
+        return f"{len(value)} item(s)"
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(str(item) for item in value)) + "}"
+    if hasattr(value, "model_dump") and not isinstance(value, Money):
+        return ", ".join(f"{key}={render_value(item)}" for key, item in sorted(value.model_dump().items()) if item is not None)
+    return str(value)

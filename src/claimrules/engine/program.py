@@ -1,0 +1,116 @@
+"""A policy set compiled once: its rules on durable_rules, and the same rules as traced closures.
+
+``Program.evaluate`` runs one claim: the claim's fact goes to durable_rules, which reports the
+rules that fired; the traced closures give every rule's three-valued result and the values behind
+it. The two must agree on every rule that is true — a disagreement is an ``EvaluationError``,
+never a silent decision.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from claimrules.engine.compiler import DurableCompiler, fact_for
+from claimrules.engine.durable import RuleNetwork
+from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context
+from claimrules.errors import EvaluationError
+from claimrules.policy import expr as ast
+from claimrules.policy.model import Clause, Document, PolicySet
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One thing durable_rules decides: a document applies, a clause holds, or its 'otherwise' holds."""
+
+    key: str
+    name: str
+    document: Document
+    clause: Clause | None
+    branch: str
+    condition: ast.Expr | None
+    fn: Compiled
+    atoms: tuple[Atom, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One claim's rule results: True, False or None (unknown) per rule key."""
+
+    truth: dict[str, bool | None]
+    context: Context
+
+
+class Program:
+    def __init__(self, policy: PolicySet) -> None:
+        self.policy = policy
+        self.conditions = ConditionCompiler(policy)
+        self.durable = DurableCompiler(policy, self.conditions)
+        rules: list[Rule] = []
+        engine_rules: dict[str, dict[str, Any]] = {}
+
+        def add(key: str, document: Document, clause: Clause | None, branch: str, condition: ast.Expr | None) -> None:
+            name = f"r{len(rules)}"
+            first_atom = len(self.conditions.atoms)
+            fn = self.conditions.compile(condition) if condition is not None else (lambda ctx: True)
+            atoms = tuple(self.conditions.atoms[first_atom:])
+            rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms))
+            engine_rules[name] = self.durable.compile(condition)
+
+        for document in policy.documents:
+            add(f"doc:{document.id}", document, None, "applies", document.applies_when)
+            for earlier in document.earlier_versions:
+                add(f"version:{document.id}:{earlier.version}", document, None, "version", earlier.applies_when)
+            for clause in document.clauses:
+                if clause.when is None and clause.applies is None:
+                    continue
+                holds = _both(clause.applies, clause.when)
+                add(clause.key, document, clause, "when", holds)
+                if clause.otherwise is not None and clause.when is not None:
+                    negated = ast.Not(clause.when, text=f"not ({clause.when.text})")
+                    add(clause.otherwise_key, document, clause, "otherwise", _both(clause.applies, negated))
+        self.rules = tuple(rules)
+        self.rules_by_key = {rule.key: rule for rule in rules}
+        self._by_name = {rule.name: rule for rule in rules}
+        self.engine_rules = engine_rules
+        self.network = RuleNetwork(engine_rules, label=f"claimrules_{policy.id}")
+        self.amounts: dict[int, Compiled] = {}
+        for document in policy.documents:
+            for clause in document.clauses:
+                for case in clause.amount:
+                    if case.when is not None:
+                        self.amounts[id(case.when)] = self.conditions.compile(case.when, record=False)
+                    self.amounts[id(case.amount)] = self.conditions.compile(case.amount, record=False)
+                if clause.refund is not None:
+                    self.amounts[id(clause.refund)] = self.conditions.compile(clause.refund, record=False)
+        self._lock = threading.Lock()
+
+    def value(self, node: ast.Expr, ctx: Context) -> Any:
+        return self.amounts[id(node)](ctx)
+
+    def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        ctx = Context(values)
+        truth = {rule.key: rule.fn(ctx) for rule in self.rules}
+        fact = fact_for(self.durable.fields, ctx)
+        fired = self.network.fired(fact)
+        for rule in self.rules:
+            engine_says = rule.name in fired
+            if engine_says != (truth[rule.key] is True):
+                raise EvaluationError(
+                    f"durable_rules and the trace disagree on {rule.key}: engine {'fired' if engine_says else 'did not fire'},"
+                    f" trace says {truth[rule.key]}",
+                    help="this is a bug in claimrules; please report it with the claim",
+                )
+        return Evaluation(truth, ctx)
+
+    def close(self) -> None:
+        self.network.close()
+
+
+def _both(first: ast.Expr | None, second: ast.Expr | None) -> ast.Expr | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return ast.All((first, second), text=f"{first.text} and {second.text}")

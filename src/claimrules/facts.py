@@ -1,0 +1,473 @@
+"""Claim facts: what a claim says, strictly validated.
+
+Unknown fields, wrong types and impossible dates are errors naming the field. A fact a claim does
+not give is ``None`` (unknown), never a default that could decide the claim: the engine asks for
+it when, and only when, it could change the decision (LW 6.3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claimrules.errors import ClaimError, did_you_mean
+from claimrules.money import Money
+from claimrules.territory import subdivision_country, validate_country, validate_subdivision
+
+MAX_CLAIM_BYTES = 1_000_000
+MAX_LIST = 200
+
+
+class _Facts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, str_strip_whitespace=True)
+
+
+Text = Annotated[str, Field(max_length=4000)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+RequestType = Literal["return", "repair", "cancel_plan"]
+Service = Literal["refund", "on_site", "depot", "replacement", "repair", "any"]
+Condition = Literal["new", "refurbished", "open_box"]
+Channel = Literal["online", "phone", "in_store", "reseller"]
+Buyer = Literal["consumer", "business"]
+Cause = Literal[
+    "defect", "battery", "drop", "impact", "liquid", "screen_crack", "surge", "cosmetic", "loss",
+    "theft", "intentional", "abuse", "operating_conditions", "natural_disaster", "software",
+    "data_loss", "consumable",
+]
+Role = Literal["agent", "supervisor", "manager"]
+DeploymentKind = Literal["armed_forces", "emergency_response", "disaster_response"]
+Diagnosis = Literal["on_site_repairable", "depot_only"]
+ReturnReason = Literal["no_reason", "defective"]
+
+
+class Claim(_Facts):
+    """The request itself."""
+
+    type: RequestType
+    requested_service: Service = "any"
+    reported_on: date = Field(description="The day the claim or return was first reported, by any channel (LW 1.6, RT 1.4).")
+    reported_after_17h: bool | None = Field(None, description="Completed after 17:00 local time (CP 6.4).")
+    return_reason: ReturnReason | None = None
+    description: Text | None = None
+    claimant_id: Identifier | None = None
+
+
+class Product(_Facts):
+    serial_number: Identifier | None = None
+    serial_intact: bool | None = Field(None, description="False when removed, altered or unreadable (LW 4.6).")
+    serial_registered_to_claimant: bool | None = None
+    proof_of_purchase: bool | None = None
+    condition: Condition
+    category: Literal["computer", "accessory", "software_licence"] = "computer"
+    price: Money
+    opened: bool | None = None
+    defective: bool | None = Field(None, description="For a return: found defective on inspection (RT 2.1).")
+    damaged_by_customer: bool | None = None
+    licence_activated: bool | None = None
+    missing_accessories: tuple[MissingAccessory, ...] = Field(default=(), max_length=MAX_LIST)
+
+
+class MissingAccessory(_Facts):
+    name: Identifier
+    list_price: Money
+
+
+class Delivery(_Facts):
+    delivered_on: date | None = Field(None, description="Carrier's proof of delivery (LW 1.3).")
+    picked_up_on: date | None = None
+    invoice_date: date
+
+
+class Purchase(_Facts):
+    seller: Literal["northwind_store", "other"]
+    channel: Channel
+    buyer: Buyer
+    country: str = Field(description="ISO 3166-1 alpha-2 country of purchase.")
+    delivery_country: str = Field(description="ISO 3166-1 alpha-2 country of delivery.")
+    delivery_charge: Money | None = None
+
+    _countries = field_validator("country", "delivery_country")(lambda value: validate_country(value))
+
+
+class Location(_Facts):
+    """The Product's current location (LW 1.5, CP 6.3): the billing address does not count."""
+
+    country: str
+    subdivision: str | None = None
+    military_address: bool = False
+    miles_to_service_location: Decimal | None = Field(None, ge=0, description="As the service locator reports (CP 6.1 (b)).")
+
+    _country = field_validator("country")(lambda value: validate_country(value))
+
+    @field_validator("subdivision")
+    @classmethod
+    def _subdivision(cls, value: str | None) -> str | None:
+        return None if value is None else validate_subdivision(value)
+
+    @model_validator(mode="after")
+    def _subdivision_in_country(self) -> Location:
+        if self.subdivision is not None and subdivision_country(self.subdivision) != self.country:
+            raise ValueError(f"subdivision {self.subdivision} is not in country {self.country}")
+        return self
+
+
+_PLAN_CODE = re.compile(r"^(?P<product>[A-Z]+)-(?P<years>[1-9])Y(?P<options>(?:\+[A-Z]+)*)$")
+
+
+class Plan(_Facts):
+    code: Identifier = Field(description="e.g. CARE-3Y+ADP+ONSITE (CP 1.1)")
+    purchased_on: date
+    cancelled_on: date | None = None
+    price: Money | None = None
+    paid_to_date: Money | None = Field(None, description="What the obligor has paid for repairs so far (CP 4.4).")
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _PLAN_CODE.match(value):
+            raise ValueError(f"'{value}' is not a plan code like CARE-3Y+ADP")
+        return value
+
+    @property
+    def term_years(self) -> int:
+        match = _PLAN_CODE.match(self.code)
+        assert match is not None
+        return int(match.group("years"))
+
+    @property
+    def base(self) -> str:
+        match = _PLAN_CODE.match(self.code)
+        assert match is not None
+        return f"{match.group('product')}-{match.group('years')}Y"
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        match = _PLAN_CODE.match(self.code)
+        assert match is not None
+        return tuple(sorted(option for option in match.group("options").split("+") if option))
+
+
+class Incident(_Facts):
+    occurred_on: date | None = Field(None, description="When the damage occurred or the defect appeared.")
+    cause: Cause | None = None
+    screen_only: bool | None = Field(None, description="The only damage is to the screen (CP 4.2).")
+    part: Identifier | None = None
+    battery_capacity_pct: Annotated[int, Field(ge=0, le=100)] | None = None
+    remote_diagnosis: Diagnosis | None = None
+    caused_by_natural_disaster: bool | None = None
+    description: Text | None = None
+    consumer_caused_proven: bool | None = Field(None, description="Inspection proved the consumer caused it (RG EU.3, RG UK.3).")
+
+
+class PriorIncident(_Facts):
+    occurred_on: date
+    kind: Literal["accidental", "defect"]
+    covered: bool
+
+
+class PriorRepair(_Facts):
+    repaired_on: date
+    part: Identifier
+    under: Literal["warranty", "plan", "other"] = "warranty"
+
+
+class UnauthorizedWork(_Facts):
+    performed_on: date
+    touched_failed_part: bool
+
+
+class Extension(_Facts):
+    """A return-window extension recorded in the order system (RT 3.1)."""
+
+    grantor_id: Identifier
+    grantor_role: Role
+    granted_on: date
+    new_end: date
+
+
+class Deployment(_Facts):
+    kind: DeploymentKind
+    documented_on: date
+    ends_on: date
+
+
+class ClaimFacts(_Facts):
+    """Everything claimrules may know about one claim."""
+
+    claim: Claim
+    product: Product
+    delivery: Delivery
+    purchase: Purchase
+    location: Location
+    plan: Plan | None = None
+    incident: Incident | None = None
+    prior_incidents: tuple[PriorIncident, ...] = Field(default=(), max_length=MAX_LIST)
+    prior_repairs: tuple[PriorRepair, ...] = Field(default=(), max_length=MAX_LIST)
+    unauthorized_work: tuple[UnauthorizedWork, ...] = Field(default=(), max_length=MAX_LIST)
+    extensions: tuple[Extension, ...] = Field(default=(), max_length=MAX_LIST)
+    deployment: Deployment | None = None
+    repair_estimate: Money | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ClaimFacts:
+        received = self.delivery.delivered_on or self.delivery.picked_up_on or self.delivery.invoice_date
+        if self.delivery.delivered_on and self.delivery.delivered_on < self.delivery.invoice_date:
+            raise ValueError("delivery.delivered_on is before delivery.invoice_date")
+        if self.claim.reported_on < received:
+            raise ValueError(f"claim.reported_on {self.claim.reported_on} is before the delivery {received}")
+        for index, extension in enumerate(self.extensions):
+            if extension.new_end < extension.granted_on:
+                raise ValueError(f"extensions[{index}].new_end is before its granted_on")
+        if self.deployment and self.deployment.ends_on < self.deployment.documented_on - _ONE_YEAR_BACK:
+            raise ValueError("deployment.ends_on is long before deployment.documented_on")
+        if self.plan and self.plan.cancelled_on and self.plan.cancelled_on < self.plan.purchased_on:
+            raise ValueError("plan.cancelled_on is before plan.purchased_on")
+        for name in ("price",):
+            if getattr(self.product, name).amount < 0:
+                raise ValueError(f"product.{name} is negative")
+        for label, money in self._money():
+            if money.amount < 0:
+                raise ValueError(f"{label} is negative")
+        return self
+
+    def _money(self) -> list[tuple[str, Money]]:
+        found: list[tuple[str, Money]] = [("product.price", self.product.price)]
+        if self.purchase.delivery_charge is not None:
+            found.append(("purchase.delivery_charge", self.purchase.delivery_charge))
+        if self.repair_estimate is not None:
+            found.append(("repair_estimate", self.repair_estimate))
+        if self.plan is not None:
+            for name in ("price", "paid_to_date"):
+                value = getattr(self.plan, name)
+                if value is not None:
+                    found.append((f"plan.{name}", value))
+        for index, accessory in enumerate(self.product.missing_accessories):
+            found.append((f"product.missing_accessories[{index}].list_price", accessory.list_price))
+        return found
+
+
+_ONE_YEAR_BACK = __import__("datetime").timedelta(days=3660)
+
+Product.model_rebuild()
+
+# -- the fact namespace a policy may name ----------------------------------------------------------
+
+LIST_FACTS = ("prior_incidents", "prior_repairs", "unauthorized_work", "extensions", "product.missing_accessories")
+DERIVED_FACTS = {
+    "plan.term_years": int,
+    "plan.base": str,
+    "plan.options": tuple,
+    "delivery.received_on": date,
+}
+
+
+def _scalar_paths(model: type[BaseModel], prefix: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        path = f"{prefix}{name}"
+        inner = _model_in(annotation)
+        if inner is not None and get_origin(annotation) is not tuple:
+            paths[path] = inner
+            paths.update(_scalar_paths(inner, path + "."))
+        else:
+            paths[path] = annotation
+    return paths
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation is not Money:
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+FACT_PATHS: Mapping[str, Any] = {**_scalar_paths(ClaimFacts, ""), **DERIVED_FACTS}
+FACT_ROOTS: frozenset[str] = frozenset(ClaimFacts.model_fields)
+ITEM_FIELDS: Mapping[str, frozenset[str]] = {
+    "prior_incidents": frozenset(PriorIncident.model_fields),
+    "prior_repairs": frozenset(PriorRepair.model_fields),
+    "unauthorized_work": frozenset(UnauthorizedWork.model_fields),
+    "extensions": frozenset(Extension.model_fields),
+    "product.missing_accessories": frozenset(MissingAccessory.model_fields),
+}
+
+
+def fact_values(facts: ClaimFacts) -> dict[str, Any]:
+    """The claim as a flat mapping of fact path to value (None where the claim is silent)."""
+    values: dict[str, Any] = {}
+
+    def visit(model: BaseModel | None, prefix: str, cls: type[BaseModel]) -> None:
+        values[prefix[:-1]] = model
+        for name in cls.model_fields:
+            value = getattr(model, name) if model is not None else None
+            path = prefix + name
+            if isinstance(value, tuple):
+                values[path] = tuple(item.__dict__ for item in value)
+            elif isinstance(value, BaseModel) and not isinstance(value, Money):
+                visit(value, path + ".", type(value))
+            else:
+                inner = _model_in(cls.model_fields[name].annotation)
+                if value is None and inner is not None and path not in LIST_FACTS:
+                    visit(None, path + ".", inner)
+                else:
+                    values[path] = value
+
+    for root, info in ClaimFacts.model_fields.items():
+        value = getattr(facts, root)
+        if isinstance(value, tuple):
+            values[root] = tuple(item.__dict__ for item in value)
+        elif isinstance(value, BaseModel) and not isinstance(value, Money):
+            visit(value, root + ".", type(value))
+        elif value is None and _model_in(info.annotation) not in (None,) and _model_in(info.annotation) is not Money:
+            visit(None, root + ".", _model_in(info.annotation))  # type: ignore[arg-type]
+        else:
+            values[root] = value
+    plan = facts.plan
+    values["plan.term_years"] = plan.term_years if plan else None
+    values["plan.base"] = plan.base if plan else None
+    values["plan.options"] = plan.options if plan else None
+    delivery = facts.delivery
+    values["delivery.received_on"] = delivery.delivered_on or delivery.picked_up_on
+    return values
+
+
+# -- reading claims ---------------------------------------------------------------------------------
+
+_EXPECTED = {
+    "missing": "a value (this field is required)",
+    "extra_forbidden": "no such field",
+    "literal_error": None,
+    "date_from_datetime_parsing": "a date YYYY-MM-DD",
+    "date_parsing": "a date YYYY-MM-DD",
+    "date_type": "a date YYYY-MM-DD",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "string_type": "text",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "tuple_type": "a list",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "lax-", "str", "json-")):
+            continue
+        else:
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError:
+    """The first validation problem as one precise ClaimError (the rest in ``help``)."""
+    errors = problem.errors(include_url=False)
+    first = errors[0]
+    field = _field_name(tuple(first["loc"])) or None
+    kind = first["type"]
+    expected = _EXPECTED.get(kind)
+    message = first["msg"]
+    if kind == "extra_forbidden":
+        known = _known_siblings(field or "")
+        hint = did_you_mean(field.rsplit(".", 1)[-1] if field else "", known)
+        message = "unknown fact"
+        help_text = hint
+    elif kind == "value_error" or kind == "assertion_error":
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        help_text = None
+    elif kind == "literal_error":
+        expected = message.removeprefix("Input should be ")
+        message = f"{first.get('input')!r} is not allowed"
+        help_text = None
+    elif kind == "missing":
+        message = "missing"
+        help_text = None
+    else:
+        message = f"{message}: {first.get('input')!r}" if "input" in first and not isinstance(first.get("input"), (dict, list)) else message
+        help_text = None
+    if len(errors) > 1:
+        more = f"{len(errors) - 1} more problem(s): " + "; ".join(
+            f"{_field_name(tuple(error['loc']))}: {error['msg']}" for error in errors[1:4]
+        )
+        help_text = f"{help_text}; {more}" if help_text else more
+    return ClaimError(message, file=source, field=field, expected=expected, help=help_text)
+
+
+def _known_siblings(field: str) -> list[str]:
+    prefix = field.rsplit(".", 1)[0] + "." if "." in field else ""
+    prefix = re.sub(r"\[\d+\]", "", prefix)
+    names = []
+    for path in FACT_PATHS:
+        if prefix and path.startswith(prefix):
+            names.append(path[len(prefix):].split(".", 1)[0])
+        elif not prefix:
+            names.append(path.split(".", 1)[0])
+    for collection, item_fields in ITEM_FIELDS.items():
+        if prefix.startswith(collection + "."):
+            names.extend(item_fields)
+    return sorted(set(names))
+
+
+def parse_claim(document: Mapping[str, Any], *, source: str | None = None) -> ClaimFacts:
+    """Validate a claim given as a mapping (e.g. parsed JSON); raises ClaimError."""
+    if not isinstance(document, Mapping):
+        raise ClaimError("a claim must be a JSON object", file=source, expected="an object with 'claim', 'product', ...")
+    body = {key: value for key, value in document.items() if key not in ("expected", "$schema", "story")}
+    try:
+        return ClaimFacts.model_validate(body)
+    except ValidationError as problem:
+        raise claim_error_from(problem, source) from None
+
+
+def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str, Any]:
+    """Parse a claim file's JSON text; raises ClaimError for bytes that are not UTF-8 JSON."""
+    if len(text) > MAX_CLAIM_BYTES:
+        raise ClaimError(f"claim is {len(text)} bytes", file=source, expected=f"at most {MAX_CLAIM_BYTES} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as problem:
+            raise ClaimError(f"not UTF-8 text (byte {problem.start})", file=source, expected="UTF-8 JSON") from None
+    try:
+        document = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as problem:
+        raise ClaimError(problem.msg, file=source, line=problem.lineno, column=problem.colno, expected="valid JSON") from None
+    except RecursionError:
+        raise ClaimError("JSON nested too deeply", file=source, expected="a claim object") from None
+    if not isinstance(document, dict):
+        raise ClaimError("a claim must be a JSON object", file=source, expected="an object with 'claim', 'product', ...")
+    return document
+
+
+def load_claim(path: str | Path) -> ClaimFacts:
+    """Read and validate a claim JSON file."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as problem:
+        raise ClaimError(f"cannot read claim: {problem.strerror}", file=str(path)) from None
+    return parse_claim(read_claim_text(raw, source=str(path)), source=str(path))
+
+
+def claim_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a claim file."""
+    schema = ClaimFacts.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "claimrules claim facts"
+    return schema

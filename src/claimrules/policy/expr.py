@@ -1,0 +1,225 @@
+"""What a condition *is*: a small, immutable AST that the engine, the linter and a solver all read.
+
+Nodes are frozen dataclasses. Each keeps the source text it was parsed from (``text``), so a trace
+can show the condition as the policy author wrote it. Nothing here evaluates anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal as TypingLiteral
+from typing import TypeAlias, Union
+
+from claimrules.money import Money
+
+Scalar: TypeAlias = Union[str, int, Decimal, bool, date, Money]
+DurationUnit: TypeAlias = TypingLiteral["days", "months", "years", "business_days"]
+CompareOp: TypeAlias = TypingLiteral["==", "!=", "<", "<=", ">", ">="]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    text: str = field(default="", compare=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Node):
+    value: Scalar
+
+
+@dataclass(frozen=True, slots=True)
+class Fact(Node):
+    """A claim fact by its dotted path, e.g. ``product.condition``; ``item.x`` inside count/any."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ref(Node):
+    """A named definition of the policy set, e.g. ``delivery_date`` or ``service_territory``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duration(Node):
+    amount: int
+    unit: DurationUnit
+
+
+@dataclass(frozen=True, slots=True)
+class Shift(Node):
+    """A date moved by a duration: ``delivery_date + 1 year``, ``incident.occurred_on - 12 months``."""
+
+    base: Expr
+    sign: int
+    duration: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class Arith(Node):
+    """Money arithmetic: ``product.price * 0.15``, ``purchase.price + purchase.delivery_charge``."""
+
+    op: TypingLiteral["+", "-", "*"]
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Node):
+    op: CompareOp
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Node):
+    """``x in {'a', 'b'}`` or ``x in named_set``; ``negated`` for ``not in``."""
+
+    item: Expr
+    container: SetOf | Ref | Fact
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetOf(Node):
+    items: tuple[Const, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Within(Node):
+    """``event within N days after anchor``: anchor <= event <= anchor + N (day N included)."""
+
+    event: Expr
+    anchor: Expr
+    duration: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class Known(Node):
+    """``x is known`` (negated: ``x is missing``)."""
+
+    operand: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class All(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    item: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled(Node):
+    """A condition with the contract's own name for it, e.g. ``(a) in the United States or Canada``."""
+
+    label: str
+    item: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Quantified(Node):
+    """``count(extensions where item.role == 'manager')`` or ``any(...)`` over a list-valued fact."""
+
+    kind: TypingLiteral["count", "any"]
+    collection: str
+    where: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Holds(Node):
+    """``holds('LW 5.1')``: another clause's condition, by clause id (a cross-document reference)."""
+
+    clause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    """A built-in function (see ``claimrules.engine.functions``)."""
+
+    name: str
+    args: tuple[Expr, ...]
+
+
+Expr: TypeAlias = Union[
+    Const, Fact, Ref, Shift, Arith, Compare, Member, SetOf, Within, Known, All, AnyOf, Not,
+    Labelled, Quantified, Holds, Call, Duration,
+]
+
+BOOLEAN_NODES = (Compare, Member, Within, Known, All, AnyOf, Not, Labelled, Holds)
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of a node, in source order."""
+    if isinstance(node, (Shift,)):
+        return (node.base, node.duration)
+    if isinstance(node, (Arith, Compare)):
+        return (node.left, node.right)
+    if isinstance(node, Member):
+        return (node.item, node.container)
+    if isinstance(node, SetOf):
+        return node.items
+    if isinstance(node, Within):
+        return (node.event, node.anchor, node.duration)
+    if isinstance(node, Known):
+        return (node.operand,)
+    if isinstance(node, (All, AnyOf)):
+        return node.items
+    if isinstance(node, (Not, Labelled)):
+        return (node.item,)
+    if isinstance(node, Quantified):
+        return (node.where,) if node.where is not None else ()
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(node: Expr) -> list[Expr]:
+    """Every node of a tree, depth first, in source order."""
+    out: list[Expr] = []
+    stack: list[Expr] = [node]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(reversed(children(current)))
+    return out
+
+
+def facts_of(node: Expr) -> set[str]:
+    """The claim fact paths a condition reads directly (not through definitions)."""
+    found: set[str] = set()
+    for sub in walk(node):
+        if isinstance(sub, Fact) and not sub.path.startswith("item."):
+            found.add(sub.path)
+        elif isinstance(sub, Quantified):
+            found.add(sub.collection)
+    return found
+
+
+def refs_of(node: Expr) -> set[str]:
+    return {sub.name for sub in walk(node) if isinstance(sub, Ref)}
+
+
+def holds_of(node: Expr) -> set[str]:
+    return {sub.clause for sub in walk(node) if isinstance(sub, Holds)}
+
+
+def depth(node: Expr) -> int:
+    best = 0
+    stack: list[tuple[Expr, int]] = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        best = max(best, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return best

@@ -1,0 +1,535 @@
+"""Policy text to policy model: safe YAML, exact file:line errors, validation of every reference.
+
+A policy set is a folder with ``policy-set.yaml`` naming its document files (which must stay inside
+the folder), its parties and how documents combine. YAML is read with ``yaml.SafeLoader`` and with
+aliases refused: a policy is data, never code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from claimrules.errors import PolicyError, did_you_mean
+from claimrules.facts import FACT_PATHS, FACT_ROOTS, ITEM_FIELDS, LIST_FACTS
+from claimrules.policy import expr as ast
+from claimrules.policy.model import (
+    AmountCase, Clause, Definition, Document, EarlierVersion, Effect, EscalationStep, Party, PolicySet, Source,
+)
+from claimrules.policy.parser import parse_condition
+from claimrules.territory import NAMED_SETS, validate_country, validate_subdivision
+
+MANIFEST = "policy-set.yaml"
+MAX_FILE_BYTES = 2_000_000
+MAX_CLAUSES = 2000
+
+
+class _Mapping(dict[str, Any]):
+    """A YAML mapping that remembers the line and column of each key."""
+
+    line: int = 0
+    column: int = 0
+    positions: dict[str, tuple[int, int]]
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Mapping:  # type: ignore[override]
+        mapping = _Mapping()
+        mapping.line = node.start_mark.line + 1
+        mapping.column = node.start_mark.column + 1
+        mapping.positions = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise PolicyError(
+                    f"mapping key {key!r} is not text", line=key_node.start_mark.line + 1,
+                    column=key_node.start_mark.column + 1, expected="a text key",
+                )
+            if key in mapping:
+                raise PolicyError(
+                    f"key '{key}' appears twice", line=key_node.start_mark.line + 1,
+                    column=key_node.start_mark.column + 1, expected="each key once",
+                )
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.positions[key] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+        return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+def read_yaml(path: Path, display: str) -> Any:
+    """Read one YAML file safely; PolicyError names the file, line and column of any problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as problem:
+        raise PolicyError(f"cannot read policy file: {problem.strerror}", file=display) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise PolicyError(f"policy file is {len(raw)} bytes", file=display, expected=f"at most {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = raw[: problem.start].count(b"\n") + 1
+        raise PolicyError(f"not UTF-8 text (byte {problem.start})", file=display, line=line, expected="UTF-8") from None
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise PolicyError(
+                    "YAML aliases are not allowed in policies", file=display, line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None, expected="plain values",
+                )
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except PolicyError as problem:
+        if problem.file is None:
+            problem = PolicyError(problem.message, file=display, line=problem.line, column=problem.column,
+                                  expected=problem.expected, help=problem.help)
+        raise problem from None
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        reason = getattr(problem, "problem", None) or str(problem)
+        raise PolicyError(
+            f"YAML syntax error: {reason}", file=display, line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None, expected="valid YAML",
+        ) from None
+    except RecursionError:
+        raise PolicyError("YAML nested too deeply", file=display, expected="a policy document") from None
+
+
+class _Reader:
+    """Reads one file's mappings, checking keys and types, with file:line in every error."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+
+    def where(self, mapping: Any, key: str | None = None) -> tuple[int | None, int | None]:
+        if isinstance(mapping, _Mapping):
+            if key is not None and key in mapping.positions:
+                return mapping.positions[key]
+            return mapping.line, mapping.column
+        return None, None
+
+    def error(self, message: str, mapping: Any = None, key: str | None = None, *, clause: str | None = None,
+              expected: str | None = None, help: str | None = None) -> PolicyError:
+        line, column = self.where(mapping, key)
+        return PolicyError(message, file=self.display, line=line, column=column, clause=clause, expected=expected, help=help)
+
+    def mapping(self, value: Any, what: str, parent: Any = None, key: str | None = None, clause: str | None = None) -> _Mapping:
+        if not isinstance(value, dict):
+            raise self.error(f"{what} must be a mapping, not {_kind(value)}", parent, key, clause=clause, expected="a mapping")
+        return value  # type: ignore[return-value]
+
+    def keys(self, mapping: _Mapping, allowed: set[str], required: set[str], what: str, clause: str | None = None) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(f"unknown key '{key}' in {what}", mapping, key, clause=clause,
+                                 expected="one of " + ", ".join(sorted(allowed)), help=did_you_mean(key, allowed))
+        for key in sorted(required):
+            if key not in mapping:
+                raise self.error(f"{what} has no '{key}'", mapping, clause=clause, expected=f"a '{key}' key")
+
+    def text(self, mapping: _Mapping, key: str, what: str, clause: str | None = None, default: str | None = None) -> str:
+        value = mapping.get(key, default)
+        if value is None:
+            raise self.error(f"{what} has no '{key}'", mapping, clause=clause, expected=f"a '{key}' key")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise self.error(f"'{key}' must be text, not {_kind(value)}", mapping, key, clause=clause, expected="text")
+        return value
+
+    def strings(self, mapping: _Mapping, key: str, clause: str | None = None) -> tuple[str, ...]:
+        value = mapping.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.error(f"'{key}' must be a list of text", mapping, key, clause=clause, expected="a list of text")
+        return tuple(value)
+
+    def condition(self, value: Any, parent: _Mapping, key: str, clause: str | None) -> ast.Expr:
+        """A ``when`` in any of its forms: text, {all: [...]}, {any: [...]}, {not: x}, {label, test}."""
+        line, column = self.where(parent, key)
+        if isinstance(value, str):
+            try:
+                return parse_condition(value, FACT_ROOTS)
+            except PolicyError as problem:
+                raise PolicyError(problem.message, file=self.display, line=line,
+                                  column=(column or 1) + (problem.column or 1) - 1 if line else None,
+                                  clause=clause, expected=problem.expected, help=problem.help) from None
+        if isinstance(value, bool):
+            return ast.Const(value, text=str(value).lower())
+        if isinstance(value, list):
+            items = tuple(self.condition(item, parent, key, clause) for item in value)
+            if not items:
+                raise self.error("an empty list of conditions", parent, key, clause=clause, expected="at least one condition")
+            return ast.All(items, text=" and ".join(f"({item.text})" for item in items))
+        if isinstance(value, dict):
+            node = self.mapping(value, "a condition", parent, key, clause)
+            if set(node) == {"label", "test"}:
+                label = self.text(node, "label", "a labelled condition", clause)
+                inner = self.condition(node["test"], node, "test", clause)
+                return ast.Labelled(label, inner, text=inner.text)
+            if len(node) == 1:
+                (kind, inner_value), = node.items()
+                if kind in ("all", "any"):
+                    if not isinstance(inner_value, list) or not inner_value:
+                        raise self.error(f"'{kind}' takes a non-empty list", node, kind, clause=clause, expected="a list of conditions")
+                    items = tuple(self.condition(item, node, kind, clause) for item in inner_value)
+                    joiner = " and " if kind == "all" else " or "
+                    text = joiner.join(f"({item.text})" for item in items)
+                    return ast.All(items, text=text) if kind == "all" else ast.AnyOf(items, text=text)
+                if kind == "not":
+                    inner = self.condition(inner_value, node, kind, clause)
+                    return ast.Not(inner, text=f"not ({inner.text})")
+            raise self.error("a condition mapping must be {all: [...]}, {any: [...]}, {not: ...} or {label: ..., test: ...}",
+                             node, clause=clause, expected="one of all, any, not, or label with test",
+                             help=did_you_mean(next(iter(node), ""), ["all", "any", "not", "label", "test"]))
+        raise self.error(f"a condition must be text or a mapping, not {_kind(value)}", parent, key, clause=clause,
+                         expected="a condition")
+
+    def duration(self, mapping: _Mapping, key: str, clause: str | None) -> ast.Duration | None:
+        value = mapping.get(key)
+        if value is None:
+            return None
+        text = str(value)
+        node = self.condition(f"2000-01-01 + {text}", mapping, key, clause) if isinstance(value, str) else None
+        if not isinstance(node, ast.Shift):
+            raise self.error(f"'{key}' must be a duration like '60 days' or '10 business days'", mapping, key,
+                             clause=clause, expected="a duration")
+        return node.duration
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(value) if not isinstance(value, dict) else dict, type(value).__name__
+    )
+
+
+CLAUSE_KEYS = {
+    "id", "title", "text", "effect", "when", "overrides", "remedy", "priority", "refund", "refer_to", "party",
+    "over", "requires", "fee", "amount", "notice", "if_outcome", "applies", "otherwise",
+}
+DOCUMENT_KEYS = {
+    "id", "title", "issuer", "responsible", "version", "effective_from", "jurisdiction", "regional", "applies_when",
+    "escalation", "clauses", "definitions", "summary", "earlier_versions",
+}
+REMEDIES = {"refund", "depot_repair", "depot_repair_customer_ships", "on_site_repair", "repair_or_replacement",
+            "replacement", "repair", "refund_or_replacement", "price_reduction_or_refund"}
+FEE_KINDS = {"service_fee", "restocking_fee", "accessory_deduction", "shipping"}
+OUTCOMES = {"approve", "deny", "refer", "needs_information"}
+
+
+def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: str | None = None) -> Clause:
+    node = reader.mapping(raw, "a clause", parent)
+    clause_id = reader.text(node, "id", "a clause") if "id" in node else None
+    reader.keys(node, CLAUSE_KEYS, {"id", "title", "text", "effect"}, "a clause", clause_id)
+    assert clause_id is not None
+    effect_text = reader.text(node, "effect", "a clause", clause_id)
+    try:
+        effect = Effect(effect_text)
+    except ValueError:
+        raise reader.error(f"unknown effect '{effect_text}'", node, "effect", clause=clause_id,
+                           expected="one of " + ", ".join(effect.value for effect in Effect),
+                           help=did_you_mean(effect_text, [effect.value for effect in Effect])) from None
+    when = reader.condition(node["when"], node, "when", clause_id) if "when" in node else None
+    applies = reader.condition(node["applies"], node, "applies", clause_id) if "applies" in node else None
+    otherwise: Effect | None = None
+    if "otherwise" in node:
+        otherwise_text = reader.text(node, "otherwise", "a clause", clause_id)
+        if otherwise_text not in ("excludes", "voids", "limits", "refers"):
+            raise reader.error(f"'otherwise' must be excludes, voids, limits or refers, not '{otherwise_text}'", node,
+                               "otherwise", clause=clause_id, expected="excludes, voids, limits or refers")
+        otherwise = Effect(otherwise_text)
+        if when is None:
+            raise reader.error("a clause with 'otherwise' needs 'when'", node, clause=clause_id, expected="a 'when' condition")
+    amount: list[AmountCase] = []
+    if "amount" in node:
+        rows = node["amount"]
+        if isinstance(rows, str):
+            rows = [{"otherwise": rows}]
+        if not isinstance(rows, list):
+            raise reader.error("'amount' must be an amount or a list of {when, amount} rows", node, "amount", clause=clause_id,
+                               expected="an amount table")
+        for row in rows:
+            row_node = reader.mapping(row, "an amount row", node, "amount", clause_id)
+            reader.keys(row_node, {"when", "amount", "otherwise"}, set(), "an amount row", clause_id)
+            if "otherwise" in row_node:
+                amount.append(AmountCase(None, reader.condition(str(row_node["otherwise"]), row_node, "otherwise", clause_id)))
+            else:
+                if "when" not in row_node or "amount" not in row_node:
+                    raise reader.error("an amount row needs 'when' and 'amount' (or 'otherwise')", row_node, clause=clause_id,
+                                       expected="when and amount")
+                amount.append(AmountCase(
+                    reader.condition(row_node["when"], row_node, "when", clause_id),
+                    reader.condition(str(row_node["amount"]), row_node, "amount", clause_id),
+                ))
+    remedy = node.get("remedy")
+    if remedy is not None and remedy not in REMEDIES:
+        raise reader.error(f"unknown remedy '{remedy}'", node, "remedy", clause=clause_id,
+                           expected="one of " + ", ".join(sorted(REMEDIES)), help=did_you_mean(str(remedy), REMEDIES))
+    fee = node.get("fee")
+    if fee is not None and fee not in FEE_KINDS:
+        raise reader.error(f"unknown fee kind '{fee}'", node, "fee", clause=clause_id,
+                           expected="one of " + ", ".join(sorted(FEE_KINDS)), help=did_you_mean(str(fee), FEE_KINDS))
+    if_outcome = reader.strings(node, "if_outcome", clause_id)
+    for outcome in if_outcome:
+        if outcome not in OUTCOMES:
+            raise reader.error(f"unknown outcome '{outcome}'", node, "if_outcome", clause=clause_id,
+                               expected="one of " + ", ".join(sorted(OUTCOMES)))
+    priority = node.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise reader.error("'priority' must be a whole number", node, "priority", clause=clause_id, expected="a whole number")
+    clause = Clause(
+        id=clause_id,
+        document=document_id,
+        title=reader.text(node, "title", "a clause", clause_id),
+        text=" ".join(reader.text(node, "text", "a clause", clause_id).split()),
+        effect=effect,
+        when=when,
+        source=Source(reader.display, node.line),
+        version=version,
+        applies=applies,
+        otherwise=otherwise,
+        overrides=reader.strings(node, "overrides", clause_id),
+        remedy=remedy,
+        priority=priority,
+        refund=reader.condition(str(node["refund"]), node, "refund", clause_id) if "refund" in node else None,
+        refer_to=node.get("refer_to"),
+        party=node.get("party"),
+        over=reader.strings(node, "over", clause_id),
+        requires=reader.strings(node, "requires", clause_id),
+        fee_kind=fee,
+        amount=tuple(amount),
+        notice=" ".join(str(node["notice"]).split()) if "notice" in node else None,
+        if_outcome=if_outcome,
+    )
+    _check_clause_shape(reader, clause, node)
+    return clause
+
+
+def _check_clause_shape(reader: _Reader, clause: Clause, node: _Mapping) -> None:
+    needs = {
+        Effect.REMEDY: ("remedy", clause.remedy),
+        Effect.FEE: ("fee", clause.fee_kind),
+        Effect.REFERS: ("refer_to", clause.refer_to),
+        Effect.RESPONSIBLE: ("party", clause.party),
+        Effect.NOTICE: ("notice", clause.notice),
+        Effect.REQUIRES: ("requires", clause.requires or None),
+    }
+    if clause.effect in needs:
+        key, value = needs[clause.effect]
+        if value is None:
+            raise reader.error(f"a '{clause.effect}' clause needs '{key}'", node, clause=clause.id, expected=f"a '{key}' key")
+    if clause.effect == Effect.FEE and not clause.amount:
+        raise reader.error("a 'fee' clause needs 'amount'", node, clause=clause.id, expected="an 'amount' key")
+    if clause.effect in (Effect.EXCLUDES, Effect.VOIDS, Effect.LIMITS, Effect.REFERS, Effect.EXTENDS,
+                         Effect.NOTICE) and clause.when is None:
+        raise reader.error(f"a '{clause.effect}' clause needs 'when'", node, clause=clause.id,
+                           expected="a 'when' condition", help="without a condition it would hold for every claim")
+
+
+def _definitions(reader: _Reader, raw: Any, parent: _Mapping) -> list[Definition]:
+    node = reader.mapping(raw, "'definitions'", parent, "definitions")
+    found: list[Definition] = []
+    for name in node:
+        body = reader.mapping(node[name], f"definition '{name}'", node, name)
+        reader.keys(body, {"clause", "value", "codes", "sets", "constants", "description"}, set(), f"definition '{name}'")
+        source = Source(reader.display, body.line)
+        clause = body.get("clause")
+        description = str(body.get("description", ""))
+        if "value" in body:
+            found.append(Definition(name, clause, source, value=reader.condition(str(body["value"]), body, "value", clause),
+                                    description=description))
+        elif "codes" in body or "sets" in body:
+            codes: set[str] = set()
+            for code in reader.strings(body, "codes"):
+                try:
+                    codes.add(validate_subdivision(code) if "-" in code else validate_country(code))
+                except ValueError as problem:
+                    raise reader.error(str(problem), body, "codes", clause=clause, expected="ISO 3166 codes") from None
+            for set_name in reader.strings(body, "sets"):
+                if set_name not in NAMED_SETS:
+                    raise reader.error(f"unknown territory set '{set_name}'", body, "sets", clause=clause,
+                                       expected="one of " + ", ".join(sorted(NAMED_SETS)),
+                                       help=did_you_mean(set_name, NAMED_SETS))
+                codes |= NAMED_SETS[set_name]
+            found.append(Definition(name, clause, source, codes=frozenset(codes), description=description))
+        elif "constants" in body:
+            values = body["constants"]
+            if not isinstance(values, list) or not values:
+                raise reader.error("'constants' must be a non-empty list", body, "constants", clause=clause, expected="a list")
+            found.append(Definition(name, clause, source, constants=frozenset(values), description=description))
+        else:
+            raise reader.error(f"definition '{name}' needs 'value', 'codes'/'sets' or 'constants'", body, clause=clause,
+                               expected="value, codes, sets or constants")
+    return found
+
+
+def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Definition]) -> Document:
+    node = reader.mapping(raw, "a document", parent)
+    reader.keys(node, DOCUMENT_KEYS, {"id", "title", "issuer", "responsible", "version", "clauses"}, "a document")
+    document_id = reader.text(node, "id", "a document")
+    effective = node.get("effective_from")
+    if effective is not None and not isinstance(effective, date):
+        raise reader.error("'effective_from' must be a date YYYY-MM-DD", node, "effective_from", expected="a date")
+    raw_clauses = node["clauses"]
+    if not isinstance(raw_clauses, list) or not raw_clauses:
+        raise reader.error("'clauses' must be a non-empty list", node, "clauses", expected="a list of clauses")
+    if len(raw_clauses) > MAX_CLAUSES:
+        raise reader.error(f"{len(raw_clauses)} clauses in one document", node, "clauses", expected=f"at most {MAX_CLAUSES}")
+    clauses = [_clause(reader, item, document_id, node) for item in raw_clauses]
+    for definition in _definitions(reader, node["definitions"], node) if "definitions" in node else []:
+        if definition.name in definitions:
+            raise reader.error(f"definition '{definition.name}' is defined twice (also {definitions[definition.name].source})",
+                               node, "definitions", expected="each definition once")
+        definitions[definition.name] = definition
+    versions: list[EarlierVersion] = []
+    for raw_version in node.get("earlier_versions", []) or []:
+        version_node = reader.mapping(raw_version, "an earlier version", node, "earlier_versions")
+        reader.keys(version_node, {"version", "applies_when", "clauses"}, {"version", "applies_when", "clauses"}, "an earlier version")
+        version = reader.text(version_node, "version", "an earlier version")
+        guard = reader.condition(version_node["applies_when"], version_node, "applies_when", None)
+        versions.append(EarlierVersion(version, guard))
+        replaced = version_node["clauses"]
+        if not isinstance(replaced, list):
+            raise reader.error("'clauses' of an earlier version must be a list", version_node, "clauses", expected="a list")
+        for item in replaced:
+            old = _clause(reader, item, document_id, version_node, version=version)
+            current = next((clause for clause in clauses if clause.id == old.id and clause.version is None), None)
+            if current is None:
+                raise reader.error(f"earlier version {version} changes clause {old.id}, which the document does not have",
+                                   version_node, clause=old.id, expected="a clause id of this document")
+            clauses.remove(current)
+            not_guard = ast.Not(guard, text=f"not ({guard.text})")
+            clauses.append(_guarded(current, not_guard))
+            clauses.append(_guarded(old, guard))
+    escalation: list[EscalationStep] = []
+    for raw_step in node.get("escalation", []) or []:
+        step = reader.mapping(raw_step, "an escalation step", node, "escalation")
+        reader.keys(step, {"clause", "who", "contact", "ask_within", "answer_within"}, {"clause", "who"}, "an escalation step")
+        escalation.append(EscalationStep(
+            clause=reader.text(step, "clause", "an escalation step"),
+            who=reader.text(step, "who", "an escalation step"),
+            contact=str(step.get("contact", "")),
+            ask_within=reader.duration(step, "ask_within", None),
+            answer_within=reader.duration(step, "answer_within", None),
+        ))
+    regional = node.get("regional", False)
+    if not isinstance(regional, bool):
+        raise reader.error("'regional' must be true or false", node, "regional", expected="true or false")
+    return Document(
+        id=document_id,
+        title=reader.text(node, "title", "a document"),
+        issuer=reader.text(node, "issuer", "a document"),
+        responsible=reader.text(node, "responsible", "a document"),
+        version=reader.text(node, "version", "a document"),
+        effective_from=effective,
+        jurisdiction=str(node.get("jurisdiction", "")),
+        regional=regional,
+        applies_when=reader.condition(node["applies_when"], node, "applies_when", None) if "applies_when" in node else None,
+        escalation=tuple(escalation),
+        clauses=tuple(clauses),
+        source=Source(reader.display, node.line),
+        summary=" ".join(str(node.get("summary", "")).split()),
+        earlier_versions=tuple(versions),
+    )
+
+
+def _guarded(clause: Clause, guard: ast.Expr) -> Clause:
+    from dataclasses import replace
+
+    when = guard if clause.when is None else ast.All((guard, clause.when), text=f"({guard.text}) and ({clause.when.text})")
+    return replace(clause, when=when)
+
+
+def load_policy(path: str | Path) -> PolicySet:
+    """Load a policy set: a folder holding policy-set.yaml, or that file itself."""
+    given = Path(path)
+    manifest_path = given / MANIFEST if given.is_dir() else given
+    folder = manifest_path.parent
+    display = str(manifest_path)
+    if not manifest_path.exists():
+        raise PolicyError("no policy set here", file=display, expected=f"a folder with {MANIFEST} or that file")
+    reader = _Reader(display)
+    raw = read_yaml(manifest_path, display)
+    root = reader.mapping(raw, "the policy set file")
+    reader.keys(root, {"policy_set"}, {"policy_set"}, "the policy set file")
+    body = reader.mapping(root["policy_set"], "'policy_set'", root, "policy_set")
+    reader.keys(body, {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information"},
+                {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information"}, "'policy_set'")
+    parties: dict[str, Party] = {}
+    parties_node = reader.mapping(body["parties"], "'parties'", body, "parties")
+    for party_id in parties_node:
+        party = reader.mapping(parties_node[party_id], f"party '{party_id}'", parties_node, party_id)
+        reader.keys(party, {"name", "contact"}, {"name"}, f"party '{party_id}'")
+        parties[party_id] = Party(party_id, reader.text(party, "name", "a party"), str(party.get("contact", "")))
+    documents: list[Document] = []
+    definitions: dict[str, Definition] = {}
+    raw_documents: list[Any] = []
+    for file_name in reader.strings(body, "documents"):
+        file_path = (folder / file_name).resolve()
+        if not file_path.is_relative_to(folder.resolve()):
+            raise reader.error(f"document file '{file_name}' is outside the policy folder", body, "documents",
+                               expected="a file inside " + str(folder))
+        file_display = str(folder / file_name)
+        file_reader = _Reader(file_display)
+        content = file_reader.mapping(read_yaml(file_path, file_display), "a policy file")
+        file_reader.keys(content, {"documents"}, {"documents"}, "a policy file")
+        if not isinstance(content["documents"], list):
+            raise file_reader.error("'documents' must be a list", content, "documents", expected="a list of documents")
+        for raw_document in content["documents"]:
+            documents.append(_document(file_reader, raw_document, content, definitions))
+            raw_documents.append(raw_document)
+    precedence = reader.mapping(body.get("precedence", {}), "'precedence'", body, "precedence")
+    reader.keys(precedence, {"rule", "clause", "tie_order"}, {"clause", "tie_order"}, "'precedence'")
+    otherwise = reader.mapping(body.get("otherwise", {}), "'otherwise'", body, "otherwise")
+    reader.keys(otherwise, {"clause"}, {"clause"}, "'otherwise'")
+    information = reader.mapping(body.get("needs_information", {}), "'needs_information'", body, "needs_information")
+    reader.keys(information, {"clause"}, {"clause"}, "'needs_information'")
+    policy = PolicySet(
+        id=reader.text(body, "id", "'policy_set'"),
+        title=reader.text(body, "title", "'policy_set'"),
+        documents=tuple(sorted(documents, key=lambda document: document.id)),
+        definitions=dict(sorted(definitions.items())),
+        parties=parties,
+        tie_order=reader.strings(precedence, "tie_order"),
+        precedence_clause=reader.text(precedence, "clause", "'precedence'"),
+        otherwise_clause=reader.text(otherwise, "clause", "'otherwise'"),
+        information_clause=reader.text(information, "clause", "'needs_information'"),
+        fingerprint=_fingerprint(body, raw_documents),
+        source=Source(display),
+    )
+    from claimrules.policy.validate import validate_policy
+
+    validate_policy(policy, reader)
+    return policy
+
+
+def _fingerprint(body: Mapping[str, Any], raw_documents: list[Any]) -> str:
+    """A hash of the policy's meaning: independent of file order, clause order and key order."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: canonical(value[key]) for key in sorted(value)}
+        if isinstance(value, list):
+            items = [canonical(item) for item in value]
+            if all(isinstance(item, dict) and "id" in item for item in items):
+                items.sort(key=lambda item: str(item["id"]))
+            return items
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    manifest = {key: value for key, value in body.items() if key != "documents"}
+    payload = {"set": canonical(manifest), "documents": canonical(list(raw_documents))}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+__all__ = ["load_policy", "read_yaml", "FACT_PATHS", "ITEM_FIELDS", "LIST_FACTS"]

@@ -1,0 +1,206 @@
+"""Checks a loaded policy set as a whole: every name it uses exists, and nothing refers to itself."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from claimrules.errors import PolicyError, did_you_mean
+from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS
+from claimrules.policy import expr as ast
+from claimrules.policy.model import Clause, PolicySet, Source
+
+MAX_DEPTH = 40
+
+
+class _ErrorMaker(Protocol):
+    def error(self, message: str, mapping: Any = None, key: str | None = None, *, clause: str | None = None,
+              expected: str | None = None, help: str | None = None) -> PolicyError: ...
+
+
+def _fail(source: Source, message: str, *, clause: str | None = None, expected: str | None = None,
+          help: str | None = None) -> PolicyError:
+    return PolicyError(message, file=source.file, line=source.line, clause=clause, expected=expected, help=help)
+
+
+def _conditions(clause: Clause) -> list[ast.Expr]:
+    found = [clause.when] if clause.when is not None else []
+    if clause.applies is not None:
+        found.append(clause.applies)
+    found += [case.when for case in clause.amount if case.when is not None]
+    found += [case.amount for case in clause.amount]
+    if clause.refund is not None:
+        found.append(clause.refund)
+    return found
+
+
+def _check_names(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str]) -> None:
+    if ast.depth(node) > MAX_DEPTH:
+        raise _fail(source, f"condition nested {ast.depth(node)} levels deep", clause=clause, expected=f"at most {MAX_DEPTH}")
+    _check_scope(node, policy, source, clause, clause_ids, item_of=None)
+
+
+def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str],
+                 item_of: str | None) -> None:
+    if isinstance(node, ast.Fact):
+        if node.path.startswith("item."):
+            field = node.path[5:]
+            if item_of is None:
+                raise _fail(source, f"'{node.path}' outside count() or any()", clause=clause,
+                            expected="item.x only inside count(list where ...) or any(list where ...)")
+            if field not in ITEM_FIELDS[item_of]:
+                raise _fail(source, f"unknown field '{field}' of {item_of}", clause=clause,
+                            expected="one of " + ", ".join(sorted(ITEM_FIELDS[item_of])),
+                            help=did_you_mean(field, ITEM_FIELDS[item_of]))
+        elif node.path not in FACT_PATHS:
+            raise _fail(source, f"unknown fact '{node.path}'", clause=clause, expected="a claim fact",
+                        help=did_you_mean(node.path, FACT_PATHS))
+        return
+    if isinstance(node, ast.Ref):
+        if node.name not in policy.definitions:
+            raise _fail(source, f"unknown definition '{node.name}'", clause=clause, expected="a name under 'definitions'",
+                        help=did_you_mean(node.name, list(policy.definitions) + list(FACT_PATHS)))
+        return
+    if isinstance(node, ast.Holds):
+        if node.clause not in clause_ids:
+            raise _fail(source, f"holds() names clause '{node.clause}', which the policy set does not have", clause=clause,
+                        expected="a clause id", help=did_you_mean(node.clause, clause_ids))
+        return
+    if isinstance(node, ast.Quantified):
+        if node.collection not in LIST_FACTS:
+            raise _fail(source, f"{node.kind}() over '{node.collection}', which is not a list", clause=clause,
+                        expected="one of " + ", ".join(LIST_FACTS))
+        if node.where is not None:
+            _check_scope(node.where, policy, source, clause, clause_ids, item_of=node.collection)
+        return
+    if isinstance(node, ast.Member) and isinstance(node.container, ast.Fact):
+        if node.container.path not in ("plan.options",) and node.container.path not in LIST_FACTS:
+            raise _fail(source, f"'{node.container.path}' is not a list to test membership in", clause=clause,
+                        expected="a set {...}, a defined set, or plan.options")
+    if isinstance(node, ast.Member) and isinstance(node.container, ast.Ref):
+        definition = policy.definitions.get(node.container.name)
+        if definition is None:
+            raise _fail(source, f"unknown set '{node.container.name}'", clause=clause, expected="a defined set",
+                        help=did_you_mean(node.container.name, policy.definitions))
+        if definition.codes is not None and not (isinstance(node.item, ast.Fact) and node.item.path == "location"):
+            raise _fail(source, f"territory '{definition.name}' can only be tested with 'location in {definition.name}'",
+                        clause=clause, expected="location in " + definition.name)
+        if definition.codes is None and definition.constants is None:
+            raise _fail(source, f"'{definition.name}' is not a set", clause=clause, expected="a definition with codes or constants")
+        _check_scope(node.item, policy, source, clause, clause_ids, item_of)
+        return
+    for child in ast.children(node):
+        _check_scope(child, policy, source, clause, clause_ids, item_of)
+
+
+def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
+    """Raise PolicyError on the first dangling name, duplicate, cycle or unknown party."""
+    clauses: dict[str, Clause] = {}
+    seen_ids: dict[str, Clause] = {}
+    for document in policy.documents:
+        if document.responsible not in policy.parties:
+            raise _fail(document.source, f"document {document.id} names unknown party '{document.responsible}'",
+                        expected="a party under 'parties'", help=did_you_mean(document.responsible, policy.parties))
+        for clause in document.clauses:
+            if clause.key in clauses:
+                other = clauses[clause.key]
+                raise _fail(clause.source, f"duplicate clause id '{clause.id}' (also at {other.source})", clause=clause.id,
+                            expected="each clause id once in a policy set")
+            clauses[clause.key] = clause
+            seen_ids.setdefault(clause.id, clause)
+    ids = set(seen_ids)
+    policy.clauses_by_key.update(clauses)
+    for clause_id in (policy.precedence_clause, policy.otherwise_clause, policy.information_clause):
+        if clause_id not in ids:
+            raise _fail(policy.source, f"the policy set names clause '{clause_id}', which no document has",
+                        expected="a clause id", help=did_you_mean(clause_id, ids))
+    document_ids = {document.id for document in policy.documents}
+    for document_id in policy.tie_order:
+        if document_id not in document_ids:
+            raise _fail(policy.source, f"tie_order names document '{document_id}', which the set does not have",
+                        expected="one of " + ", ".join(sorted(document_ids)))
+    missing_order = document_ids - set(policy.tie_order)
+    if missing_order:
+        raise _fail(policy.source, "tie_order leaves out " + ", ".join(sorted(missing_order)),
+                    expected="every document once")
+    for name, definition in policy.definitions.items():
+        if definition.value is not None:
+            _check_names(definition.value, policy, definition.source, definition.clause, ids)
+    for document in policy.documents:
+        if document.applies_when is not None:
+            _check_names(document.applies_when, policy, document.source, None, ids)
+        for earlier in document.earlier_versions:
+            _check_names(earlier.applies_when, policy, document.source, None, ids)
+        for step in document.escalation:
+            if step.clause not in ids:
+                raise _fail(document.source, f"escalation step cites clause '{step.clause}', which does not exist",
+                            expected="a clause id", help=did_you_mean(step.clause, ids))
+        for clause in document.clauses:
+            for condition in _conditions(clause):
+                _check_names(condition, policy, clause.source, clause.id, ids)
+            for target in clause.overrides:
+                if target not in ids:
+                    raise _fail(clause.source, f"overrides unknown clause '{target}'", clause=clause.id,
+                                expected="a clause id", help=did_you_mean(target, ids))
+                if target == clause.id:
+                    raise _fail(clause.source, "a clause cannot override itself", clause=clause.id, expected="another clause")
+            for document_id in clause.over:
+                if document_id not in document_ids:
+                    raise _fail(clause.source, f"'over' names unknown document '{document_id}'", clause=clause.id,
+                                expected="a document id", help=did_you_mean(document_id, document_ids))
+            if clause.party is not None and clause.party not in policy.parties:
+                raise _fail(clause.source, f"unknown party '{clause.party}'", clause=clause.id, expected="a party under 'parties'",
+                            help=did_you_mean(clause.party, policy.parties))
+            for path in clause.requires:
+                if path not in FACT_PATHS:
+                    raise _fail(clause.source, f"requires unknown fact '{path}'", clause=clause.id, expected="a claim fact",
+                                help=did_you_mean(path, FACT_PATHS))
+    _check_cycles(policy, clauses)
+
+
+def _check_cycles(policy: PolicySet, clauses: dict[str, Clause]) -> None:
+    """No definition or holds() may depend on itself; overrides may not form a cycle."""
+    edges: dict[str, set[str]] = {}
+    where: dict[str, Source] = {}
+    for name, definition in policy.definitions.items():
+        node = f"definition {name}"
+        where[node] = definition.source
+        edges[node] = set()
+        if definition.value is not None:
+            edges[node] |= {f"definition {ref}" for ref in ast.refs_of(definition.value)}
+            edges[node] |= {f"clause {target}" for target in ast.holds_of(definition.value)}
+    for clause in clauses.values():
+        node = f"clause {clause.id}"
+        where.setdefault(node, clause.source)
+        edges.setdefault(node, set())
+        for condition in _conditions(clause):
+            edges[node] |= {f"definition {ref}" for ref in ast.refs_of(condition)}
+            edges[node] |= {f"clause {target}" for target in ast.holds_of(condition)}
+    _find_cycle(edges, where, "refers to itself through")
+    override_edges = {f"clause {clause.id}": {f"clause {target}" for target in clause.overrides} for clause in clauses.values()}
+    _find_cycle(override_edges, where, "precedence cycle:")
+
+
+def _find_cycle(edges: dict[str, set[str]], where: dict[str, Source], what: str) -> None:
+    state: dict[str, int] = {}
+    for start in sorted(edges):
+        if state.get(start):
+            continue
+        stack: list[tuple[str, list[str]]] = [(start, sorted(edges.get(start, ())))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, pending = stack[-1]
+            if not pending:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            nxt = pending.pop(0)
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                source = where.get(start, Source("policy"))
+                raise _fail(source, f"{cycle[0]} {what} " + " -> ".join(cycle), expected="no cycles")
+            if not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(edges.get(nxt, ()))))

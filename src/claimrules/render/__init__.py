@@ -1,0 +1,1 @@
+"""Renderers: functions of a Decision (or a policy), never side effects of evaluating."""

@@ -1,0 +1,106 @@
+"""A decision as plain text for a terminal or an e-mail, and as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from claimrules.decision import Decision
+
+OUTCOME_WORDS = {
+    "approve": "APPROVED",
+    "deny": "REFUSED",
+    "refer": "REFERRED",
+    "needs_information": "HELD: INFORMATION NEEDED",
+}
+REMEDY_WORDS = {
+    "refund": "refund",
+    "depot_repair": "mail-in depot repair, shipping both ways paid",
+    "depot_repair_customer_ships": "mail-in depot repair once shipped to an address in the Service Territory, at your cost",
+    "on_site_repair": "on-site repair by a technician",
+    "repair_or_replacement": "repair or replacement",
+    "replacement": "replacement",
+    "repair": "repair",
+    "refund_or_replacement": "refund or replacement, at your choice",
+    "price_reduction_or_refund": "price reduction or refund",
+}
+
+
+def decision_text(decision: Decision, *, trace: bool = False) -> str:
+    lines: list[str] = []
+    lines.append(f"Decision {decision.decision_id}: {OUTCOME_WORDS[decision.outcome]}")
+    lines.append(f"Decided on {decision.decided_on.isoformat()} under {', '.join(decision.policy.documents)}")
+    if decision.under_addendum:
+        lines.append(f"Decided under the regional addendum {decision.under_addendum}")
+    lines.append(f"Deciding clause: {decision.deciding.clause} {decision.deciding.title}")
+    if decision.remedy:
+        remedy = REMEDY_WORDS.get(decision.remedy, decision.remedy)
+        lines.append(f"Remedy: {remedy}" + (f" (under {decision.remedy_clause})" if decision.remedy_clause else ""))
+    for amount in decision.amounts:
+        lines.append(f"{amount.kind.replace('_', ' ').capitalize()}: {amount.money} ({amount.clause})")
+    if decision.referred_to:
+        lines.append(f"Referred to: {decision.referred_to}")
+    if decision.missing_facts:
+        lines.append("Facts needed before a decision: " + ", ".join(decision.missing_facts))
+    lines.append("")
+    lines.append("Grounds (all of them):")
+    for citation in decision.grounds:
+        version = f" (version {citation.version})" if citation.version else ""
+        lines.append(f"  {citation.clause}{version} {citation.title}: \"{citation.text}\"")
+    if decision.displaced:
+        lines.append("Sections the addendum displaces:")
+        for citation in decision.displaced:
+            lines.append(f"  {citation.clause} {citation.title}")
+    if decision.remedy_clause and decision.remedy_clause not in {c.clause for c in decision.grounds}:
+        why = _why_not(decision, decision.remedy_clause)
+        if why:
+            lines.append(why)
+    for notice in decision.notices:
+        lines.append(f"Note ({notice.clause}): {notice.text}")
+    lines.append("")
+    responsible = f"Responsible: {decision.responsible.name}"
+    if decision.responsible_clause:
+        responsible += f" ({decision.responsible_clause})"
+    lines.append(responsible)
+    if decision.escalation:
+        step = decision.escalation[0]
+        ask = f" by {step.ask_by.isoformat()}" if step.ask_by else ""
+        answer = f"; answer within {step.answer_within}" if step.answer_within else ""
+        contact = f" ({step.contact})" if step.contact else ""
+        lines.append(f"If you disagree: ask for review by {step.who}{contact}{ask} ({step.clause}){answer}.")
+        for later in decision.escalation[1:]:
+            contact = f" ({later.contact})" if later.contact else ""
+            lines.append(f"  then: {later.who}{contact} ({later.clause})")
+    if trace:
+        lines.append("")
+        lines.extend(trace_lines(decision))
+    return "\n".join(lines) + "\n"
+
+
+def _why_not(decision: Decision, remedy_clause: str) -> str | None:
+    """Why a requested service was not given: the conditions of the higher remedy that failed (CP 6.2)."""
+    reasons = []
+    for clause_trace in decision.trace:
+        if clause_trace.effect != "remedy" or clause_trace.clause == remedy_clause or clause_trace.result != "false":
+            continue
+        failed = [c for c in clause_trace.conditions if c.result == "false" and c.label]
+        if failed:
+            reasons.append(f"{clause_trace.clause} not met: " + "; ".join(
+                f"{c.label} ({', '.join(f'{f.name} = {f.value}' for f in c.facts)})" for c in failed))
+    return "Why not another service: " + " | ".join(reasons) if reasons else None
+
+
+def trace_lines(decision: Decision) -> list[str]:
+    lines = ["Trace (every clause of the documents that spoke to this claim):"]
+    for clause in decision.trace:
+        lines.append(f"  [{clause.result:>7}] {clause.clause} ({clause.effect}{', otherwise branch' if clause.branch == 'otherwise' else ''})")
+        for condition in clause.conditions:
+            label = f"{condition.label}: " if condition.label else ""
+            facts = "; ".join(f"{fact.name} = {fact.value}" for fact in condition.facts)
+            lines.append(f"      {condition.result:>7}  {label}{condition.condition}" + (f"   [{facts}]" if facts else ""))
+    return lines
+
+
+def decision_json(decision: Decision, *, trace: bool = True) -> str:
+    data: dict[str, Any] = decision.model_dump(mode="json", exclude=None if trace else {"trace"})
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
