@@ -1,0 +1,253 @@
+"""Amounts of money: an exact decimal amount in one ISO 4217 currency."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
+from typing import Any
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
+
+__all__ = [
+    "CurrencyMismatch",
+    "InvalidAmount",
+    "InvalidMoney",
+    "Money",
+    "NoMinorUnit",
+    "UnknownCurrency",
+    "minor_unit",
+    "validate_currency",
+]
+
+_CURRENCY_RE = re.compile(r"[A-Z]{3}")
+_AMOUNT_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_MONEY_TEXT_RE = re.compile(r"([A-Za-z]{3}) +(\S+)")
+
+# Digits kept by exact arithmetic; an amount needing more is refused, never rounded.
+_PRECISION = 60
+
+# ISO 4217 minor units that differ from the usual 2.
+_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+_FOUR_DECIMAL = frozenset({"CLF", "UYW"})
+# Precious metals, bond-market units, SDR, test and "no currency" codes: ISO lists "N.A.".
+_NO_MINOR_UNIT = frozenset(
+    {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"}
+)
+
+
+class UnknownCurrency(ValueError):
+    """A currency code that is not an uppercase ISO 4217 alpha-3 code."""
+
+
+class InvalidAmount(ValueError):
+    """An amount that is not a finite, exactly representable decimal number."""
+
+
+class InvalidMoney(ValueError):
+    """Text that does not read as "<currency> <amount>", e.g. "USD 49.50"."""
+
+
+class CurrencyMismatch(ValueError):
+    """Two amounts in different currencies were combined or compared."""
+
+
+class NoMinorUnit(ValueError):
+    """A currency (e.g. gold, XAU) for which ISO 4217 defines no minor unit."""
+
+
+def validate_currency(code: str) -> str:
+    """Return ``code`` if it is an uppercase ISO 4217 alpha-3 currency code."""
+    if not isinstance(code, str) or not _CURRENCY_RE.fullmatch(code):
+        raise UnknownCurrency(
+            f"{code!r} is not an ISO 4217 currency code (expected three uppercase letters, e.g. 'USD')"
+        )
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code")
+    return code
+
+
+def minor_unit(currency: str) -> int:
+    """Decimal places of the currency's minor unit (2 for USD, 0 for JPY, 3 for KWD)."""
+    validate_currency(currency)
+    if currency in _NO_MINOR_UNIT:
+        raise NoMinorUnit(f"{currency!r} has no minor unit in ISO 4217; it cannot be rounded to one")
+    if currency in _ZERO_DECIMAL:
+        return 0
+    if currency in _THREE_DECIMAL:
+        return 3
+    if currency in _FOUR_DECIMAL:
+        return 4
+    return 2
+
+
+def _exact() -> Context:
+    """A fresh context that refuses to round, independent of the caller's decimal context."""
+    return Context(prec=_PRECISION, traps=[InvalidOperation, Inexact, Overflow])
+
+
+def _to_amount(value: object) -> Decimal:
+    """Read an amount given as str, int, Decimal or float (via its shortest repr)."""
+    if isinstance(value, bool):
+        raise InvalidAmount(f"amount {value!r} given; expected a decimal number, not a bool")
+    if isinstance(value, str):
+        if not _AMOUNT_RE.fullmatch(value):
+            raise InvalidAmount(
+                f"amount {value!r} given; expected a plain decimal number such as '49' or '-49.50'"
+            )
+        amount = Decimal(value)
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(str(value))
+    elif isinstance(value, Decimal):
+        amount = value
+    else:
+        raise InvalidAmount(
+            f"amount {value!r} of type {type(value).__name__} given; expected str, int, Decimal or float"
+        )
+    if not amount.is_finite():
+        raise InvalidAmount(f"amount {value!r} given; expected a finite number")
+    if len(amount.as_tuple().digits) > _PRECISION:
+        raise InvalidAmount(f"amount {value!r} given; expected at most {_PRECISION} significant digits")
+    return amount
+
+
+def _split_text(text: str) -> tuple[str, str]:
+    """Split "USD 49.50" into its currency and amount parts."""
+    match = _MONEY_TEXT_RE.fullmatch(text.strip())
+    if match is None:
+        raise InvalidMoney(f"{text!r} given; expected '<currency> <amount>' such as 'USD 49.50'")
+    return match.group(1), match.group(2)
+
+
+class Money(BaseModel):
+    """An exact amount in one currency, e.g. USD 49.00."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: Decimal
+    currency: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_text(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            currency, amount = _split_text(data)
+            return {"amount": amount, "currency": currency}
+        return data
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _check_amount(cls, value: object) -> Decimal:
+        return _to_amount(value)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _check_currency(cls, value: object) -> str:
+        return validate_currency(value)  # type: ignore[arg-type]
+
+    @field_serializer("amount", when_used="json")
+    def _amount_as_text(self, amount: Decimal) -> str:
+        return format(amount, "f")
+
+    @classmethod
+    def parse(cls, text: str) -> Money:
+        """Read "USD 49" or "USD 49.50"."""
+        if not isinstance(text, str):
+            raise InvalidMoney(f"{text!r} given; expected text such as 'USD 49.50'")
+        currency, amount = _split_text(text)
+        return cls(amount=_to_amount(amount), currency=validate_currency(currency))
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """No money in ``currency``."""
+        return cls(amount=Decimal(0), currency=validate_currency(currency))
+
+    def is_zero(self) -> bool:
+        """Whether the amount is zero."""
+        return self.amount.is_zero()
+
+    def quantized(self) -> Money:
+        """Rounded half-up to the currency's minor unit (USD 0.005 -> USD 0.01)."""
+        exponent = Decimal(1).scaleb(-minor_unit(self.currency))
+        context = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
+        return Money(amount=context.quantize(self.amount, exponent), currency=self.currency)
+
+    def _same_currency(self, other: Money, operation: str) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(
+                f"cannot {operation} {self.currency} and {other.currency}; expected the same currency"
+            )
+
+    def _combine(self, amount: Decimal) -> Money:
+        return Money(amount=amount, currency=self.currency)
+
+    def __add__(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other, "add")
+        return self._combine(_arith(_exact().add, self.amount, other.amount))
+
+    def __sub__(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other, "subtract")
+        return self._combine(_arith(_exact().subtract, self.amount, other.amount))
+
+    def __mul__(self, factor: object) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, (int, Decimal)):
+            return NotImplemented
+        if isinstance(factor, Decimal) and not factor.is_finite():
+            raise InvalidAmount(f"factor {factor!r} given; expected a finite number")
+        return self._combine(_arith(_exact().multiply, self.amount, Decimal(factor)))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return self._combine(_exact().minus(self.amount))
+
+    def _compare(self, other: object, operation: str) -> tuple[Decimal, Decimal] | None:
+        if not isinstance(other, Money):
+            return None
+        self._same_currency(other, operation)
+        return self.amount, other.amount
+
+    def __lt__(self, other: object) -> bool:
+        pair = self._compare(other, "compare")
+        return NotImplemented if pair is None else pair[0] < pair[1]
+
+    def __le__(self, other: object) -> bool:
+        pair = self._compare(other, "compare")
+        return NotImplemented if pair is None else pair[0] <= pair[1]
+
+    def __gt__(self, other: object) -> bool:
+        pair = self._compare(other, "compare")
+        return NotImplemented if pair is None else pair[0] > pair[1]
+
+    def __ge__(self, other: object) -> bool:
+        pair = self._compare(other, "compare")
+        return NotImplemented if pair is None else pair[0] >= pair[1]
+
+    def __str__(self) -> str:
+        """ "USD 49.00": at least the minor unit's decimals, never rounded."""
+        amount = self.amount
+        if self.currency not in _NO_MINOR_UNIT:
+            places = minor_unit(self.currency)
+            if amount.as_tuple().exponent > -places:  # type: ignore[operator]
+                padding = Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact])
+                amount = amount.quantize(Decimal(1).scaleb(-places), context=padding)
+        return f"{self.currency} {format(amount, 'f')}"
+
+
+def _arith(operation: Any, left: Decimal, right: Decimal) -> Decimal:
+    """Apply an exact decimal operation, refusing results that would need rounding."""
+    try:
+        return operation(left, right)
+    except (Inexact, Overflow, InvalidOperation) as exc:
+        raise InvalidAmount(
+            f"{left} and {right} give a result that cannot be held exactly in {_PRECISION} digits"
+        ) from exc
