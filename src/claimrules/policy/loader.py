@@ -20,7 +20,7 @@ from claimrules.errors import PolicyError, did_you_mean
 from claimrules.facts import FACT_PATHS, FACT_ROOTS, ITEM_FIELDS, LIST_FACTS
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
-    AmountCase, Clause, Definition, Document, EarlierVersion, Effect, EscalationStep, Party, PolicySet, Source,
+    DISCLOSURE_ITEMS, AmountCase, Clause, Definition, Document, EarlierVersion, Effect, EscalationStep, Party, PolicySet, Source,
 )
 from claimrules.policy.parser import parse_condition
 from claimrules.territory import NAMED_SETS, validate_country, validate_subdivision
@@ -217,7 +217,7 @@ CLAUSE_KEYS = {
 }
 DOCUMENT_KEYS = {
     "id", "title", "issuer", "responsible", "version", "effective_from", "jurisdiction", "regional", "applies_when",
-    "escalation", "clauses", "definitions", "summary", "earlier_versions",
+    "escalation", "clauses", "definitions", "summary", "earlier_versions", "disclosures",
 }
 REMEDIES = {"refund", "depot_repair", "depot_repair_customer_ships", "on_site_repair", "repair_or_replacement",
             "replacement", "repair", "refund_or_replacement", "price_reduction_or_refund"}
@@ -420,6 +420,14 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
             ask_within=reader.duration(step, "ask_within", None),
             answer_within=reader.duration(step, "answer_within", None),
         ))
+    disclosures: dict[str, tuple[str, ...]] = {}
+    if "disclosures" in node:
+        raw_disclosures = reader.mapping(node["disclosures"], "'disclosures'", node, "disclosures")
+        for item in raw_disclosures:
+            if item not in DISCLOSURE_ITEMS:
+                raise reader.error(f"unknown disclosure item '{item}'", raw_disclosures, item,
+                                   expected="one of " + ", ".join(DISCLOSURE_ITEMS), help=did_you_mean(item, DISCLOSURE_ITEMS))
+            disclosures[item] = reader.strings(raw_disclosures, item)
     regional = node.get("regional", False)
     if not isinstance(regional, bool):
         raise reader.error("'regional' must be true or false", node, "regional", expected="true or false")
@@ -438,6 +446,7 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
         source=Source(reader.display, node.line),
         summary=" ".join(str(node.get("summary", "")).split()),
         earlier_versions=tuple(versions),
+        disclosures=disclosures,
     )
 
 

@@ -113,6 +113,14 @@ class EarlierVersion:
     applies_when: Expr
 
 
+DISCLOSURE_ITEMS = (
+    "who_is_covered", "what_is_covered", "what_is_not_covered", "what_the_warrantor_will_do",
+    "when_coverage_begins_and_ends", "how_to_claim", "informal_dispute_mechanism", "implied_warranty_limits",
+    "state_law_rights",
+)
+"""The items a U.S. written warranty must disclose (16 CFR 701.3), as named in a document's ``disclosures``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     id: str
@@ -129,6 +137,7 @@ class Document:
     source: Source
     summary: str = ""
     earlier_versions: tuple[EarlierVersion, ...] = ()
+    disclosures: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,11 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
             _check_names(document.applies_when, policy, document.source, None, ids)
         for earlier in document.earlier_versions:
             _check_names(earlier.applies_when, policy, document.source, None, ids)
+        for item, cited in sorted(document.disclosures.items()):
+            for clause_id in cited:
+                if clause_id not in ids:
+                    raise _fail(document.source, f"disclosure '{item}' cites clause '{clause_id}', which does not exist",
+                                expected="a clause id", help=did_you_mean(clause_id, ids))
         for step in document.escalation:
             if step.clause not in ids:
                 raise _fail(document.source, f"escalation step cites clause '{step.clause}', which does not exist",

@@ -1,0 +1,122 @@
+"""durable_rules and the traced evaluator must agree on every rule, for any condition and any claim.
+
+A policy of randomly composed conditions (fixed seed) is compiled once; hypothesis then throws
+claims at it with facts present, absent and at boundaries. ``Program.evaluate`` raises
+EvaluationError on any disagreement, and this test also checks the agreement itself.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import claimrules
+from claimrules.facts import fact_values, parse_claim
+from support import clause, document, write_policy
+
+ATOMS = [
+    "claim.reported_on within 14 days after delivery.delivered_on",
+    "claim.reported_on within 30 days after delivery_date",
+    "claim.reported_on within 1 month after delivery_date",
+    "claim.reported_on within 1 year after delivery_date",
+    "claim.reported_on <= delivery_date + 10 business days",
+    "product.condition in {'refurbished', 'open_box'}",
+    "product.condition == 'new'",
+    "product.opened",
+    "product.defective == false",
+    "product.price > USD 300",
+    "incident.cause == 'drop'",
+    "incident.cause in accidental",
+    "location in territory",
+    "count(prior_incidents where item.covered) >= 1",
+    "any(prior_incidents where item.occurred_on >= incident.occurred_on - 12 months)",
+    "plan is known",
+    "incident.occurred_on is missing",
+    "'ADP' in plan.options",
+    "incident.occurred_on - 12 months <= claim.reported_on",
+    "location.miles_to_service_location <= 100",
+    "month_day(delivery_date) >= '11-15'",
+    "claim.reported_on <= next_on(delivery_date, 1, 31)",
+    "plan.purchased_on > delivery_date + 30 days",
+    "incident.battery_capacity_pct < 80",
+]
+
+
+def random_condition(rng: random.Random, depth: int = 0) -> str:
+    roll = rng.random()
+    if depth >= 3 or roll < 0.4:
+        atom = rng.choice(ATOMS)
+        return f"not ({atom})" if rng.random() < 0.25 else atom
+    joiner = " and " if roll < 0.7 else " or "
+    parts = [random_condition(rng, depth + 1) for _ in range(rng.randint(2, 3))]
+    text = joiner.join(f"({part})" for part in parts)
+    return f"not ({text})" if rng.random() < 0.15 else text
+
+
+@pytest.fixture(scope="module")
+def random_policy(tmp_path_factory: pytest.TempPathFactory) -> claimrules.CompiledPolicy:
+    rng = random.Random(20261125)
+    clauses = [clause(f"X {index}", "covers", when=random_condition(rng), remedy="repair") for index in range(1, 41)]
+    definitions = {
+        "delivery_date": {"value": "coalesce(delivery.delivered_on, delivery.invoice_date + 5 days)"},
+        "territory": {"sets": ["us_states_and_dc", "eea"], "codes": ["CA", "GB"]},
+        "accidental": {"constants": ["drop", "liquid", "impact"]},
+    }
+    folder = write_policy(tmp_path_factory.mktemp("random") / "p", [document("X", clauses, definitions=definitions)])
+    policy = claimrules.load_policy(folder)
+    yield policy
+    policy.close()
+
+
+def dates(start: date = date(2023, 10, 1), days: int = 800) -> st.SearchStrategy[date]:
+    return st.integers(0, days).map(lambda offset: start + timedelta(days=offset))
+
+
+@st.composite
+def claims(draw: st.DrawFn) -> dict:
+    delivered = draw(dates())
+    reported = delivered + timedelta(days=draw(st.sampled_from([0, 13, 14, 15, 29, 30, 31, 60, 365, 366, 400])))
+    location = draw(st.sampled_from([("US", "US-AL"), ("US", None), ("PR", None), ("FR", None), ("MX", None), ("CA", None)]))
+    facts: dict = {
+        "claim": {"type": "repair", "reported_on": reported.isoformat()},
+        "product": {"condition": draw(st.sampled_from(["new", "refurbished", "open_box"])),
+                    "price": draw(st.sampled_from(["USD 299.00", "USD 300.00", "USD 999.00"])),
+                    "opened": draw(st.none() | st.booleans()), "defective": draw(st.none() | st.booleans())},
+        "delivery": {"delivered_on": draw(st.none() | st.just(delivered.isoformat())),
+                     "invoice_date": (delivered - timedelta(days=2)).isoformat()},
+        "purchase": {"seller": "northwind_store", "channel": "online", "buyer": "consumer", "country": "US",
+                     "delivery_country": "US"},
+        "location": {"country": location[0], "subdivision": location[1],
+                     "miles_to_service_location": draw(st.none() | st.sampled_from(["99", "100", "100.5", "140"]))},
+    }
+    if draw(st.booleans()):
+        facts["plan"] = {"code": draw(st.sampled_from(["CARE-2Y", "CARE-3Y+ADP", "CARE-3Y+ADP+ONSITE"])),
+                         "purchased_on": (delivered + timedelta(days=draw(st.sampled_from([0, 30, 31, 61])))).isoformat()}
+    if draw(st.booleans()):
+        occurred = draw(st.none() | st.just((reported - timedelta(days=3)).isoformat()))
+        facts["incident"] = {"occurred_on": occurred, "cause": draw(st.none() | st.sampled_from(["drop", "defect", "liquid"])),
+                             "battery_capacity_pct": draw(st.none() | st.sampled_from([79, 80]))}
+        facts["prior_incidents"] = [
+            {"occurred_on": (reported - timedelta(days=days)).isoformat(), "kind": "accidental", "covered": covered}
+            for days, covered in draw(st.lists(st.tuples(st.sampled_from([100, 365, 366, 367]), st.booleans()), max_size=3))
+        ]
+    return facts
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=claims())
+def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: dict) -> None:
+    facts = parse_claim(raw)
+    program = random_policy.program
+    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
+    from claimrules.engine.compiler import fact_for
+
+    fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
+    assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
+    decision = random_policy.adjudicate(facts)
+    assert decision.outcome in ("approve", "deny", "refer", "needs_information")
