@@ -120,3 +120,36 @@ def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: d
     assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
     decision = random_policy.adjudicate(facts)
     assert decision.outcome in ("approve", "deny", "refer", "needs_information")
+
+
+def test_conditions_over_durable_rules_limits_still_compile_and_agree(tmp_path: Path) -> None:
+    """An and of five 4-way memberships has 4**5 alpha paths: far over the 64 durable_rules walks."""
+    sets = " and ".join(
+        f"({field} in {{{values}}})" for field, values in [
+            ("product.condition", "'new', 'refurbished', 'open_box', 'x'"),
+            ("incident.cause", "'drop', 'liquid', 'impact', 'surge'"),
+            ("purchase.channel", "'online', 'phone', 'in_store', 'reseller'"),
+            ("claim.requested_service", "'any', 'depot', 'on_site', 'refund'"),
+            ("product.category", "'computer', 'accessory', 'software_licence', 'x'"),
+        ])
+    deep = " or ".join(f"(claim.reported_on within {days} days after delivery.delivered_on and product.opened)"
+                       for days in range(1, 18))
+    folder = write_policy(tmp_path / "heavy", [document("H", [
+        clause("H 1", "covers", when=sets, remedy="repair"),
+        clause("H 2", "covers", when=deep, remedy="repair"),
+    ])])
+    with claimrules.load_policy(folder) as policy:
+        program = policy.program
+        raw = {"claim": {"type": "repair", "reported_on": "2025-03-05", "requested_service": "depot"},
+               "product": {"condition": "new", "price": "USD 1.00", "opened": True},
+               "delivery": {"delivered_on": "2025-03-01", "invoice_date": "2025-03-01"},
+               "purchase": {"seller": "other", "channel": "phone", "buyer": "consumer", "country": "US",
+                            "delivery_country": "US"},
+               "location": {"country": "US", "subdivision": "US-OH"},
+               "incident": {"cause": "liquid"}}
+        evaluation = program.evaluate(fact_values(parse_claim(raw)))
+        assert evaluation.truth["H 1"] is True and evaluation.truth["H 2"] is True
+        raw["incident"] = {"cause": "theft"}
+        raw["claim"]["reported_on"] = "2025-03-25"
+        evaluation = program.evaluate(fact_values(parse_claim(raw)))
+        assert evaluation.truth["H 1"] is False and evaluation.truth["H 2"] is False

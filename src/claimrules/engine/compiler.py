@@ -173,6 +173,31 @@ class DurableCompiler:
         return value
 
     # -- conditions ------------------------------------------------------------------------------
+    def compile_rule(self, node: ast.Expr | None) -> Json:
+        """A rule's condition, kept within durable_rules' per-rule limits.
+
+        durable_rules walks at most 64 alpha paths per fact and allows 15 ``$and``/``$or`` nodes
+        per rule (docs/durable-rules.md). A condition over those limits keeps its simple parts
+        native and has its heaviest parts computed per claim as true/false terms.
+        """
+        compiled = self.compile(node)
+        if _fits(compiled) or node is None:
+            return compiled
+        inner = node
+        while isinstance(inner, ast.Labelled):
+            inner = inner.item
+        if isinstance(inner, (ast.All, ast.AnyOf)):
+            op = "$and" if isinstance(inner, ast.All) else "$or"
+            parts = [(self.compile(item), item) for item in inner.items]
+            parts.sort(key=lambda pair: -_cost(pair[0])[0] * 100 - _cost(pair[0])[1])
+            for index, (part, item) in enumerate(parts):
+                if _cost(part) != (1, 0):
+                    parts[index] = ({"$eq": {self._term(item): True}}, item)
+                candidate = {op: [part for part, _ in parts]}
+                if _fits(candidate):
+                    return candidate
+        return {"$eq": {self._term(node): True}}
+
     def compile(self, node: ast.Expr | None, negate: bool = False) -> Json:
         if node is None:
             return FALSE if negate else TRUE
@@ -247,6 +272,35 @@ class DurableCompiler:
         since = self._compare(">=", node.event, anchor)
         until = self._compare("<=", node.event, end)
         return None if since is None or until is None else {"$and": [since, until]}
+
+
+MAX_WEIGHT = 48
+MAX_LOGIC_NODES = 12
+
+
+def _cost(condition: Json) -> tuple[int, int]:
+    """(alpha paths, $and/$or nodes) of a durable_rules condition."""
+    ((key, value),) = condition.items()
+    if key == "$and":
+        weight, nodes = 1, 1
+        for item in value:
+            item_weight, item_nodes = _cost(item)
+            weight *= item_weight
+            nodes += item_nodes
+        return weight, nodes
+    if key == "$or":
+        weight, nodes = 0, 1
+        for item in value:
+            item_weight, item_nodes = _cost(item)
+            weight += item_weight
+            nodes += item_nodes
+        return weight, nodes
+    return 1, 0
+
+
+def _fits(condition: Json) -> bool:
+    weight, nodes = _cost(condition)
+    return weight <= MAX_WEIGHT and nodes <= MAX_LOGIC_NODES
 
 
 def fact_for(fields: Mapping[str, Projection], ctx: Context) -> dict[str, Any]:

@@ -56,7 +56,7 @@ class Program:
             fn = self.conditions.compile(condition) if condition is not None else (lambda ctx: True)
             atoms = tuple(self.conditions.atoms[first_atom:])
             rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms))
-            engine_rules[name] = self.durable.compile(condition)
+            engine_rules[name] = self.durable.compile_rule(condition)
 
         for document in policy.documents:
             add(f"doc:{document.id}", document, None, "applies", document.applies_when)
