@@ -1,0 +1,1 @@
+"""Rule-evaluation engine for claimrules."""
