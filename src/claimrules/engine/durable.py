@@ -391,10 +391,7 @@ def _delete_rulesets(handles: list[int]) -> None:
     if _ENGINE_LOCK.acquire(blocking=False):
         try:
             for handle in handles:
-                try:
-                    _dre.delete_ruleset(handle)
-                except _NativeError:
-                    pass
+                _release_ruleset(handle)  # in a finalizer: nothing could act on a failure
         finally:
             _ENGINE_LOCK.release()
     else:  # collected while some thread holds the lock (maybe this one): defer
@@ -402,13 +399,19 @@ def _delete_rulesets(handles: list[int]) -> None:
     handles.clear()
 
 
+def _release_ruleset(handle: int) -> str | None:
+    """Delete one ruleset; the engine's message when it refuses (the handle is already gone)."""
+    try:
+        _dre.delete_ruleset(handle)
+    except _NativeError as exc:
+        return str(exc)
+    return None
+
+
 def _flush_pending() -> None:
     """Delete deferred rulesets; caller holds ``_ENGINE_LOCK``."""
     while _PENDING_DELETE:
-        try:
-            _dre.delete_ruleset(_PENDING_DELETE.pop())
-        except _NativeError:
-            pass
+        _release_ruleset(_PENDING_DELETE.pop())  # already unreachable: nothing could act on a failure
 
 
 class RuleNetwork:
@@ -483,11 +486,9 @@ class RuleNetwork:
         self._live.clear()
         self._rules.clear()
         self._finalizer.detach()
-        for handle in handles:
-            try:
-                _dre.delete_ruleset(handle)
-            except _NativeError:
-                pass
+        failures = [problem for problem in map(_release_ruleset, handles) if problem is not None]
+        if failures:
+            raise EngineError("could not delete rulesets: " + "; ".join(failures))
 
     def close(self) -> None:
         """Delete the rulesets.  Idempotent."""
@@ -554,8 +555,8 @@ class RuleNetwork:
             # The state may exist (an error inside the alpha walk) or not (a parse error).
             try:
                 _delete_state(handle, sid)
-            except _NativeError:
-                pass
+            except _NativeError as cleanup:  # e.g. a parse error: no state was created
+                exc.add_note(f"deleting state {sid} afterwards: {cleanup}")
             if _code_of(exc) == ERR_MAX_STACK_SIZE:
                 for half in self._split(handle):
                     self._run(half, payload, sid, out)
@@ -595,10 +596,9 @@ class RuleNetwork:
         self._handles = tuple(handles)
         del self._rules[handle]
         self._live.remove(handle)
-        try:
-            _dre.delete_ruleset(handle)
-        except _NativeError:
-            pass
+        problem = _release_ruleset(handle)
+        if problem is not None:
+            raise EngineError(f"could not delete the overflowing ruleset: {problem}")
         return first, second
 
     def __repr__(self) -> str:
