@@ -175,7 +175,7 @@ def test_trace_shows_each_condition_with_the_facts_it_read(window_policy: claimr
     assert rt1.result == "true"
     window = next(condition for condition in rt1.conditions if "within" in condition.condition)
     assert window.result == "false"
-    assert {(fact.name, fact.value) for fact in window.facts} >= {("claim.reported_on", "2025-03-16"),
+    assert {(name, decision.fact(name)) for name in window.reads} >= {("claim.reported_on", "2025-03-16"),
                                                                   ("delivery_date", "2025-03-01")}
 
 

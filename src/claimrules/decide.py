@@ -6,8 +6,8 @@ by their effect and sorted by id, documents by the policy's declared ``tie_order
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,13 +25,13 @@ from claimrules.money import Money
 from claimrules.periods import add_business_days, add_days, add_months
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
-    COVERING_EFFECTS, REFUSING_EFFECTS, Clause, Document, Effect, PolicySet,
+    CONDITIONAL_EFFECTS, COVERING_EFFECTS, REFUSING_EFFECTS, Clause, Document, Effect, PolicySet,
 )
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
-MAX_UNKNOWN_RULES = 10
 
 
+@functools.lru_cache(maxsize=4096)
 def clause_order(clause_id: str) -> tuple[Any, ...]:
     """Natural order of section numbers: LW 2.10 after LW 2.9."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", clause_id))
@@ -68,11 +68,30 @@ class Resolution:
     displaced: list[Clause]
 
 
+@dataclass(frozen=True)
+class _DocumentPlan:
+    """A document's clauses sorted once by how the resolver uses them."""
+
+    always: tuple[Clause, ...]
+    conditional: tuple[tuple[Clause, str], ...]
+    otherwise: tuple[tuple[Clause, str], ...]
+
+    @classmethod
+    def of(cls, document: Document) -> _DocumentPlan:
+        deciding = [clause for clause in document.clauses if clause.effect in CONDITIONAL_EFFECTS]
+        return cls(
+            always=tuple(clause for clause in deciding if clause.when is None and clause.applies is None),
+            conditional=tuple((clause, clause.key) for clause in deciding if clause.when is not None or clause.applies is not None),
+            otherwise=tuple((clause, clause.otherwise_key) for clause in document.clauses if clause.otherwise is not None),
+        )
+
+
 class Resolver:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.policy: PolicySet = program.policy
         self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
+        self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
 
     # -- one document ----------------------------------------------------------------------------
     def holds(self, clause: Clause, truth: dict[str, bool | None]) -> bool:
@@ -81,30 +100,30 @@ class Resolver:
         return truth.get(clause.key) is True
 
     def answer(self, document: Document, truth: dict[str, bool | None], ctx: Context) -> Answer | None:
-        active: list[Clause] = []
-        refusals: list[Clause] = []
-        for clause in document.clauses:
-            if self.holds(clause, truth):
-                active.append(clause)
-            if clause.otherwise is not None and truth.get(clause.otherwise_key) is True:
-                refusals.append(clause)
+        plan = self.plans[document.id]
+        active = list(plan.always)
+        active += [clause for clause, key in plan.conditional if truth.get(key) is True]
+        otherwise = [clause for clause, key in plan.otherwise if truth.get(key) is True]
         set_aside = {target for clause in active for target in clause.overrides}
-        live = [clause for clause in active if clause.id not in set_aside]
-        refusals = [clause for clause in refusals if clause.id not in set_aside and clause.otherwise in REFUSING_EFFECTS]
+        if set_aside:
+            live = [clause for clause in active if clause.id not in set_aside]
+            otherwise = [clause for clause in otherwise if clause.id not in set_aside]
+        else:
+            live = active
+        refusals = [clause for clause in otherwise if clause.otherwise in REFUSING_EFFECTS]
         refusals += [clause for clause in live if clause.effect in REFUSING_EFFECTS]
-        referrals = [clause for clause in live if clause.effect == Effect.REFERS]
-        referrals += [clause for clause in document.clauses if clause.otherwise == Effect.REFERS
-                      and truth.get(clause.otherwise_key) is True and clause.id not in set_aside]
         if refusals:
             return Answer(document, "deny", _sorted(refusals))
+        referrals = [clause for clause in live if clause.effect == Effect.REFERS]
+        referrals += [clause for clause in otherwise if clause.otherwise == Effect.REFERS]
         covering = [clause for clause in live if clause.effect in COVERING_EFFECTS]
         if not referrals and not covering:
             return None
-        missing = sorted({path for clause in live if clause.effect == Effect.REQUIRES
-                          for path in clause.requires if ctx.values.get(path) is None})
-        if missing:
-            requiring = [clause for clause in live if clause.effect == Effect.REQUIRES
-                         and any(ctx.values.get(path) is None for path in clause.requires)]
+        values = ctx.values
+        requiring = [clause for clause in live if clause.effect == Effect.REQUIRES
+                     and any(values.get(path) is None for path in clause.requires)]
+        if requiring:
+            missing = sorted({path for clause in requiring for path in clause.requires if values.get(path) is None})
             return Answer(document, "needs_information", _sorted(requiring), missing=tuple(missing))
         if referrals:
             referrals = _sorted(referrals)
@@ -128,7 +147,8 @@ class Resolver:
             refund = self.program.value(refund_clause.refund, ctx)
             if refund is None:
                 return Answer(document, "needs_information", [refund_clause],
-                              missing=tuple(sorted(p for p in ast.facts_of(refund_clause.refund) if ctx.values.get(p) is None)))
+                              missing=tuple(sorted(p for p in self._facts_behind(refund_clause.refund)
+                                                   if ctx.values.get(p) is None)))
             for kind, money, _ in answer.amounts:
                 if kind in ("restocking_fee", "accessory_deduction") and money.currency == refund.currency:
                     refund = refund - money
@@ -202,8 +222,11 @@ class Resolver:
 
 
 def _sorted(clauses: list[Clause]) -> list[Clause]:
+    """Clauses by declared priority (highest first), then section number: never by file order."""
+    if len(clauses) < 2:
+        return list(clauses)
     unique = {clause.key: clause for clause in clauses}
-    return sorted(unique.values(), key=lambda clause: (clause_order(clause.id), clause.version or ""))
+    return sorted(unique.values(), key=lambda clause: (-clause.priority, clause_order(clause.id), clause.version or ""))
 
 
 # -- the decision ------------------------------------------------------------------------------------
@@ -230,6 +253,7 @@ class Adjudicator:
         self.program = program
         self.policy = program.policy
         self.resolver = Resolver(program)
+        self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.claim.reported_on
@@ -275,22 +299,41 @@ class Adjudicator:
         winner = resolution.winner
         return (resolution.outcome, winner.remedy if winner else None, winner.charge() if winner else ())
 
+    def _polarity(self, key: str) -> bool | None:
+        """True when a rule holding can only help the customer, False when it can only hurt, None if either."""
+        rule = self.program.rules_by_key[key]
+        if rule.clause is None:
+            return True  # a document applying adds an answer; the most favourable wins
+        if rule.branch == "otherwise":
+            return False
+        effect = rule.clause.effect
+        if effect in COVERING_EFFECTS:
+            return True
+        if effect in (*REFUSING_EFFECTS, Effect.REFERS, Effect.REQUIRES, Effect.FEE):
+            return False
+        return None
+
     def _mattering(self, truth: dict[str, bool | None], unknown: list[str], ctx: Context,
                    baseline: Resolution) -> list[str]:
-        """The unknown rules whose truth can change the outcome (checked over every combination)."""
-        if len(unknown) > MAX_UNKNOWN_RULES:
-            return unknown
-        signatures: dict[tuple[bool, ...], tuple[Any, ...]] = {}
-        for values in itertools.product((False, True), repeat=len(unknown)):
-            assumed = dict(zip(unknown, values))
-            signatures[values] = self._signature(self.resolver.resolve(self._assume(truth, assumed), ctx))
-        if len(set(signatures.values())) == 1:
+        """The unknown rules whose truth can change the outcome, remedy or charge.
+
+        Outcomes are monotone in each rule's polarity, so the best and the worst case (favourable
+        rules true and adverse false, and the reverse) bound every combination. A rule matters
+        when flipping it changes the result in the best or in the worst case.
+        """
+        polarity = {key: self._polarity(key) for key in unknown}
+
+        def signature(assumed: dict[str, bool]) -> tuple[Any, ...]:
+            return self._signature(self.resolver.resolve(self._assume(truth, assumed), ctx))
+
+        best = {key: True if value is None else value for key, value in polarity.items()}
+        worst = {key: True if value is None else not value for key, value in polarity.items()}
+        if signature(best) == signature(worst) and all(value is not None for value in polarity.values()):
             return []
         mattering = []
-        for index, key in enumerate(unknown):
-            for values, signature in signatures.items():
-                flipped = values[:index] + (not values[index],) + values[index + 1:]
-                if signatures[flipped] != signature:
+        for key in unknown:
+            for case in (best, worst):
+                if signature({**case, key: True}) != signature({**case, key: False}):
                     mattering.append(key)
                     break
         return mattering
@@ -343,10 +386,21 @@ class Adjudicator:
             supporting.sort(key=lambda answer: answer is not winner)
             grounds = []
             for answer in supporting:
-                for clause in answer.grounds:
+                shaping = [answer.remedy_clause] if answer.remedy_clause is not None else []
+                shaping += [clause for _, _, clause in answer.amounts]
+                for clause in [*answer.grounds, *shaping]:
                     if clause not in grounds:
                         grounds.append(clause)
             deciding_clause = winner.grounds[0]
+            requested = facts.claim.requested_service
+            if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
+                    and winner.remedy_clause.effect == Effect.REMEDY):
+                # The customer asked for a service: the clause that decided which service they get
+                # decides, unless a covering clause declares a higher priority.
+                candidates = [*winner.grounds, winner.remedy_clause]
+                deciding_clause = max(candidates, key=lambda clause: (clause.priority, -candidates.index(clause)))
+            grounds.remove(deciding_clause)
+            grounds.insert(0, deciding_clause)
         document = winner.document if winner is not None else policy.document(deciding_clause.document)
         responsible_id, responsible_clause = self._responsible(resolution, truth, document)
         party = policy.parties[responsible_id]
@@ -358,9 +412,14 @@ class Adjudicator:
                 if clause.effect == Effect.NOTICE and truth.get(clause.key) is True and (
                         not clause.if_outcome or outcome in clause.if_outcome):
                     notices.append(Notice(clause=clause.id, text=clause.notice or clause.text))
+        for clause in grounds:
+            if clause.effect != Effect.NOTICE and clause.notice and outcome != "needs_information" and (
+                    not clause.if_outcome or outcome in clause.if_outcome):
+                notices.append(Notice(clause=clause.id, text=clause.notice))
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
         amounts = [Amount(kind=kind, money=money, clause=clause.id)  # type: ignore[arg-type]
                    for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
+        trace, facts_read = self._trace(evaluation)
         claim_json = canonical_claim(facts)
         claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
         decision_id = "dec-" + hashlib.sha256(
@@ -385,7 +444,8 @@ class Adjudicator:
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
             policy=PolicyUsed(id=policy.id, fingerprint=policy.fingerprint, documents=self._versions(truth)),
             claim_fingerprint=claim_fingerprint,
-            trace=self._trace(evaluation),
+            trace=trace,
+            facts=facts_read,
         )
 
     def _cite(self, clause: Clause) -> Citation:
@@ -436,35 +496,59 @@ class Adjudicator:
             used.append(f"{document.id} {version}")
         return tuple(used)
 
-    def _trace(self, evaluation: Evaluation) -> tuple[ClauseTrace, ...]:
+    def _trace(self, evaluation: Evaluation) -> tuple[tuple[ClauseTrace, ...], tuple[FactUsed, ...]]:
+        """Every rule of the documents that may apply, with each test's result; and the values they read.
+
+        A clause's trace depends only on its tests' results, so trace objects are shared between
+        decisions (they are immutable); only the values read are rendered per claim.
+        """
         ctx, truth = evaluation.context, evaluation.truth
         traces = []
+        read: set[str] = set()
+        cache = self._trace_cache
+        if len(cache) > 100_000:
+            cache.clear()
         for rule in self.program.rules:
-            applies = truth.get(f"doc:{rule.document.id}")
-            if (rule.clause is not None and applies is False) or rule.branch == "version":
+            if rule.branch == "version" or (rule.clause is not None and truth.get(f"doc:{rule.document.id}") is False):
                 continue
-            conditions = []
+            results = tuple(ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx) for atom in rule.atoms)
+            key = (rule.key, truth[rule.key], results)
+            trace = cache.get(key)
+            if trace is None:
+                trace = self._clause_trace(rule, truth[rule.key], results)
+                cache[key] = trace
+            traces.append(trace)
             for atom in rule.atoms:
-                result = ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx)
-                used = [FactUsed(name=path, value=render_value(ctx.values.get(path))) for path in atom.reads]
-                used += [FactUsed(name=name, value=render_value(ctx.memo.get(name) if name in ctx.memo
-                                                                 else self.program.conditions.definitions[name](ctx)))
-                         for name in atom.definitions if name in self.program.conditions.definitions]
-                conditions.append(ConditionTrace.model_construct(
-                    condition=atom.node.text, label=atom.label, result=_truth(result), facts=tuple(used)))
-            clause = rule.clause
-            traces.append(ClauseTrace.model_construct(
-                clause=clause.id if clause else f"{rule.document.id} (applies)",
-                document=rule.document.id,
-                version=clause.version if clause else None,
-                effect=(clause.otherwise.value if rule.branch == "otherwise" and clause and clause.otherwise
-                        else clause.effect.value if clause else "applies"),
-                result=_truth(truth[rule.key]),
-                branch="otherwise" if rule.branch == "otherwise" else "when",
-                set_aside_by=None,
-                conditions=tuple(conditions),
-            ))
-        return tuple(traces)
+                read.update(atom.reads)
+                read.update(atom.definitions)
+        definitions = self.program.conditions.definitions
+        used = []
+        for name in sorted(read):
+            if name in ctx.values:
+                value = ctx.values[name]
+            elif name in definitions:
+                value = ctx.memo[name] if name in ctx.memo else definitions[name](ctx)
+            else:
+                value = ctx.values.get(name)
+            used.append(FactUsed.model_construct(name=name, value=render_value(value)))
+        return tuple(traces), tuple(used)
+
+    def _clause_trace(self, rule: Any, result: bool | None, results: tuple[Any, ...]) -> ClauseTrace:
+        conditions = tuple(
+            ConditionTrace(condition=atom.node.text, label=atom.label, result=_truth(value),
+                           reads=tuple(sorted({*atom.reads, *atom.definitions})))
+            for atom, value in zip(rule.atoms, results))
+        clause = rule.clause
+        return ClauseTrace(
+            clause=clause.id if clause else f"{rule.document.id} (applies)",
+            document=rule.document.id,
+            version=clause.version if clause else None,
+            effect=(clause.otherwise.value if rule.branch == "otherwise" and clause and clause.otherwise
+                    else clause.effect.value if clause else "applies"),
+            result=_truth(result),
+            branch="otherwise" if rule.branch == "otherwise" else "when",
+            conditions=conditions,
+        )
 
 
 def _truth(value: Any) -> str:

@@ -33,12 +33,12 @@ class FactUsed(_Value):
 
 
 class ConditionTrace(_Value):
-    """One test of a clause's condition, the facts it read, and its result."""
+    """One test of a clause's condition, the facts and definitions it read (values in ``Decision.facts``), and its result."""
 
     condition: str
     label: str | None = None
     result: Truth
-    facts: tuple[FactUsed, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 class ClauseTrace(_Value):
@@ -111,6 +111,14 @@ class Decision(_Value):
     policy: PolicyUsed
     claim_fingerprint: str
     trace: tuple[ClauseTrace, ...] = ()
+    facts: tuple[FactUsed, ...] = ()
+
+    def fact(self, name: str) -> str | None:
+        """The value (as shown in traces) of a fact or definition the trace read."""
+        for used in self.facts:
+            if used.name == name:
+                return used.value
+        return None
 
     @property
     def adverse(self) -> bool:

@@ -52,8 +52,9 @@ def add_days(d: date, n: int) -> date:
     return d + timedelta(days=n)
 
 
+@lru_cache(maxsize=65536)
 def add_months(d: date, n: int) -> date:
-    """The same calendar date ``n`` months later, clamped to the month's last day."""
+    """The same calendar date ``n`` months later, clamped to the month's last day (relativedelta's rule)."""
     return d + relativedelta(months=n)
 
 
@@ -139,10 +140,22 @@ def add_business_days(d: date, n: int, country: str, subdivision: str | None = N
     """The ``n``th Business Day after ``d``; ``d`` itself when ``n`` is 0."""
     if n < 0:
         raise InvalidPeriod(f"n={n} business days given; expected n >= 0")
-    _holidays_subdivision(country, subdivision)
+    return _add_business_days(d, n, country, _holidays_subdivision(country, subdivision))
+
+
+@lru_cache(maxsize=65536)
+def _add_business_days(d: date, n: int, country: str, subdiv: str | None) -> date:
+    one_day = timedelta(days=1)
     result = d
+    year, closed = -1, frozenset[date]()
     for _ in range(n):
-        result = next_business_day(result, country, subdivision)
+        result += one_day
+        while True:
+            if result.year != year:
+                year, closed = result.year, _holiday_dates(country, subdiv, result.year)
+            if result.weekday() < 5 and result not in closed:
+                break
+            result += one_day
     return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -132,6 +134,7 @@ def location_codes(country: str, subdivision: str | None) -> frozenset[str]:
     return frozenset(codes)
 
 
+@lru_cache(maxsize=4096)
 def in_territory(codes: frozenset[str], country: str, subdivision: str | None) -> bool | None:
     """Whether a location lies in the territory named by ``codes``.
 

@@ -292,6 +292,30 @@ class ConditionCompiler:
         collection = node.collection
         where = self._compile(node.where, False) if node.where is not None else (lambda ctx: True)
         counting = node.kind == "count"
+        if node.kind == "sum":
+            value = self._compile(node.value, False) if node.value is not None else (lambda ctx: None)
+
+            def total(ctx: Context) -> Value:
+                outer = ctx.item
+                result: Any = None
+                try:
+                    for item in ctx.values.get(collection) or ():
+                        ctx.item = item
+                        chosen = where(ctx)
+                        if chosen is None:
+                            return None
+                        if chosen:
+                            amount = value(ctx)
+                            if amount is None:
+                                return None
+                            result = amount if result is None else result + amount
+                except (TypeError, ValueError) as problem:
+                    raise EvaluationError(f"cannot add up '{node.text}': {problem}") from None
+                finally:
+                    ctx.item = outer
+                return result
+
+            return total
 
         def quantify(ctx: Context) -> Value:
             items = ctx.values.get(collection) or ()

@@ -84,8 +84,41 @@ def extended_end(
     return end
 
 
-def shift_months(value: date, months: int) -> date:
-    return add_months(value, months)
+def _grants(base_end: date, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any, caps: Mapping[str, int],
+            deployment_days: int | None) -> list[tuple[date, date, date]]:
+    """(granted on, asked-for end, end within the grantor's authority) per extension and deployment."""
+    grants = []
+    for extension in extensions or ():
+        limit = add_days(base_end, caps[extension["grantor_role"]])
+        grants.append((extension["granted_on"], extension["new_end"], min(extension["new_end"], limit)))
+    if deployment is not None and deployment_days is not None:
+        wanted = add_days(deployment.ends_on, deployment_days)
+        grants.append((deployment.documented_on, wanted, min(wanted, add_days(base_end, caps["manager"]))))
+    return grants
+
+
+def extensions_void(base_end: date | None, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any,
+                    agent_days: int | None, supervisor_days: int | None, manager_days: int | None,
+                    deployment_days: int | None) -> int | None:
+    """How many recorded extensions are void: granted after the window, as validly extended, ended (RT 3.3)."""
+    end = extended_end(base_end, extensions, deployment, agent_days, supervisor_days, manager_days, deployment_days)
+    if end is None or base_end is None or agent_days is None or supervisor_days is None or manager_days is None:
+        return None
+    caps = {"agent": agent_days, "supervisor": supervisor_days, "manager": manager_days}
+    return sum(1 for granted_on, _, _ in _grants(base_end, extensions, deployment, caps, deployment_days)
+               if granted_on > end)
+
+
+def extensions_capped(base_end: date | None, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any,
+                      agent_days: int | None, supervisor_days: int | None, manager_days: int | None,
+                      deployment_days: int | None) -> int | None:
+    """How many valid extensions asked for more than their grantor's authority allows (RT 3.2)."""
+    end = extended_end(base_end, extensions, deployment, agent_days, supervisor_days, manager_days, deployment_days)
+    if end is None or base_end is None or agent_days is None or supervisor_days is None or manager_days is None:
+        return None
+    caps = {"agent": agent_days, "supervisor": supervisor_days, "manager": manager_days}
+    return sum(1 for granted_on, wanted, allowed in _grants(base_end, extensions, deployment, caps, deployment_days)
+               if granted_on <= end and wanted > allowed)
 
 
 FUNCTIONS: Mapping[str, Callable[..., Any]] = {
@@ -95,6 +128,8 @@ FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "month_day": month_day,
     "next_on": next_on,
     "extended_end": extended_end,
+    "extensions_void": extensions_void,
+    "extensions_capped": extensions_capped,
 }
 
 ARITY: Mapping[str, tuple[int, int]] = {
@@ -104,4 +139,6 @@ ARITY: Mapping[str, tuple[int, int]] = {
     "month_day": (1, 1),
     "next_on": (3, 3),
     "extended_end": (7, 7),
+    "extensions_void": (7, 7),
+    "extensions_capped": (7, 7),
 }

@@ -130,11 +130,12 @@ class Labelled(Node):
 
 @dataclass(frozen=True, slots=True)
 class Quantified(Node):
-    """``count(extensions where item.role == 'manager')`` or ``any(...)`` over a list-valued fact."""
+    """``count(extensions where item.role == 'manager')``, ``any(...)`` or ``sum(list, item.x where ...)``."""
 
-    kind: TypingLiteral["count", "any"]
+    kind: TypingLiteral["count", "any", "sum"]
     collection: str
     where: Expr | None
+    value: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,7 @@ def children(node: Expr) -> tuple[Expr, ...]:
     if isinstance(node, (Not, Labelled)):
         return (node.item,)
     if isinstance(node, Quantified):
-        return (node.where,) if node.where is not None else ()
+        return tuple(part for part in (node.value, node.where) if part is not None)
     if isinstance(node, Call):
         return node.args
     return ()

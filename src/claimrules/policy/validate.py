@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from claimrules.engine.functions import ARITY
 from claimrules.errors import PolicyError, did_you_mean
 from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS
 from claimrules.policy import expr as ast
@@ -65,12 +66,22 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
             raise _fail(source, f"holds() names clause '{node.clause}', which the policy set does not have", clause=clause,
                         expected="a clause id", help=did_you_mean(node.clause, clause_ids))
         return
+    if isinstance(node, ast.Call):
+        low, high = ARITY[node.name]
+        if not low <= len(node.args) <= high:
+            wanted = str(low) if low == high else f"{low} to {high}"
+            raise _fail(source, f"{node.name}() takes {wanted} arguments, {len(node.args)} given", clause=clause,
+                        expected=f"{wanted} arguments")
     if isinstance(node, ast.Quantified):
+        if node.kind == "sum" and node.value is None:
+            raise _fail(source, "sum() needs the value to add up", clause=clause,
+                        expected="sum(list, item.field) or sum(list, item.field where condition)")
         if node.collection not in LIST_FACTS:
             raise _fail(source, f"{node.kind}() over '{node.collection}', which is not a list", clause=clause,
                         expected="one of " + ", ".join(LIST_FACTS))
-        if node.where is not None:
-            _check_scope(node.where, policy, source, clause, clause_ids, item_of=node.collection)
+        for part in (node.where, node.value):
+            if part is not None:
+                _check_scope(part, policy, source, clause, clause_ids, item_of=node.collection)
         return
     if isinstance(node, ast.Member) and isinstance(node.container, ast.Fact):
         if node.container.path not in ("plan.options",) and node.container.path not in LIST_FACTS:

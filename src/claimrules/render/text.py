@@ -86,7 +86,7 @@ def _why_not(decision: Decision, remedy_clause: str) -> str | None:
         failed = [c for c in clause_trace.conditions if c.result == "false" and c.label]
         if failed:
             reasons.append(f"{clause_trace.clause} not met: " + "; ".join(
-                f"{c.label} ({', '.join(f'{f.name} = {f.value}' for f in c.facts)})" for c in failed))
+                f"{c.label} ({', '.join(f'{name} = {decision.fact(name)}' for name in c.reads)})" for c in failed))
     return "Why not another service: " + " | ".join(reasons) if reasons else None
 
 
@@ -96,7 +96,7 @@ def trace_lines(decision: Decision) -> list[str]:
         lines.append(f"  [{clause.result:>7}] {clause.clause} ({clause.effect}{', otherwise branch' if clause.branch == 'otherwise' else ''})")
         for condition in clause.conditions:
             label = f"{condition.label}: " if condition.label else ""
-            facts = "; ".join(f"{fact.name} = {fact.value}" for fact in condition.facts)
+            facts = "; ".join(f"{name} = {decision.fact(name)}" for name in condition.reads)
             lines.append(f"      {condition.result:>7}  {label}{condition.condition}" + (f"   [{facts}]" if facts else ""))
     return lines
 
