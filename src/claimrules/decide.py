@@ -147,8 +147,7 @@ class Resolver:
             refund = self.program.value(refund_clause.refund, ctx)
             if refund is None:
                 return Answer(document, "needs_information", [refund_clause],
-                              missing=tuple(sorted(p for p in self._facts_behind(refund_clause.refund)
-                                                   if ctx.values.get(p) is None)))
+                              missing=tuple(sorted(self._facts_behind(refund_clause.refund, ctx))))
             for kind, money, _ in answer.amounts:
                 if kind in ("restocking_fee", "accessory_deduction") and money.currency == refund.currency:
                     refund = refund - money
@@ -177,18 +176,28 @@ class Resolver:
         for case in clause.amount:
             for node in (case.when, case.amount):
                 if node is not None:
-                    paths |= {path for path in self._facts_behind(node) if ctx.values.get(path) is None}
+                    paths |= self._facts_behind(node, ctx)
         return sorted(paths)
 
-    def _facts_behind(self, node: ast.Expr) -> set[str]:
+    def _facts_behind(self, node: ast.Expr, ctx: Context | None = None) -> set[str]:
+        """The claim facts a value depends on; with a claim, only those it is still missing.
+
+        A definition this claim already knows (``coalesce`` found a value) needs nothing more,
+        so the facts behind it are not asked for (LW 6.3).
+        """
         paths = set(ast.facts_of(node))
         for name in ast.refs_of(node):
             definition = self.policy.definitions[name]
-            if definition.value is not None:
-                paths |= self._facts_behind(definition.value)
+            if definition.value is None:
+                continue
+            if ctx is not None and self.program.conditions.definitions[name](ctx) is not None:
+                continue
+            paths |= self._facts_behind(definition.value, ctx)
         if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
                and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
             paths |= {"location.country", "location.subdivision"}
+        if ctx is not None:
+            paths = {path for path in paths if ctx.values.get(path) is None}
         return paths
 
     # -- the set ---------------------------------------------------------------------------------
@@ -254,6 +263,10 @@ class Adjudicator:
         self.policy = program.policy
         self.resolver = Resolver(program)
         self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
+        self._citations: dict[str, Citation] = {}
+        self._rendered: dict[tuple[str, Any], FactUsed] = {}
+        self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
+                         for party in self.policy.parties.values()}
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.claim.reported_on
@@ -268,8 +281,7 @@ class Adjudicator:
             if mattering:
                 missing = sorted({path for key in mattering for path in self._missing_facts(key, evaluation)})
                 if not missing:
-                    missing = sorted({path for key in mattering for path in self._facts_of_rule(key)
-                                      if ctx.values.get(path) is None})
+                    missing = sorted({path for key in mattering for path in self._facts_of_rule(key, ctx)})
         return self._decision(facts, decided_on, evaluation, resolution, missing)
 
     # -- unknowns (LW 6.3) -----------------------------------------------------------------------
@@ -339,28 +351,27 @@ class Adjudicator:
         return mattering
 
     def _missing_facts(self, key: str, evaluation: Evaluation) -> set[str]:
+        """The missing facts behind the tests of a rule that came out unknown."""
         rule = self.program.rules_by_key[key]
         ctx = evaluation.context
         found: set[str] = set()
         for atom in rule.atoms:
-            if ctx.atoms.get(atom.index, atom.fn(ctx)) is not None:
-                continue
-            found |= {path for path in self._atom_facts(atom.node) if ctx.values.get(path) is None}
+            if (ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx)) is None:
+                found |= self._unknown_facts(atom.node, ctx)
         return found
 
-    def _atom_facts(self, node: ast.Expr) -> set[str]:
-        paths = self.resolver._facts_behind(node)
+    def _unknown_facts(self, node: ast.Expr, ctx: Context) -> set[str]:
+        paths = self.resolver._facts_behind(node, ctx)
         for clause_id in ast.holds_of(node):
             for rule in self.program.rules:
                 if rule.clause is not None and rule.clause.id == clause_id and rule.condition is not None:
-                    paths |= self._atom_facts(rule.condition)
-        return {path for path in paths if not path.endswith(".options")} | {
-            path.rsplit(".", 1)[0] + ".code" for path in paths if path.startswith("plan.") and path != "plan.code"
-            and path in ("plan.options", "plan.base", "plan.term_years")}
+                    paths |= self._unknown_facts(rule.condition, ctx)
+        derived = {"plan.options", "plan.base", "plan.term_years"}
+        return {path for path in paths if path not in derived} | ({"plan.code"} if paths & derived else set())
 
-    def _facts_of_rule(self, key: str) -> set[str]:
+    def _facts_of_rule(self, key: str, ctx: Context) -> set[str]:
         rule = self.program.rules_by_key[key]
-        return self._atom_facts(rule.condition) if rule.condition is not None else set()
+        return self._unknown_facts(rule.condition, ctx) if rule.condition is not None else set()
 
     # -- assembling the decision -----------------------------------------------------------------
     def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,
@@ -433,7 +444,7 @@ class Adjudicator:
             remedy=remedy,
             remedy_clause=winner.remedy_clause.id if remedy and winner and winner.remedy_clause else None,
             amounts=tuple(amounts),
-            responsible=Party(id=party.id, name=party.name, contact=party.contact),
+            responsible=self._parties[party.id],
             responsible_clause=responsible_clause,
             referred_to=winner.refer_to if winner is not None and outcome == "refer" else None,
             under_addendum=resolution.under_addendum.document.id if resolution.under_addendum else None,
@@ -449,8 +460,12 @@ class Adjudicator:
         )
 
     def _cite(self, clause: Clause) -> Citation:
-        return Citation(clause=clause.id, document=clause.document, title=clause.title, text=clause.text,
-                        version=clause.version)
+        citation = self._citations.get(clause.key)
+        if citation is None:
+            citation = Citation(clause=clause.id, document=clause.document, title=clause.title, text=clause.text,
+                                version=clause.version)
+            self._citations[clause.key] = citation
+        return citation
 
     def _responsible(self, resolution: Resolution, truth: dict[str, bool | None], document: Document) -> tuple[str, str | None]:
         if resolution.under_addendum is not None:
@@ -511,17 +526,19 @@ class Adjudicator:
         for rule in self.program.rules:
             if rule.branch == "version" or (rule.clause is not None and truth.get(f"doc:{rule.document.id}") is False):
                 continue
-            results = tuple(ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx) for atom in rule.atoms)
+            atoms = ctx.atoms
+            results = tuple([atoms[atom.index] if atom.index in atoms else atom.fn(ctx) for atom in rule.atoms])
             key = (rule.key, truth[rule.key], results)
             trace = cache.get(key)
             if trace is None:
                 trace = self._clause_trace(rule, truth[rule.key], results)
                 cache[key] = trace
             traces.append(trace)
-            for atom in rule.atoms:
-                read.update(atom.reads)
-                read.update(atom.definitions)
+            read |= rule.reads
         definitions = self.program.conditions.definitions
+        rendered = self._rendered
+        if len(rendered) > 100_000:
+            rendered.clear()
         used = []
         for name in sorted(read):
             if name in ctx.values:
@@ -530,7 +547,13 @@ class Adjudicator:
                 value = ctx.memo[name] if name in ctx.memo else definitions[name](ctx)
             else:
                 value = ctx.values.get(name)
-            used.append(FactUsed.model_construct(name=name, value=render_value(value)))
+            hashable = not isinstance(value, tuple)  # lists of records are rendered afresh each time
+            fact = rendered.get((name, value)) if hashable else None
+            if fact is None:
+                fact = FactUsed.model_construct(name=name, value=render_value(value))
+                if hashable:
+                    rendered[(name, value)] = fact
+            used.append(fact)
         return tuple(traces), tuple(used)
 
     def _clause_trace(self, rule: Any, result: bool | None, results: tuple[Any, ...]) -> ClauseTrace:

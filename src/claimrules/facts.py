@@ -18,11 +18,14 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from claimrules.errors import ClaimError, did_you_mean
-from claimrules.money import Money
+from claimrules.money import _NO_MINOR_UNIT, Money, minor_unit
 from claimrules.territory import subdivision_country, validate_country, validate_subdivision
 
 MAX_CLAIM_BYTES = 1_000_000
 MAX_LIST = 200
+MIN_DATE = date(1900, 1, 1)    # dates outside these years are typos, and date arithmetic near
+MAX_DATE = date(2199, 12, 31)  # year 9999 would overflow
+MAX_AMOUNT = Decimal(10) ** 12
 
 
 class _Facts(BaseModel):
@@ -103,7 +106,7 @@ class Location(_Facts):
     country: str
     subdivision: str | None = None
     military_address: bool = False
-    miles_to_service_location: Decimal | None = Field(None, ge=0, description="As the service locator reports (CP 6.1 (b)).")
+    miles_to_service_location: Decimal | None = Field(None, ge=0, le=25_000, decimal_places=2, description="As the service locator reports (CP 6.1 (b)).")
 
     _country = field_validator("country")(lambda value: validate_country(value))
 
@@ -218,6 +221,9 @@ class ClaimFacts(_Facts):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ClaimFacts:
+        for label, day in _dates_in(self, ""):
+            if not MIN_DATE <= day <= MAX_DATE:
+                raise ValueError(f"{label} {day} is outside the years {MIN_DATE.year}-{MAX_DATE.year}")
         received = self.delivery.delivered_on or self.delivery.picked_up_on or self.delivery.invoice_date
         if self.delivery.delivered_on and self.delivery.delivered_on < self.delivery.invoice_date:
             raise ValueError("delivery.delivered_on is before delivery.invoice_date")
@@ -236,6 +242,14 @@ class ClaimFacts(_Facts):
         for label, money in self._money():
             if money.amount < 0:
                 raise ValueError(f"{label} is negative")
+            if money.currency in _NO_MINOR_UNIT:
+                raise ValueError(f"{label} is in {money.currency}, which is not a currency of payment")
+            if _decimals(money.amount) > minor_unit(money.currency):
+                raise ValueError(f"{label} {money.amount} has more decimals than {money.currency} uses "
+                                 f"({minor_unit(money.currency)})")
+            if money.amount >= MAX_AMOUNT:
+                shown = format(money.amount, "f") if money.amount.adjusted() < 30 else format(money.amount, "E")
+                raise ValueError(f"{label} {shown} is too large (at most {MAX_AMOUNT - 1:,} {money.currency})")
         return self
 
     def _money(self) -> list[tuple[str, Money]]:
@@ -255,6 +269,30 @@ class ClaimFacts(_Facts):
 
 
 _ONE_YEAR_BACK = __import__("datetime").timedelta(days=3660)
+
+
+def _decimals(amount: Decimal) -> int:
+    """Decimal places that matter: 10.50 has 1, 10.00 has 0 (exact, no rounding context)."""
+    _, digits, exponent = amount.as_tuple()
+    if not any(digits):
+        return 0
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(int(exponent) + trailing))
+
+
+def _dates_in(model: BaseModel, prefix: str) -> list[tuple[str, date]]:
+    """Every date a claim gives, with its field path (items of lists as ``extensions[0].new_end``)."""
+    found: list[tuple[str, date]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+        for index, item in items:
+            path = f"{prefix}{name}" if index is None else f"{prefix}{name}[{index}]"
+            if isinstance(item, date):
+                found.append((path, item))
+            elif isinstance(item, BaseModel) and not isinstance(item, Money):
+                found.extend(_dates_in(item, path + "."))
+    return found
 
 Product.model_rebuild()
 
@@ -304,36 +342,36 @@ ITEM_FIELDS: Mapping[str, frozenset[str]] = {
 }
 
 
+def _flattening(cls: type[BaseModel], prefix: str, attrs: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], bool]]:
+    """(path, attribute chain, is a list) for every fact and section of a claim, computed once."""
+    plan: list[tuple[str, tuple[str, ...], bool]] = []
+    for name, info in cls.model_fields.items():
+        path, chain = prefix + name, attrs + (name,)
+        inner = _model_in(info.annotation)
+        is_list = get_origin(info.annotation) is tuple
+        if inner is not None and not is_list:
+            plan.append((path, chain, False))
+            plan.extend(_flattening(inner, path + ".", chain))
+        else:
+            plan.append((path, chain, is_list))
+    return plan
+
+
+_FLATTENING = tuple(_flattening(ClaimFacts, "", ()))
+
+
 def fact_values(facts: ClaimFacts) -> dict[str, Any]:
     """The claim as a flat mapping of fact path to value (None where the claim is silent)."""
     values: dict[str, Any] = {}
-
-    def visit(model: BaseModel | None, prefix: str, cls: type[BaseModel]) -> None:
-        values[prefix[:-1]] = model
-        for name in cls.model_fields:
-            value = getattr(model, name) if model is not None else None
-            path = prefix + name
-            if isinstance(value, tuple):
-                values[path] = tuple(item.__dict__ for item in value)
-            elif isinstance(value, BaseModel) and not isinstance(value, Money):
-                visit(value, path + ".", type(value))
-            else:
-                inner = _model_in(cls.model_fields[name].annotation)
-                if value is None and inner is not None and path not in LIST_FACTS:
-                    visit(None, path + ".", inner)
-                else:
-                    values[path] = value
-
-    for root, info in ClaimFacts.model_fields.items():
-        value = getattr(facts, root)
-        if isinstance(value, tuple):
-            values[root] = tuple(item.__dict__ for item in value)
-        elif isinstance(value, BaseModel) and not isinstance(value, Money):
-            visit(value, root + ".", type(value))
-        elif value is None and _model_in(info.annotation) not in (None,) and _model_in(info.annotation) is not Money:
-            visit(None, root + ".", _model_in(info.annotation))  # type: ignore[arg-type]
-        else:
-            values[root] = value
+    for path, chain, is_list in _FLATTENING:
+        value: Any = facts
+        for attr in chain:
+            value = getattr(value, attr)
+            if value is None:
+                break
+        if is_list and value is not None:
+            value = tuple(item.__dict__ for item in value)
+        values[path] = value
     plan = facts.plan
     values["plan.term_years"] = plan.term_years if plan else None
     values["plan.base"] = plan.base if plan else None
@@ -352,6 +390,7 @@ _EXPECTED = {
     "date_from_datetime_parsing": "a date YYYY-MM-DD",
     "date_parsing": "a date YYYY-MM-DD",
     "date_type": "a date YYYY-MM-DD",
+    "date_from_datetime_inexact": "a date YYYY-MM-DD",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "int_type": "a whole number",
@@ -378,6 +417,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError:
     """The first validation problem as one precise ClaimError (the rest in ``help``)."""
     errors = problem.errors(include_url=False)
+    # A misspelled field also makes the real one 'missing': name the misspelling first.
+    errors.sort(key=lambda error: error["type"] != "extra_forbidden")
     first = errors[0]
     field = _field_name(tuple(first["loc"])) or None
     kind = first["type"]
@@ -398,8 +439,22 @@ def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError
     elif kind == "missing":
         message = "missing"
         help_text = None
+    elif kind in ("model_type", "model_attributes_type") and "instance of Money" in message:
+        message = f"{_shown(first.get('input'))} is not an amount of money"
+        expected = "an amount such as \"USD 49.00\" or {\"amount\": \"49.00\", \"currency\": \"USD\"}"
+        help_text = None
+    elif kind in ("model_type", "model_attributes_type"):
+        message = f"{_shown(first.get('input'))} is not an object"
+        help_text = None
+    elif kind == "too_long" and "actual_length" in first.get("ctx", {}):
+        message = f"a list of {first['ctx']['actual_length']} items"
+        expected = f"at most {first['ctx']['max_length']} items"
+        help_text = None
+    elif kind == "tuple_type":
+        message = f"{_shown(first.get('input'))} is not a list"
+        help_text = None
     else:
-        message = f"{message}: {first.get('input')!r}" if "input" in first and not isinstance(first.get("input"), (dict, list)) else message
+        message = f"{message}: {_shown(first.get('input'))}" if "input" in first and not isinstance(first.get("input"), (dict, list)) else message
         help_text = None
     if len(errors) > 1:
         more = f"{len(errors) - 1} more problem(s): " + "; ".join(
@@ -407,6 +462,16 @@ def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError
         )
         help_text = f"{help_text}; {more}" if help_text else more
     return ClaimError(message, file=source, field=field, expected=expected, help=help_text)
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it, shortened: never echo a whole 4,000-character text."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "..." + text[-5:]
 
 
 def _known_siblings(field: str) -> list[str]:
@@ -435,6 +500,22 @@ def parse_claim(document: Mapping[str, Any], *, source: str | None = None) -> Cl
         raise claim_error_from(problem, source) from None
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (JSON would silently keep the last one)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
 def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str, Any]:
     """Parse a claim file's JSON text; raises ClaimError for bytes that are not UTF-8 JSON."""
     if len(text) > MAX_CLAIM_BYTES:
@@ -445,9 +526,13 @@ def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str
         except UnicodeDecodeError as problem:
             raise ClaimError(f"not UTF-8 text (byte {problem.start})", file=source, expected="UTF-8 JSON") from None
     try:
-        document = json.loads(text, parse_float=Decimal)
+        document = json.loads(text, parse_float=Decimal, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as problem:
         raise ClaimError(problem.msg, file=source, line=problem.lineno, column=problem.colno, expected="valid JSON") from None
+    except _DuplicateKey as problem:
+        raise ClaimError(f"key '{problem.key}' appears twice in one object", file=source, expected="each key once") from None
+    except ValueError as problem:  # e.g. an integer of more than 4300 digits
+        raise ClaimError(str(problem).split(";")[0], file=source, expected="valid JSON") from None
     except RecursionError:
         raise ClaimError("JSON nested too deeply", file=source, expected="a claim object") from None
     if not isinstance(document, dict):

@@ -71,10 +71,11 @@ def to_engine(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Projection:
-    """How to fill one field of the fact durable_rules sees."""
+    """How to fill one field of the fact durable_rules sees: a claim fact by path, or a computed term."""
 
     name: str
     compute: Callable[[Context], Any]
+    path: str | None = None
 
 
 class DurableCompiler:
@@ -134,7 +135,7 @@ class DurableCompiler:
     def _field(self, path: str) -> str:
         name = "f_" + path.replace(".", "__")
         if name not in self.fields:
-            self.fields[name] = Projection(name, lambda ctx, path=path: ctx.values.get(path))
+            self.fields[name] = Projection(name, lambda ctx, path=path: ctx.values.get(path), path)
         return name
 
     def _term(self, node: ast.Expr) -> str:
@@ -310,8 +311,19 @@ def _fits(condition: Json) -> bool:
 def fact_for(fields: Mapping[str, Projection], ctx: Context) -> dict[str, Any]:
     """The flat fact durable_rules sees for one claim; unknown values are left out."""
     fact: dict[str, Any] = {"one": 1}
+    values = ctx.values
     for name, projection in fields.items():
-        value = to_engine(projection.compute(ctx))
-        if value is not None:
+        path = projection.path
+        value = values.get(path) if path is not None else projection.compute(ctx)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:
             fact[name] = value
+        elif kind is date:
+            fact[name] = value.toordinal()
+        else:
+            converted = to_engine(value)
+            if converted is not None:
+                fact[name] = converted
     return fact

@@ -69,23 +69,25 @@ class ConditionCompiler:
                 self.definitions[name] = self._memoised(name, definition.value)
 
     def _memoised(self, key: str, node: ast.Expr) -> Compiled:
+        """A definition, computed at most once per claim; compiled on first use, so definitions may
+        refer to one another in any order (cycles are refused when the policy is loaded)."""
         inner_holder: list[Compiled] = []
 
         def run(ctx: Context) -> Value:
             found = ctx.memo.get(key, _MISSING)
             if found is _MISSING:
+                if not inner_holder:
+                    inner_holder.append(self.compile(node, record=False))
                 found = inner_holder[0](ctx)
                 ctx.memo[key] = found
             return found
 
-        inner_holder.append(self.compile(node, record=False))
         return run
 
     def holds_fn(self, clause_id: str) -> Compiled:
         if clause_id not in self.holds:
             self.holds[clause_id] = lambda ctx: None  # placeholder, replaced below (cycles are refused at load)
-            variants = [self.compile(clause.when, record=False) if clause.when is not None else (lambda ctx: True)
-                        for clause in self._clause_variants[clause_id]]
+            variants = [self.compile(_holding(clause), record=False) for clause in self._clause_variants[clause_id]]
             key = ("holds", clause_id)
 
             def run(ctx: Context) -> Value:
@@ -332,6 +334,14 @@ class ConditionCompiler:
             return _any_of(results)
 
         return quantify
+
+
+def _holding(clause: Clause) -> ast.Expr:
+    """What ``holds('X')`` means: the clause applies and its condition holds."""
+    parts = tuple(part for part in (clause.applies, clause.when) if part is not None)
+    if not parts:
+        return ast.Const(True, text="true")
+    return parts[0] if len(parts) == 1 else ast.All(parts, text=" and ".join(part.text for part in parts))
 
 
 def _is_atom(node: ast.Expr) -> bool:

@@ -32,6 +32,7 @@ class Rule:
     condition: ast.Expr | None
     fn: Compiled
     atoms: tuple[Atom, ...]
+    reads: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class Program:
             first_atom = len(self.conditions.atoms)
             fn = self.conditions.compile(condition) if condition is not None else (lambda ctx: True)
             atoms = tuple(self.conditions.atoms[first_atom:])
-            rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms))
+            reads = frozenset(name for atom in atoms for name in (*atom.reads, *atom.definitions))
+            rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms, reads))
             engine_rules[name] = self.durable.compile_rule(condition)
 
         for document in policy.documents:
@@ -72,6 +74,10 @@ class Program:
                     add(clause.otherwise_key, document, clause, "otherwise", _both(clause.applies, negated))
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
+        self.document_rules = tuple(rule for rule in rules if rule.clause is None)
+        self.clause_rules = tuple(
+            (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
+            for document in policy.documents)
         self._by_name = {rule.name: rule for rule in rules}
         self.engine_rules = engine_rules
         self.network = RuleNetwork(engine_rules, label=f"claimrules_{policy.id}")
@@ -90,19 +96,34 @@ class Program:
         return self.amounts[id(node)](ctx)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        """durable_rules decides which rules hold; the traced closures explain the documents that apply.
+
+        A document that does not apply needs no explanation: its clauses take durable_rules'
+        answer as it is. Everywhere else the closures must agree with what fired.
+        """
         ctx = Context(values)
-        truth = {rule.key: rule.fn(ctx) for rule in self.rules}
-        fact = fact_for(self.durable.fields, ctx)
-        fired = self.network.fired(fact)
-        for rule in self.rules:
-            engine_says = rule.name in fired
-            if engine_says != (truth[rule.key] is True):
-                raise EvaluationError(
-                    f"durable_rules and the trace disagree on {rule.key}: engine {'fired' if engine_says else 'did not fire'},"
-                    f" trace says {truth[rule.key]}",
-                    help="this is a bug in claimrules; please report it with the claim",
-                )
+        fired = self.network.fired(fact_for(self.durable.fields, ctx))
+        truth: dict[str, bool | None] = {}
+        for rule in self.document_rules:
+            truth[rule.key] = self._checked(rule, rule.fn(ctx), fired)
+        for document_key, rules in self.clause_rules:
+            if truth[document_key] is False:
+                for rule in rules:
+                    truth[rule.key] = rule.name in fired
+            else:
+                for rule in rules:
+                    truth[rule.key] = self._checked(rule, rule.fn(ctx), fired)
         return Evaluation(truth, ctx)
+
+    @staticmethod
+    def _checked(rule: Rule, traced: bool | None, fired: frozenset[str]) -> bool | None:
+        if (rule.name in fired) != (traced is True):
+            raise EvaluationError(
+                f"durable_rules and the trace disagree on {rule.key}: engine "
+                f"{'fired' if rule.name in fired else 'did not fire'}, trace says {traced}",
+                help="this is a bug in claimrules; please report it with the claim",
+            )
+        return traced
 
     def close(self) -> None:
         self.network.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ from claimrules.territory import NAMED_SETS, validate_country, validate_subdivis
 MANIFEST = "policy-set.yaml"
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAUSES = 2000
+MAX_NESTING = 64  # [ and { levels: PyYAML's scanner is quadratic in them (50,000 '[' take minutes)
 
 
 class _Mapping(dict[str, Any]):
@@ -56,7 +58,13 @@ class _Loader(yaml.SafeLoader):
                     f"key '{key}' appears twice", line=key_node.start_mark.line + 1,
                     column=key_node.start_mark.column + 1, expected="each key once",
                 )
-            mapping[key] = self.construct_object(value_node, deep=True)
+            try:
+                mapping[key] = self.construct_object(value_node, deep=True)
+            except (ValueError, OverflowError) as problem:  # e.g. the date 2024-02-30
+                raise PolicyError(
+                    f"'{key}': {value_node.value!r} is not a valid value: {problem}", line=value_node.start_mark.line + 1,
+                    column=value_node.start_mark.column + 1, expected="a real date YYYY-MM-DD, or text in quotes",
+                ) from None
             mapping.positions[key] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
         return mapping
 
@@ -77,6 +85,7 @@ def read_yaml(path: Path, display: str) -> Any:
     except UnicodeDecodeError as problem:
         line = raw[: problem.start].count(b"\n") + 1
         raise PolicyError(f"not UTF-8 text (byte {problem.start})", file=display, line=line, expected="UTF-8") from None
+    _check_nesting(text, display)
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
@@ -100,6 +109,23 @@ def read_yaml(path: Path, display: str) -> Any:
         ) from None
     except RecursionError:
         raise PolicyError("YAML nested too deeply", file=display, expected="a policy document") from None
+    except (ValueError, OverflowError) as problem:  # a bad timestamp outside any mapping
+        raise PolicyError(f"invalid YAML value: {problem}", file=display, expected="valid YAML") from None
+
+
+def _check_nesting(text: str, display: str) -> None:
+    """Refuse flow collections nested deeper than MAX_NESTING before PyYAML sees them (brackets in
+    quoted text count too: no real policy comes near the limit)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_NESTING:
+            line = text.count("\n", 0, match.start()) + 1
+            raise PolicyError(f"YAML nested more than {MAX_NESTING} levels deep", file=display, line=line,
+                              expected=f"at most {MAX_NESTING} levels of [ and {{")
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class _Reader:
@@ -198,11 +224,20 @@ class _Reader:
         if value is None:
             return None
         text = str(value)
-        node = self.condition(f"2000-01-01 + {text}", mapping, key, clause) if isinstance(value, str) else None
+        if not isinstance(value, str) or not _DURATION.fullmatch(text):
+            raise self.error(f"'{key}' must be a duration like '60 days' or '10 business days'", mapping, key,
+                             clause=clause, expected="a duration")
+        try:
+            node = self.condition(f"2000-01-01 + {text}", mapping, key, clause) if isinstance(value, str) else None
+        except PolicyError as problem:  # report it against the duration as written, not the test expression
+            raise self.error(problem.message, mapping, key, clause=clause, expected=problem.expected) from None
         if not isinstance(node, ast.Shift):
             raise self.error(f"'{key}' must be a duration like '60 days' or '10 business days'", mapping, key,
                              clause=clause, expected="a duration")
         return node.duration
+
+
+_DURATION = re.compile(r"\s*\d+\s+(business\s+)?(day|days|month|months|year|years)\s*")
 
 
 def _kind(value: Any) -> str:
@@ -270,11 +305,11 @@ def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: s
                     reader.condition(str(row_node["amount"]), row_node, "amount", clause_id),
                 ))
     remedy = node.get("remedy")
-    if remedy is not None and remedy not in REMEDIES:
+    if remedy is not None and (not isinstance(remedy, str) or remedy not in REMEDIES):
         raise reader.error(f"unknown remedy '{remedy}'", node, "remedy", clause=clause_id,
                            expected="one of " + ", ".join(sorted(REMEDIES)), help=did_you_mean(str(remedy), REMEDIES))
     fee = node.get("fee")
-    if fee is not None and fee not in FEE_KINDS:
+    if fee is not None and (not isinstance(fee, str) or fee not in FEE_KINDS):
         raise reader.error(f"unknown fee kind '{fee}'", node, "fee", clause=clause_id,
                            expected="one of " + ", ".join(sorted(FEE_KINDS)), help=did_you_mean(str(fee), FEE_KINDS))
     if_outcome = reader.strings(node, "if_outcome", clause_id)
@@ -300,8 +335,8 @@ def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: s
         remedy=remedy,
         priority=priority,
         refund=reader.condition(str(node["refund"]), node, "refund", clause_id) if "refund" in node else None,
-        refer_to=node.get("refer_to"),
-        party=node.get("party"),
+        refer_to=reader.text(node, "refer_to", "a clause", clause_id) if "refer_to" in node else None,
+        party=reader.text(node, "party", "a clause", clause_id) if "party" in node else None,
         over=reader.strings(node, "over", clause_id),
         requires=reader.strings(node, "requires", clause_id),
         fee_kind=fee,
@@ -362,8 +397,10 @@ def _definitions(reader: _Reader, raw: Any, parent: _Mapping) -> list[Definition
             found.append(Definition(name, clause, source, codes=frozenset(codes), description=description))
         elif "constants" in body:
             values = body["constants"]
-            if not isinstance(values, list) or not values:
-                raise reader.error("'constants' must be a non-empty list", body, "constants", clause=clause, expected="a list")
+            if not isinstance(values, list) or not values or not all(
+                    isinstance(value, (str, int, bool)) for value in values):
+                raise reader.error("'constants' must be a non-empty list of text or whole numbers", body, "constants",
+                                   clause=clause, expected="a list")
             found.append(Definition(name, clause, source, constants=frozenset(values), description=description))
         else:
             raise reader.error(f"definition '{name}' needs 'value', 'codes'/'sets' or 'constants'", body, clause=clause,
@@ -390,7 +427,7 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
                                node, "definitions", expected="each definition once")
         definitions[definition.name] = definition
     versions: list[EarlierVersion] = []
-    for raw_version in node.get("earlier_versions", []) or []:
+    for raw_version in _list(reader, node, "earlier_versions"):
         version_node = reader.mapping(raw_version, "an earlier version", node, "earlier_versions")
         reader.keys(version_node, {"version", "applies_when", "clauses"}, {"version", "applies_when", "clauses"}, "an earlier version")
         version = reader.text(version_node, "version", "an earlier version")
@@ -410,7 +447,7 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
             clauses.append(_guarded(current, not_guard))
             clauses.append(_guarded(old, guard))
     escalation: list[EscalationStep] = []
-    for raw_step in node.get("escalation", []) or []:
+    for raw_step in _list(reader, node, "escalation"):
         step = reader.mapping(raw_step, "an escalation step", node, "escalation")
         reader.keys(step, {"clause", "who", "contact", "ask_within", "answer_within"}, {"clause", "who"}, "an escalation step")
         escalation.append(EscalationStep(
@@ -450,11 +487,22 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
     )
 
 
+def _list(reader: _Reader, node: _Mapping, key: str) -> list[Any]:
+    value = node.get(key) or []
+    if not isinstance(value, list):
+        raise reader.error(f"'{key}' must be a list, not {_kind(value)}", node, key, expected="a list")
+    return value
+
+
 def _guarded(clause: Clause, guard: ast.Expr) -> Clause:
+    """The clause as one version's wording: it applies only where that version governs the claim
+    (so neither its condition nor its 'otherwise' branch speaks for another version)."""
     from dataclasses import replace
 
-    when = guard if clause.when is None else ast.All((guard, clause.when), text=f"({guard.text}) and ({clause.when.text})")
-    return replace(clause, when=when)
+    if clause.when is None and clause.applies is None:
+        return replace(clause, when=guard)
+    applies = guard if clause.applies is None else ast.All((guard, clause.applies), text=f"({guard.text}) and ({clause.applies.text})")
+    return replace(clause, applies=applies)
 
 
 def load_policy(path: str | Path) -> PolicySet:
@@ -482,7 +530,11 @@ def load_policy(path: str | Path) -> PolicySet:
     definitions: dict[str, Definition] = {}
     raw_documents: list[Any] = []
     for file_name in reader.strings(body, "documents"):
-        file_path = (folder / file_name).resolve()
+        try:
+            file_path = (folder / file_name).resolve()
+        except (OSError, ValueError):  # a NUL byte, a symlink loop
+            raise reader.error(f"document file {file_name!r} is not a usable file name", body, "documents",
+                               expected="a file inside " + str(folder)) from None
         if not file_path.is_relative_to(folder.resolve()):
             raise reader.error(f"document file '{file_name}' is outside the policy folder", body, "documents",
                                expected="a file inside " + str(folder))

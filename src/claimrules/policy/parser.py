@@ -24,9 +24,12 @@ from claimrules.policy import expr as ast
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 32
+MAX_DIGITS = 15  # a number the engine holds exactly (64-bit integers, doubles)
+MAX_DURATION = {"days": 366_000, "business_days": 261_000, "months": 12_000, "years": 1_000}  # 1,000 years
 
 FUNCTIONS = frozenset(
-    {"coalesce", "max", "min", "month_day", "next_on", "extended_end", "in_territory", "count", "any", "holds"}
+    {"coalesce", "max", "min", "month_day", "next_on", "extended_end", "extensions_void", "extensions_capped",
+     "count", "any", "sum", "holds"}
 )
 UNITS = {
     "day": "days", "days": "days", "month": "months", "months": "months",
@@ -208,17 +211,20 @@ class Parser:
         if token.kind != "number" or not token.text.isdigit():
             raise self.fail("expected a whole number of days, months or years", "a duration like '30 days'")
         self.index += 1
-        amount = int(token.text)
+        amount = int(self.number(token))
         if self.accept("business"):
             unit = self.current.text
             if unit not in ("day", "days"):
                 raise self.fail("expected 'days' after 'business'", "'business days'")
-            self.index += 1
-            return ast.Duration(amount, "business_days", text=self.span(start))
-        unit = UNITS.get(self.current.text)
-        if unit is None:
-            raise self.fail("expected a unit", "'days', 'months', 'years' or 'business days'")
+            unit = "business_days"
+        else:
+            unit = UNITS.get(self.current.text)
+            if unit is None:
+                raise self.fail("expected a unit", "'days', 'months', 'years' or 'business days'")
         self.index += 1
+        if amount > MAX_DURATION[unit]:
+            raise _error(self.source, token.start, f"a duration of {amount} {unit.replace('_', ' ')} is too long",
+                         f"at most {MAX_DURATION[unit]} {unit.replace('_', ' ')}")
         return ast.Duration(amount, unit, text=self.span(start))  # type: ignore[arg-type]
 
     def additive(self) -> ast.Expr:
@@ -279,6 +285,9 @@ class Parser:
 
     def number(self, token: Token) -> int | Decimal:
         text = token.text
+        if sum(character.isdigit() for character in text) > MAX_DIGITS:
+            raise _error(self.source, token.start, f"the number {text} has more than {MAX_DIGITS} digits",
+                         f"at most {MAX_DIGITS} digits")
         if text.endswith("%"):
             return Decimal(text[:-1]) / 100
         if "." in text:
@@ -295,6 +304,7 @@ class Parser:
         if text in KEYWORDS:
             raise self.fail(f"'{text}' cannot start a value", "a value, a fact or a definition")
         if re.fullmatch(r"[A-Z]{3}", text) and self.peek().kind == "number":
+            self.number(self.peek())  # the digit limit
             self.index += 2
             try:
                 return ast.Const(Money.parse(f"{text} {self.peek(-1).text}"), text=self.span(start))
@@ -316,14 +326,18 @@ class Parser:
         self.expect("(")
         self.enter()
         try:
-            if name in ("count", "any"):
+            if name in ("count", "any", "sum"):
                 token = self.current
                 if token.kind != "name" or token.text.split(".", 1)[0] not in self.fact_roots:
                     raise self.fail(f"{name}() takes a list-valued claim fact", "a list such as 'prior_incidents'")
                 self.index += 1
+                value = None
+                if name == "sum":
+                    self.expect(",", "',' and the value to add up, as in sum(product.missing_accessories, item.list_price)")
+                    value = self.additive()
                 where = self.disjunction() if self.accept("where") else None
                 self.expect(")", "')'")
-                return ast.Quantified(name, token.text, where, text=self.span(start))  # type: ignore[arg-type]
+                return ast.Quantified(name, token.text, where, value, text=self.span(start))  # type: ignore[arg-type]
             if name == "holds":
                 token = self.current
                 if token.kind != "string":
