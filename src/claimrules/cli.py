@@ -1,4 +1,5 @@
-"""The ``claimrules`` command: check a claim, explain a decision, print the claim schema.
+"""The ``claimrules`` command: check a claim, explain a decision, write a decision letter, build the
+coverage documentation, print the claim schema.
 
 Exit codes: 0 a decision was made (whatever the outcome); 2 the command line is wrong;
 3 the claim is invalid; 4 the policy is invalid; 5 claimrules met an internal error (a bug).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,6 +20,8 @@ import typer
 from claimrules.api import load_policy
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import claim_json_schema, load_claim
+from claimrules.render.letter import FORMATS, render_letter
+from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
 
 EXIT_DECIDED = 0
@@ -37,6 +41,11 @@ def _fail(error: ClaimrulesError) -> None:
     typer.echo(f"error: {error}", err=True)
     code = EXIT_BAD_CLAIM if isinstance(error, ClaimError) else EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_INTERNAL
     raise typer.Exit(code)
+
+
+def _internal(problem: Exception) -> None:
+    typer.echo(f"error: internal error (a bug in claimrules): {type(problem).__name__}: {problem}", err=True)
+    raise typer.Exit(EXIT_INTERNAL)
 
 
 def _decision_date(on: str | None) -> date | None:
@@ -91,6 +100,75 @@ def explain(
         _fail(error)
         return
     typer.echo(decision_json(decision, trace=True) if format == "json" else decision_text(decision, trace=True), nl=False)
+
+
+@app.command()
+def letter(
+    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
+    policy: PolicyOption = Path("policies/northwind"),
+    format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
+    on: OnOption = None,
+    docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
+) -> None:
+    """Decide one claim and write the decision letter to the customer."""
+    if format not in FORMATS:
+        typer.echo(f"error: --format: '{format}' is not allowed (expected {', '.join(FORMATS)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        facts = load_claim(claim)
+        decided_on = _decision_date(on)
+        with load_policy(policy) as compiled:
+            decision = compiled.adjudicate(facts, decided_on)
+            text = render_letter(decision, compiled.policy, format=format, claim=facts, docs_base=docs_base)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+        _internal(problem)
+        return
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as problem:
+        typer.echo(f"error: cannot write {output}: {problem.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"wrote {output} ({decision.outcome}, decision {decision.decision_id})", err=True)
+
+
+@app.command()
+def docs(
+    policy_dir: Annotated[Path, typer.Argument(help="Policy set folder (with policy-set.yaml).")] = Path("policies/northwind"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the site into.")] = Path("site"),
+    examples: Annotated[Path, typer.Option("--examples", help="Example claims to decide and show as worked examples.")] = Path("examples/claims"),
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when a written warranty lacks a 16 CFR 701.3 item.")] = False,
+) -> None:
+    """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
+    started = time.perf_counter()
+    try:
+        report = build_site(policy_dir, output, examples)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    except OSError as problem:
+        typer.echo(f"error: cannot write the site to {output}: {problem.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+        _internal(problem)
+        return
+    elapsed = time.perf_counter() - started
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    decided = sum(1 for example in report.examples if example.outcome is not None)
+    typer.echo(f"wrote {len(report.files)} files to {output}/ ({len(report.documents)} document(s), "
+               f"{decided} worked example(s)) in {elapsed:.2f}s")
+    if strict and report.missing_disclosures:
+        items = ", ".join(f"{missing.document} {missing.item}" for missing in report.missing_disclosures)
+        typer.echo(f"error: --strict: the written warranty lacks 16 CFR 701.3 items: {items}", err=True)
+        raise typer.Exit(EXIT_BAD_POLICY)
 
 
 @app.command()

@@ -1,0 +1,375 @@
+"""A decision as a letter to the customer: HTML, Markdown or plain text.
+
+The letter is a function of the decision and the policy set it came from (for the wording of the
+clauses the decision names by id) and, optionally, the claim (for the customer's own words). It
+states the outcome and remedy, every ground with its quoted wording and a link to that clause in
+the coverage documentation, the amounts, who decides and why, what else is open to the customer,
+and how and by when to ask for review. Nothing here decides anything: every statement comes from
+a field of the decision or a clause of the policy.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from markupsafe import Markup
+
+from claimrules.decide import clause_order
+from claimrules.decision import Citation, Decision
+from claimrules.facts import ClaimFacts
+from claimrules.policy.model import Clause, Effect, PolicySet
+from claimrules.render.anchors import clause_href
+from claimrules.render.text import REMEDY_WORDS
+
+Format = Literal["html", "md", "txt"]
+FORMATS: tuple[str, ...] = ("html", "md", "txt")
+TEMPLATES = Path(__file__).parent / "templates"
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+CLAIM_WORDS = {"return": "return", "repair": "repair claim", "cancel_plan": "plan cancellation"}
+AMOUNT_WORDS = {
+    "refund": "Refund to you",
+    "service_fee": "Service fee, payable by you",
+    "restocking_fee": "Restocking fee, deducted from the refund",
+    "accessory_deduction": "Deduction for missing accessories",
+    "shipping": "Shipping, at your cost",
+}
+# The favicon is inline, so a browser opening the letter or a page asks the server for nothing else.
+FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+           "%3Crect width='16' height='16' rx='3' fill='%231d3f73'/%3E%3Cpath d='M4 8.5l2.5 2.5L12 5' "
+           "stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E")
+
+
+def long_date(value: date) -> str:
+    """``2025-05-19`` -> ``'19 May 2025'``: unambiguous in every country, whatever the locale."""
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def fact_words(path: str) -> str:
+    """A fact path as words: ``'product.serial_number'`` -> ``'product serial number'``."""
+    return re.sub(r"[._]+", " ", path).strip()
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A clause as a letter or page cites it: id, title, wording, and a link into the documentation."""
+
+    clause: str
+    title: str
+    text: str
+    document: str
+    document_title: str
+    href: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One failed condition of a service that was not given (CP 6.2: which of CP 6.1 (a)-(c) failed)."""
+
+    label: str
+    facts: str
+
+
+@dataclass(frozen=True)
+class ServiceNotGiven:
+    cited: Cited
+    service: str
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class AmountLine:
+    kind: str
+    words: str
+    money: str
+    cited: Cited | None
+
+
+@dataclass(frozen=True)
+class Step:
+    who: str
+    contact: str
+    ask_by: date | None
+    ask_by_words: str | None
+    answer_within: str | None
+    cited: Cited | None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything a letter says, in the order it says it; the templates only lay it out."""
+
+    decision_id: str
+    outcome: str
+    decided_on: date
+    decided_on_words: str
+    claim_word: str
+    headline: str
+    sender: str
+    sender_contact: str
+    remedy: str | None
+    remedy_cited: Cited | None
+    services_not_given: tuple[ServiceNotGiven, ...]
+    amounts: tuple[AmountLine, ...]
+    missing_facts: tuple[str, ...]
+    referred_to: str | None
+    grounds: tuple[Cited, ...]
+    under_addendum: str | None
+    displaced: tuple[Cited, ...]
+    responsible: str
+    responsible_contact: str
+    responsible_cited: Cited | None
+    parties_involved: tuple[str, ...]
+    documents_involved: tuple[str, ...]
+    notes: tuple[tuple[str, Cited | None], ...]
+    other_options: tuple[tuple[str, Cited | None], ...]
+    next_step: Step | None
+    later_steps: tuple[Step, ...]
+    documents_used: tuple[str, ...]
+    policy_id: str
+    policy_fingerprint: str
+    claim_details: tuple[tuple[str, str], ...]
+    docs_base: str
+
+
+class _Citer:
+    def __init__(self, policy: PolicySet, docs_base: str) -> None:
+        self.policy = policy
+        self.base = docs_base
+
+    def document_title(self, document_id: str) -> str:
+        try:
+            return self.policy.document(document_id).title
+        except KeyError:
+            return document_id
+
+    def citation(self, citation: Citation) -> Cited:
+        return Cited(
+            clause=citation.clause, title=citation.title, text=citation.text, document=citation.document,
+            document_title=self.document_title(citation.document), version=citation.version,
+            href=clause_href(citation.document, citation.clause, citation.version, self.base),
+        )
+
+    def clause(self, clause: Clause) -> Cited:
+        return Cited(
+            clause=clause.id, title=clause.title, text=clause.text, document=clause.document,
+            document_title=self.document_title(clause.document), version=clause.version,
+            href=clause_href(clause.document, clause.id, clause.version, self.base),
+        )
+
+    def by_id(self, clause_id: str | None) -> Cited | None:
+        if not clause_id:
+            return None
+        clause = self.policy.clauses_by_key.get(clause_id)
+        return self.clause(clause) if clause is not None else None
+
+
+def services_not_given(decision: Decision, policy: PolicySet) -> list[tuple[Clause, list[Reason]]]:
+    """The services ranked above the one given whose conditions failed, and which conditions (CP 6.2).
+
+    Read from the decision's trace: a ``remedy`` clause of an answering document that did not hold,
+    with a higher priority than the remedy given. Labelled conditions are named by their label (the
+    contract's own words, e.g. "(a) in the United States or Canada").
+    """
+    if decision.outcome != "approve" or not decision.remedy_clause:
+        return []
+    given = policy.clauses_by_key.get(decision.remedy_clause)
+    documents = {citation.document for citation in decision.grounds}
+    if given is not None:
+        documents.add(given.document)
+    found: list[tuple[Clause, list[Reason]]] = []
+    for trace in decision.trace:
+        if trace.effect != "remedy" or trace.result != "false" or trace.clause == decision.remedy_clause:
+            continue
+        clause = policy.clauses_by_key.get(trace.clause if trace.version is None else f"{trace.clause}@{trace.version}")
+        if clause is None or clause.document not in documents:
+            continue
+        if given is not None and clause.priority <= given.priority:
+            continue
+        failed = [condition for condition in trace.conditions if condition.result == "false"]
+        labelled = [condition for condition in failed if condition.label]
+        reasons = [Reason(label=condition.label or condition.condition,
+                          facts="; ".join(f"{name} = {decision.fact(name)}" for name in condition.reads))
+                   for condition in (labelled or failed)]
+        if reasons:
+            found.append((clause, reasons))
+    return found
+
+
+def _claim_details(claim: ClaimFacts | None) -> tuple[tuple[str, str], ...]:
+    """What the customer told us, as they told it (escaped by the templates, never interpreted)."""
+    if claim is None:
+        return ()
+    rows: list[tuple[str, str]] = [("Request", CLAIM_WORDS.get(claim.claim.type, claim.claim.type)),
+                                   ("Reported on", long_date(claim.claim.reported_on))]
+    if claim.claim.claimant_id:
+        rows.append(("Your reference", claim.claim.claimant_id))
+    if claim.product.serial_number:
+        rows.append(("Serial number", claim.product.serial_number))
+    if claim.claim.requested_service != "any":
+        rows.append(("Service you asked for", claim.claim.requested_service.replace("_", " ")))
+    if claim.plan is not None:
+        rows.append(("Plan", claim.plan.code))
+    if claim.claim.description:
+        rows.append(("Your description", claim.claim.description))
+    if claim.incident is not None and claim.incident.description:
+        rows.append(("What happened", claim.incident.description))
+    return tuple(rows)
+
+
+def _headline(decision: Decision, claim_word: str) -> str:
+    if decision.outcome == "approve":
+        return f"Your {claim_word} is approved."
+    if decision.outcome == "deny":
+        return f"Your {claim_word} is refused."
+    if decision.outcome == "refer":
+        who = decision.referred_to or "a person"
+        return f"Your {claim_word} has been referred to {who}, who will decide it."
+    return f"Your {claim_word} is on hold: we need more information before we can decide it."
+
+
+def _responsible_clause(decision: Decision, policy: PolicySet) -> Clause | None:
+    """The clause that says who decides: the decision's own, or (where the decision names none) the
+    ``responsible`` clause of the deciding party that takes over a document the grounds come from."""
+    if decision.responsible_clause:
+        return policy.clauses_by_key.get(decision.responsible_clause)
+    documents = {citation.document for citation in decision.grounds}
+    candidates = [clause for document in policy.documents for clause in document.clauses
+                  if clause.effect == Effect.RESPONSIBLE and clause.party == decision.responsible.id
+                  and (set(clause.over) & documents or (not clause.over and clause.document in documents))]
+    candidates.sort(key=lambda clause: clause_order(clause.id))
+    return candidates[0] if candidates else None
+
+
+def build_letter(decision: Decision, policy: PolicySet, *, claim: ClaimFacts | None = None,
+                 docs_base: str = "site/") -> Letter:
+    """The content of the letter for ``decision``, independent of its format."""
+    if docs_base and not docs_base.endswith("/"):
+        docs_base += "/"
+    cite = _Citer(policy, docs_base)
+    claim_word = CLAIM_WORDS.get(claim.claim.type, "claim") if claim is not None else "claim"
+    parties: list[str] = []
+    for citation in decision.grounds:
+        try:
+            party = policy.parties.get(policy.document(citation.document).responsible)
+        except KeyError:
+            party = None
+        if party is not None and party.name not in parties:
+            parties.append(party.name)
+    documents_involved = tuple(dict.fromkeys(cite.document_title(citation.document) for citation in decision.grounds))
+    responsible_clause = _responsible_clause(decision, policy)
+
+    def step(raw: Any) -> Step:
+        return Step(who=raw.who, contact=raw.contact, ask_by=raw.ask_by,
+                    ask_by_words=long_date(raw.ask_by) if raw.ask_by else None,
+                    answer_within=raw.answer_within, cited=cite.by_id(raw.clause))
+
+    steps = [step(raw) for raw in decision.escalation]
+    # A notice from a clause the decision rests on explains the decision (CP 6.2: why not on-site);
+    # any other notice tells the customer what else is open to them (RT 5.3: a warranty claim).
+    deciding = {citation.clause for citation in decision.grounds} | {decision.remedy_clause}
+    notes = tuple((notice.text, cite.by_id(notice.clause)) for notice in decision.notices if notice.clause in deciding)
+    options = tuple((notice.text, cite.by_id(notice.clause)) for notice in decision.notices if notice.clause not in deciding)
+    not_given = tuple(
+        ServiceNotGiven(cited=cite.clause(clause), service=REMEDY_WORDS.get(clause.remedy or "", clause.remedy or ""),
+                        reasons=tuple(reasons))
+        for clause, reasons in services_not_given(decision, policy))
+    return Letter(
+        decision_id=decision.decision_id,
+        outcome=decision.outcome,
+        decided_on=decision.decided_on,
+        decided_on_words=long_date(decision.decided_on),
+        claim_word=claim_word,
+        headline=_headline(decision, claim_word),
+        sender=decision.responsible.name,
+        sender_contact=decision.responsible.contact,
+        remedy=REMEDY_WORDS.get(decision.remedy, decision.remedy) if decision.remedy else None,
+        remedy_cited=cite.by_id(decision.remedy_clause),
+        services_not_given=not_given,
+        amounts=tuple(AmountLine(kind=amount.kind, words=AMOUNT_WORDS.get(amount.kind, amount.kind.replace("_", " ")),
+                                 money=str(amount.money), cited=cite.by_id(amount.clause))
+                      for amount in decision.amounts),
+        missing_facts=tuple(fact_words(path) for path in decision.missing_facts),
+        referred_to=decision.referred_to,
+        grounds=tuple(cite.citation(citation) for citation in decision.grounds),
+        under_addendum=cite.document_title(decision.under_addendum) if decision.under_addendum else None,
+        displaced=tuple(cite.citation(citation) for citation in decision.displaced),
+        responsible=decision.responsible.name,
+        responsible_contact=decision.responsible.contact,
+        responsible_cited=cite.clause(responsible_clause) if responsible_clause is not None else None,
+        parties_involved=tuple(parties),
+        documents_involved=documents_involved,
+        notes=notes,
+        other_options=options,
+        next_step=steps[0] if steps else None,
+        later_steps=tuple(steps[1:]),
+        documents_used=decision.policy.documents,
+        policy_id=decision.policy.id,
+        policy_fingerprint=decision.policy.fingerprint[:12],
+        claim_details=_claim_details(claim),
+        docs_base=docs_base,
+    )
+
+
+def _md_escape(value: Any) -> str:
+    """Text safe inside Markdown: no raw HTML, no accidental emphasis, links, tables or headings.
+
+    CommonMark backslash escapes keep the raw text readable: ``<script>`` becomes ``\\<script\\>``.
+    """
+    return re.sub(r"([\\`*_\[\]<>&#|!~])", r"\\\1", str(value))
+
+
+def _wrap(value: Any, indent: str = "", first: str | None = None, width: int = 78) -> str:
+    """Plain text wrapped for a terminal or an e-mail."""
+    return textwrap.fill(" ".join(str(value).split()), width=width, initial_indent=indent if first is None else first,
+                         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and ".html" in name
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The template environment: HTML templates are autoescaped, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = _md_escape
+    env.filters["wrap"] = _wrap
+    env.filters["long_date"] = long_date
+    env.globals["favicon"] = Markup(FAVICON)
+    return env
+
+
+def render_letter(decision: Decision, policy_set: PolicySet, *, format: str = "html", claim: ClaimFacts | None = None,
+                  docs_base: str = "site/") -> str:
+    """The decision as a letter to the customer, in ``format`` (``html``, ``md`` or ``txt``).
+
+    ``docs_base`` is where the coverage documentation (``claimrules docs``) is, relative to the
+    letter or as a URL: each cited clause links to ``{docs_base}{page}#{anchor}``.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"letter format '{format}' is not one of {', '.join(FORMATS)}")
+    letter = build_letter(decision, policy_set, claim=claim, docs_base=docs_base)
+    text = environment().get_template(f"letter.{format}.j2").render(letter=letter)
+    if format != "html":
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    return text
+
+
+__all__ = ["FORMATS", "Letter", "build_letter", "long_date", "render_letter", "services_not_given"]
