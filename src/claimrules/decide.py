@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -241,18 +240,12 @@ def _sorted(clauses: list[Clause]) -> list[Clause]:
 # -- the decision ------------------------------------------------------------------------------------
 
 def canonical_claim(facts: ClaimFacts) -> str:
-    """The claim as canonical JSON: key order and the order of list-valued facts do not matter."""
+    """The claim as canonical JSON.
 
-    def canonical(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: canonical(value[key]) for key in sorted(value)}
-        if isinstance(value, list):
-            items = [canonical(item) for item in value]
-            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-        return value
-
-    dumped = canonical(facts.model_dump(mode="json", exclude_none=True))
-    return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    Fields come in the model's declared order (the same in every process, whatever order the
+    claim file used) and list-valued facts were put in canonical order when the claim was read.
+    """
+    return facts.model_dump_json(exclude_none=True)
 
 
 class Adjudicator:

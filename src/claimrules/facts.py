@@ -220,6 +220,19 @@ class ClaimFacts(_Facts):
     repair_estimate: Money | None = None
 
     @model_validator(mode="after")
+    def _canonical_lists(self) -> ClaimFacts:
+        """List-valued facts in one canonical order: the order a claim lists them in never matters."""
+        for name in ("prior_incidents", "prior_repairs", "unauthorized_work", "extensions"):
+            items = getattr(self, name)
+            if len(items) > 1:
+                object.__setattr__(self, name, tuple(sorted(items, key=lambda item: item.model_dump_json())))
+        accessories = self.product.missing_accessories
+        if len(accessories) > 1:
+            object.__setattr__(self.product, "missing_accessories",
+                               tuple(sorted(accessories, key=lambda item: item.model_dump_json())))
+        return self
+
+    @model_validator(mode="after")
     def _dates_in_order(self) -> ClaimFacts:
         for label, day in _dates_in(self, ""):
             if not MIN_DATE <= day <= MAX_DATE:

@@ -143,7 +143,8 @@ class DurableCompiler:
         if name is None:
             name = f"t{len(self._terms)}"
             self._terms[node] = name
-            self.fields[name] = Projection(name, self.conditions.compile(node, record=False))
+            # A true/false term that is also a traced test shares its per-claim result with the trace.
+            self.fields[name] = Projection(name, self.conditions.compile(node, record=self.type_of(node) == "bool"))
         return name
 
     def operand(self, node: ast.Expr) -> tuple[str, Any] | None:

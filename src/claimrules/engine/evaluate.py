@@ -7,6 +7,7 @@ Kleene's logic, so a condition is unknown only when its answer really depends on
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +51,9 @@ class Atom:
 
 
 _MISSING = object()
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
 
 
 class ConditionCompiler:
@@ -60,6 +64,8 @@ class ConditionCompiler:
         self.atoms: list[Atom] = []
         self.definitions: dict[str, Compiled] = {}
         self.holds: dict[str, Compiled] = {}
+        self._interned: dict[tuple[ast.Expr, str | None], tuple[Atom, Compiled]] = {}
+        self._collecting: list[Atom] | None = None
         self._clause_variants: dict[str, list[Clause]] = {}
         for document in policy.documents:
             for clause in document.clauses:
@@ -101,25 +107,41 @@ class ConditionCompiler:
         return self.holds[clause_id]
 
     # -- compile ---------------------------------------------------------------------------------
+    def compile_traced(self, node: ast.Expr) -> tuple[Compiled, tuple[Atom, ...]]:
+        """A rule's condition, and the atoms (leaf tests) its trace shows, in source order.
+
+        Atoms are shared: the same test in two rules (a clause and its 'otherwise' branch, or a
+        condition repeated in several clauses) is evaluated once per claim.
+        """
+        self._collecting = []
+        fn = self.compile(node)
+        atoms = tuple(dict.fromkeys(self._collecting))
+        self._collecting = None
+        return fn, atoms
+
     def compile(self, node: ast.Expr, *, record: bool = True, label: str | None = None) -> Compiled:
-        fn = self._compile(node, record)
         if record and _is_atom(node):
-            index = len(self.atoms)
-            reads = tuple(sorted(ast.facts_of(node)))
-            definitions = tuple(sorted(ast.refs_of(node)))
-            atom_fn = fn
+            known = self._interned.get((node, label))
+            if known is None:
+                index = len(self.atoms)
+                atom_fn = self._compile(node, False)
 
-            def recorded(ctx: Context) -> Value:
-                atoms = ctx.atoms
-                if index in atoms:
-                    return atoms[index]
-                result = atom_fn(ctx)
-                atoms[index] = result
-                return result
+                def recorded(ctx: Context) -> Value:
+                    atoms = ctx.atoms
+                    if index in atoms:
+                        return atoms[index]
+                    result = atom_fn(ctx)
+                    atoms[index] = result
+                    return result
 
-            self.atoms.append(Atom(index, node, label, reads, definitions, atom_fn))
-            return recorded
-        return fn
+                atom = Atom(index, node, label, tuple(sorted(ast.facts_of(node))), tuple(sorted(ast.refs_of(node))), atom_fn)
+                self.atoms.append(atom)
+                known = (atom, recorded)
+                self._interned[(node, label)] = known
+            if self._collecting is not None:
+                self._collecting.append(known[0])
+            return known[1]
+        return self._compile(node, record)
 
     def _compile(self, node: ast.Expr, record: bool) -> Compiled:
         if isinstance(node, ast.Const):
@@ -214,28 +236,35 @@ class ConditionCompiler:
         return business
 
     def _compare(self, node: ast.Compare) -> Compiled:
+        test = _OPERATORS[node.op]
+        text = node.text
+        if isinstance(node.left, ast.Fact) and not node.left.path.startswith("item.") and isinstance(node.right, ast.Const):
+            path, constant = node.left.path, node.right.value
+
+            def fact_against_constant(ctx: Context) -> Value:
+                value = ctx.values.get(path)
+                if value is None:
+                    return None
+                try:
+                    return test(value, constant)
+                except (TypeError, ValueError) as problem:
+                    raise EvaluationError(f"cannot compare {value!r} with {constant!r} in '{text}': {problem}") from None
+
+            return fact_against_constant
         left = self._compile(node.left, False)
         right = self._compile(node.right, False)
-        op = node.op
 
         def compare(ctx: Context) -> Value:
-            a, b = left(ctx), right(ctx)
-            if a is None or b is None:
+            a = left(ctx)
+            if a is None:
+                return None
+            b = right(ctx)
+            if b is None:
                 return None
             try:
-                if op == "==":
-                    return a == b
-                if op == "!=":
-                    return a != b
-                if op == "<":
-                    return a < b
-                if op == "<=":
-                    return a <= b
-                if op == ">":
-                    return a > b
-                return a >= b
+                return test(a, b)
             except (TypeError, ValueError) as problem:
-                raise EvaluationError(f"cannot compare {a!r} with {b!r} in '{node.text}': {problem}") from None
+                raise EvaluationError(f"cannot compare {a!r} with {b!r} in '{text}': {problem}") from None
 
         return compare
 

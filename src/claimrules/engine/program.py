@@ -53,9 +53,10 @@ class Program:
 
         def add(key: str, document: Document, clause: Clause | None, branch: str, condition: ast.Expr | None) -> None:
             name = f"r{len(rules)}"
-            first_atom = len(self.conditions.atoms)
-            fn = self.conditions.compile(condition) if condition is not None else (lambda ctx: True)
-            atoms = tuple(self.conditions.atoms[first_atom:])
+            if condition is not None:
+                fn, atoms = self.conditions.compile_traced(condition)
+            else:
+                fn, atoms = (lambda ctx: True), ()
             reads = frozenset(name for atom in atoms for name in (*atom.reads, *atom.definitions))
             rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms, reads))
             engine_rules[name] = self.durable.compile_rule(condition)
