@@ -255,6 +255,9 @@ class ClaimFacts(_Facts):
         for label, money in self._money():
             if money.amount < 0:
                 raise ValueError(f"{label} is negative")
+            if money.currency != self.product.price.currency:  # amounts are compared with each other
+                raise ValueError(f"{label} is in {money.currency}, not in {self.product.price.currency} "
+                                 f"like product.price")
             if money.currency in _NO_MINOR_UNIT:
                 raise ValueError(f"{label} is in {money.currency}, which is not a currency of payment")
             if _decimals(money.amount) > minor_unit(money.currency):

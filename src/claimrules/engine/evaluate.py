@@ -120,28 +120,37 @@ class ConditionCompiler:
         return fn, atoms
 
     def compile(self, node: ast.Expr, *, record: bool = True, label: str | None = None) -> Compiled:
+        if isinstance(node, ast.Labelled) and not _is_atom(node.item):
+            # The contract names this whole condition ("(a) ..."): the trace shows it as one test.
+            label, node = node.label, node.item
+            if record:
+                return self._atom(node, label)
         if record and _is_atom(node):
-            known = self._interned.get((node, label))
-            if known is None:
-                index = len(self.atoms)
-                atom_fn = self._compile(node, False)
-
-                def recorded(ctx: Context) -> Value:
-                    atoms = ctx.atoms
-                    if index in atoms:
-                        return atoms[index]
-                    result = atom_fn(ctx)
-                    atoms[index] = result
-                    return result
-
-                atom = Atom(index, node, label, tuple(sorted(ast.facts_of(node))), tuple(sorted(ast.refs_of(node))), atom_fn)
-                self.atoms.append(atom)
-                known = (atom, recorded)
-                self._interned[(node, label)] = known
-            if self._collecting is not None:
-                self._collecting.append(known[0])
-            return known[1]
+            return self._atom(node, label)
         return self._compile(node, record)
+
+    def _atom(self, node: ast.Expr, label: str | None) -> Compiled:
+        known = self._interned.get((node, label))
+        if known is None:
+            index = len(self.atoms)
+            atom_fn = self._compile(node, False)
+
+            def recorded(ctx: Context) -> Value:
+                atoms = ctx.atoms
+                if index in atoms:
+                    return atoms[index]
+                result = atom_fn(ctx)
+                atoms[index] = result
+                return result
+
+            definitions = tuple(sorted(name for name in ast.refs_of(node) if self.policy.definitions[name].value is not None))
+            atom = Atom(index, node, label, tuple(sorted(ast.facts_of(node))), definitions, atom_fn)
+            self.atoms.append(atom)
+            known = (atom, recorded)
+            self._interned[(node, label)] = known
+        if self._collecting is not None:
+            self._collecting.append(known[0])
+        return known[1]
 
     def _compile(self, node: ast.Expr, record: bool) -> Compiled:
         if isinstance(node, ast.Const):
@@ -423,6 +432,9 @@ def render_value(value: Any) -> str:
         return f"{len(value)} item(s)"
     if isinstance(value, frozenset):
         return "{" + ", ".join(sorted(str(item) for item in value)) + "}"
+    if hasattr(value, "country") and hasattr(value, "subdivision"):  # a location: its ISO 3166 code
+        place = value.subdivision or value.country
+        return f"{place} (military address)" if getattr(value, "military_address", False) else place
     if hasattr(value, "model_dump") and not isinstance(value, Money):
         return ", ".join(f"{key}={render_value(item)}" for key, item in sorted(value.model_dump().items()) if item is not None)
     return str(value)

@@ -29,7 +29,8 @@ REMEDY_WORDS = {
 def decision_text(decision: Decision, *, trace: bool = False) -> str:
     lines: list[str] = []
     lines.append(f"Decision {decision.decision_id}: {OUTCOME_WORDS[decision.outcome]}")
-    lines.append(f"Decided on {decision.decided_on.isoformat()} under {', '.join(decision.policy.documents)}")
+    lines.append(f"Decided on {decision.decided_on.isoformat()} under policy set {decision.policy.id} "
+                 f"({', '.join(decision.policy.documents)})")
     if decision.under_addendum:
         lines.append(f"Decided under the regional addendum {decision.under_addendum}")
     lines.append(f"Deciding clause: {decision.deciding.clause} {decision.deciding.title}")
@@ -51,7 +52,7 @@ def decision_text(decision: Decision, *, trace: bool = False) -> str:
         lines.append("Sections the addendum displaces:")
         for citation in decision.displaced:
             lines.append(f"  {citation.clause} {citation.title}")
-    if decision.remedy_clause and decision.remedy_clause not in {c.clause for c in decision.grounds}:
+    if decision.remedy_clause:
         why = _why_not(decision, decision.remedy_clause)
         if why:
             lines.append(why)
@@ -78,16 +79,21 @@ def decision_text(decision: Decision, *, trace: bool = False) -> str:
 
 
 def _why_not(decision: Decision, remedy_clause: str) -> str | None:
-    """Why a requested service was not given: the conditions of the higher remedy that failed (CP 6.2)."""
+    """Why a service was not given: the labelled conditions of each remedy that did not hold (CP 6.2)."""
     reasons = []
     for clause_trace in decision.trace:
         if clause_trace.effect != "remedy" or clause_trace.clause == remedy_clause or clause_trace.result != "false":
             continue
-        failed = [c for c in clause_trace.conditions if c.result == "false" and c.label]
-        if failed:
-            reasons.append(f"{clause_trace.clause} not met: " + "; ".join(
-                f"{c.label} ({', '.join(f'{name} = {decision.fact(name)}' for name in c.reads)})" for c in failed))
-    return "Why not another service: " + " | ".join(reasons) if reasons else None
+        labelled = [c for c in clause_trace.conditions if c.label]
+        if not labelled or not any(c.result == "false" for c in labelled):
+            continue
+        parts = []
+        for condition in labelled:
+            word = {"true": "met", "false": "NOT met", "unknown": "unknown"}[condition.result]
+            values = ", ".join(f"{name} = {decision.fact(name)}" for name in condition.reads)
+            parts.append(f"{word}: {condition.label}" + (f" [{values}]" if values else ""))
+        reasons.append(f"{clause_trace.clause}: " + "; ".join(parts))
+    return "Why not another service:\n  " + "\n  ".join(reasons) if reasons else None
 
 
 def trace_lines(decision: Decision) -> list[str]:
