@@ -97,28 +97,40 @@ def _grants(base_end: date, extensions: Sequence[Mapping[str, Any]] | None, depl
     return grants
 
 
-def extensions_void(base_end: date | None, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any,
-                    agent_days: int | None, supervisor_days: int | None, manager_days: int | None,
-                    deployment_days: int | None) -> int | None:
-    """How many recorded extensions are void: granted after the window, as validly extended, ended (RT 3.3)."""
-    end = extended_end(base_end, extensions, deployment, agent_days, supervisor_days, manager_days, deployment_days)
-    if end is None or base_end is None or agent_days is None or supervisor_days is None or manager_days is None:
-        return None
-    caps = {"agent": agent_days, "supervisor": supervisor_days, "manager": manager_days}
-    return sum(1 for granted_on, _, _ in _grants(base_end, extensions, deployment, caps, deployment_days)
-               if granted_on > end)
-
-
-def extensions_capped(base_end: date | None, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any,
+def _extension_grants(base_end: date | None, extensions: Sequence[Mapping[str, Any]] | None, deployment: Any,
                       agent_days: int | None, supervisor_days: int | None, manager_days: int | None,
-                      deployment_days: int | None) -> int | None:
-    """How many valid extensions asked for more than their grantor's authority allows (RT 3.2)."""
-    end = extended_end(base_end, extensions, deployment, agent_days, supervisor_days, manager_days, deployment_days)
-    if end is None or base_end is None or agent_days is None or supervisor_days is None or manager_days is None:
+                      deployment_days: int | None) -> tuple[date, list[tuple[date, date, date]]] | None:
+    """The window's extended end and every grant, or None when a figure is unknown."""
+    if base_end is None or agent_days is None or supervisor_days is None or manager_days is None:
         return None
+    end = extended_end(base_end, extensions, deployment, agent_days, supervisor_days, manager_days, deployment_days)
+    assert end is not None
     caps = {"agent": agent_days, "supervisor": supervisor_days, "manager": manager_days}
-    return sum(1 for granted_on, wanted, allowed in _grants(base_end, extensions, deployment, caps, deployment_days)
-               if granted_on <= end and wanted > allowed)
+    return end, _grants(base_end, extensions, deployment, caps, deployment_days)
+
+
+def extensions_void(*args: Any) -> int | None:
+    """How many recorded extensions are void: granted after the window, as validly extended, ended (RT 3.3).
+
+    Arguments as ``extended_end``.
+    """
+    found = _extension_grants(*args)
+    if found is None:
+        return None
+    end, grants = found
+    return sum(1 for granted_on, _, _ in grants if granted_on > end)
+
+
+def extensions_capped(*args: Any) -> int | None:
+    """How many valid extensions asked for more than their grantor's authority allows (RT 3.2).
+
+    Arguments as ``extended_end``.
+    """
+    found = _extension_grants(*args)
+    if found is None:
+        return None
+    end, grants = found
+    return sum(1 for granted_on, wanted, allowed in grants if granted_on <= end and wanted > allowed)
 
 
 FUNCTIONS: Mapping[str, Callable[..., Any]] = {
