@@ -99,6 +99,75 @@ def explain(
 
 
 @app.command()
+def letter(
+    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
+    policy: PolicyOption = Path("policies/northwind"),
+    format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
+    on: OnOption = None,
+    docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
+) -> None:
+    """Decide one claim and write the decision letter to the customer."""
+    if format not in FORMATS:
+        typer.echo(f"error: --format: '{format}' is not allowed (expected {', '.join(FORMATS)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        facts = load_claim(claim)
+        decided_on = _decision_date(on)
+        with load_policy(policy) as compiled:
+            decision = compiled.adjudicate(facts, decided_on)
+            text = render_letter(decision, compiled.policy, format=format, claim=facts, docs_base=docs_base)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+        _internal(problem)
+        return
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as problem:
+        typer.echo(f"error: cannot write {output}: {problem.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"wrote {output} ({decision.outcome}, decision {decision.decision_id})", err=True)
+
+
+@app.command()
+def docs(
+    policy_dir: Annotated[Path, typer.Argument(help="Policy set folder (with policy-set.yaml).")] = Path("policies/northwind"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the site into.")] = Path("site"),
+    examples: Annotated[Path, typer.Option("--examples", help="Example claims to decide and show as worked examples.")] = Path("examples/claims"),
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when a written warranty lacks a 16 CFR 701.3 item.")] = False,
+) -> None:
+    """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
+    started = time.perf_counter()
+    try:
+        report = build_site(policy_dir, output, examples)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    except OSError as problem:
+        typer.echo(f"error: cannot write the site to {output}: {problem.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+        _internal(problem)
+        return
+    elapsed = time.perf_counter() - started
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    decided = sum(1 for example in report.examples if example.outcome is not None)
+    typer.echo(f"wrote {len(report.files)} files to {output}/ ({len(report.documents)} document(s), "
+               f"{decided} worked example(s)) in {elapsed:.2f}s")
+    if strict and report.missing_disclosures:
+        items = ", ".join(f"{missing.document} {missing.item}" for missing in report.missing_disclosures)
+        typer.echo(f"error: --strict: the written warranty lacks 16 CFR 701.3 items: {items}", err=True)
+        raise typer.Exit(EXIT_BAD_POLICY)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of a claim file."""
     typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
