@@ -11,7 +11,7 @@ from claimrules.decide import Adjudicator
 from claimrules.decision import Decision
 from claimrules.engine.program import Program
 from claimrules.errors import ClaimError
-from claimrules.facts import ClaimFacts, parse_claim
+from claimrules.facts import MAX_DATE, MIN_DATE, ClaimFacts, parse_claim
 from claimrules.policy import loader
 from claimrules.policy.model import PolicySet
 
@@ -36,8 +36,15 @@ class CompiledPolicy:
     def adjudicate(self, facts: ClaimFacts | Mapping[str, Any], on: date | None = None) -> Decision:
         if not isinstance(facts, ClaimFacts):
             facts = parse_claim(facts)
-        if on is not None and not isinstance(on, date):
-            raise ClaimError(f"decision date {on!r} is not a date", field="on", expected="a date")
+        if on is not None:
+            if not isinstance(on, date):
+                raise ClaimError(f"decision date {on!r} is not a date", field="on", expected="a date")
+            if not MIN_DATE <= on <= MAX_DATE:
+                raise ClaimError(f"decision date {on} is outside the years {MIN_DATE.year}-{MAX_DATE.year}",
+                                 field="on", expected=f"a date from {MIN_DATE.year} to {MAX_DATE.year}")
+            if on < facts.claim.reported_on:
+                raise ClaimError(f"decision date {on} is before the claim was reported ({facts.claim.reported_on})",
+                                 field="on", expected="a date on or after claim.reported_on")
         return self.adjudicator.decide(facts, on)
 
     def close(self) -> None:

@@ -153,7 +153,10 @@ class DurableCompiler:
         if kind not in NATIVE:
             return None
         if isinstance(node, ast.Const):
-            return ("const", to_engine(node.value))
+            value = to_engine(node.value)
+            if isinstance(value, float) and "e" in repr(value):
+                return None  # durable_rules cannot read exponent notation: compare it as a computed term
+            return ("const", value)
         if isinstance(node, ast.Fact) and not node.path.startswith("item."):
             return ("field", self._field(node.path))
         if isinstance(node, ast.Shift) and node.duration.unit == "days":

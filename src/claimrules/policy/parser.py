@@ -23,6 +23,8 @@ from claimrules.money import Money
 from claimrules.policy import expr as ast
 
 MAX_LENGTH = 4000
+MIN_DATE = date(1900, 1, 1)   # the years a claim's dates may fall in (claimrules.facts)
+MAX_DATE = date(2199, 12, 31)
 MAX_DEPTH = 32
 MAX_DIGITS = 15  # a number the engine holds exactly (64-bit integers, doubles)
 MAX_DURATION = {"days": 366_000, "business_days": 261_000, "months": 12_000, "years": 1_000}  # 1,000 years
@@ -276,9 +278,13 @@ class Parser:
         if token.kind == "date":
             self.index += 1
             try:
-                return ast.Const(date.fromisoformat(token.text), text=token.text)
+                day = date.fromisoformat(token.text)
             except ValueError:
                 raise _error(self.source, start, f"{token.text} is not a real date", "a date YYYY-MM-DD") from None
+            if not MIN_DATE <= day <= MAX_DATE:
+                raise _error(self.source, start, f"{token.text} is outside the years {MIN_DATE.year}-{MAX_DATE.year}",
+                             f"a date from {MIN_DATE.year} to {MAX_DATE.year}")
+            return ast.Const(day, text=token.text)
         if token.kind == "name":
             return self.name()
         raise self.fail("expected a value, a fact or a definition", "a value")
