@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol
 
 from claimrules.engine.functions import ARITY
@@ -171,6 +173,7 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
                     raise _fail(clause.source, f"requires unknown fact '{path}'", clause=clause.id, expected="a claim fact",
                                 help=did_you_mean(path, FACT_PATHS))
     _check_cycles(policy, clauses)
+    _check_types(policy)
 
 
 def _check_cycles(policy: PolicySet, clauses: dict[str, Clause]) -> None:
@@ -220,3 +223,211 @@ def _find_cycle(edges: dict[str, set[str]], where: dict[str, Source], what: str)
                 state[nxt] = 1
                 path.append(nxt)
                 stack.append((nxt, sorted(edges.get(nxt, ()))))
+
+
+# -- types: refuse at load time what would otherwise fail on every claim ---------------------------
+# Conservative: a node whose type cannot be told (an item field, a sum, a function not listed here)
+# is "any" and is never an error; only a definite mismatch is.
+
+_KINDS = {"date": "a date", "number": "a number", "money": "an amount of money", "text": "text", "bool": "true/false",
+          "list": "a list", "set": "a set"}
+
+
+def _fact_type(path: str) -> str:
+    import types as _types
+    import typing
+    from datetime import date
+    from decimal import Decimal
+
+    from claimrules.money import Money
+
+    def kind(annotation: Any) -> str:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            return kind(typing.get_args(annotation)[0])
+        if origin in (typing.Union, _types.UnionType):
+            kinds = {kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
+            return kinds.pop() if len(kinds) == 1 else "any"
+        if origin is typing.Literal or annotation is str:
+            return "text"
+        if origin is tuple or annotation is tuple:
+            return "list"
+        if annotation is bool:
+            return "bool"
+        if annotation is date:
+            return "date"
+        if annotation in (int, Decimal):
+            return "number"
+        return "money" if annotation is Money else "any"
+
+    return "any" if path.startswith("item.") else kind(FACT_PATHS.get(path))
+
+
+class _Types:
+    def __init__(self, policy: PolicySet, source: Source, clause: str | None, memo: dict[str, str]) -> None:
+        self.policy, self.source, self.clause, self.memo = policy, source, clause, memo
+
+    def fail(self, node: ast.Expr, message: str, expected: str) -> PolicyError:
+        return _fail(self.source, f"{message} in '{node.text}'", clause=self.clause, expected=expected)
+
+    def expect(self, node: ast.Expr, wanted: str, what: str) -> None:
+        found = self.type_of(node)
+        if found not in ("any", wanted):
+            raise self.fail(node, f"{what} is {_KINDS.get(found, found)}", _KINDS[wanted])
+
+    def type_of(self, node: ast.Expr) -> str:  # noqa: C901 - one case per node kind
+        if isinstance(node, ast.Const):
+            value = node.value
+            return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, Decimal))
+                    else "text" if isinstance(value, str) else "date" if isinstance(value, date) else "money")
+        if isinstance(node, ast.Fact):
+            return _fact_type(node.path)
+        if isinstance(node, ast.Ref):
+            definition = self.policy.definitions.get(node.name)
+            if definition is None or definition.value is None:
+                return "set"
+            if node.name not in self.memo:  # once per definition: a diamond of definitions stays linear
+                self.memo[node.name] = _Types(self.policy, definition.source, definition.clause, self.memo).type_of(
+                    definition.value)
+            return self.memo[node.name]
+        if isinstance(node, ast.Shift):
+            self.expect(node.base, "date", "a duration is added to something that")
+            return "date"
+        if isinstance(node, ast.Within):
+            self.expect(node.event, "date", "the event of 'within'")
+            self.expect(node.anchor, "date", "the anchor of 'within'")
+            return "bool"
+        if isinstance(node, ast.Arith):
+            left, right = self.type_of(node.left), self.type_of(node.right)
+            if "any" in (left, right):
+                return "money" if "money" in (left, right) else "any"
+            if node.op == "*" and {left, right} <= {"money", "number"} and (left, right) != ("money", "money"):
+                return "money" if "money" in (left, right) else "number"
+            if node.op in "+-" and left == right and left in ("money", "number"):
+                return left
+            raise self.fail(node, f"cannot compute {_KINDS.get(left, left)} {node.op} {_KINDS.get(right, right)}",
+                            "amounts of money added or subtracted, or multiplied by a number")
+        if isinstance(node, ast.Compare):
+            left, right = self.type_of(node.left), self.type_of(node.right)
+            if "any" not in (left, right) and left != right:
+                raise self.fail(node, f"cannot compare {_KINDS.get(left, left)} with {_KINDS.get(right, right)}",
+                                "two values of the same kind")
+            return "bool"
+        if isinstance(node, (ast.All, ast.AnyOf)):
+            for item in node.items:
+                self.expect(item, "bool", "a part of an 'and'/'or'")
+            return "bool"
+        if isinstance(node, ast.Not):
+            self.expect(node.item, "bool", "what 'not' negates")
+            return "bool"
+        if isinstance(node, ast.Labelled):
+            return self.type_of(node.item)
+        if isinstance(node, ast.Member):
+            self.type_of(node.item)
+            return "bool"
+        if isinstance(node, ast.Known):
+            self.type_of(node.operand)
+            return "bool"
+        if isinstance(node, ast.Quantified):
+            if node.where is not None:
+                self.expect(node.where, "bool", "the 'where' of " + node.kind + "()")
+            return {"count": "number", "any": "bool"}.get(node.kind, "any")
+        if isinstance(node, ast.Holds):
+            return "bool"
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        return "any"
+
+    def call(self, node: ast.Call) -> str:
+        arity = {"month_day": 1, "next_on": 3, "extended_end": 7}
+        if node.name in arity and len(node.args) != arity[node.name]:
+            raise self.fail(node, f"{node.name}() takes {arity[node.name]} argument(s), not {len(node.args)}",
+                            f"{arity[node.name]} argument(s)")
+        if node.name in ("coalesce", "max", "min"):
+            if not node.args:
+                raise self.fail(node, f"{node.name}() needs at least one argument", "one or more values")
+            kinds = {self.type_of(arg) for arg in node.args} - {"any"}
+            if len(kinds) > 1:
+                raise self.fail(node, f"{node.name}() mixes " + " and ".join(_KINDS.get(k, k) for k in sorted(kinds)),
+                                "values of one kind")
+            return kinds.pop() if kinds else "any"
+        if node.name == "month_day":
+            self.expect(node.args[0], "date", "the argument of month_day()")
+            return "text"
+        if node.name == "next_on":
+            self.expect(node.args[0], "date", "the first argument of next_on()")
+            for arg, low, high, what in ((node.args[1], 1, 12, "month"), (node.args[2], 1, 31, "day")):
+                self.expect(arg, "number", f"the {what} of next_on()")
+                if isinstance(arg, ast.Const) and not (isinstance(arg.value, int) and low <= arg.value <= high):
+                    raise self.fail(node, f"{arg.value} is not a {what}", f"a whole number from {low} to {high}")
+            return "date"
+        if node.name == "extended_end":
+            self.expect(node.args[0], "date", "the first argument of extended_end()")
+            return "date"
+        for arg in node.args:
+            self.type_of(arg)
+        return "any"
+
+
+MAX_EFFECTIVE_DEPTH = 120
+
+
+def _check_effective_depth(policy: PolicySet) -> None:
+    """A condition's depth counting the definitions it uses (d2 = d1 + 1 day, d3 = d2 + 1 day, ...): the
+    checks below and the engine recurse that deep. Definitions are measured dependencies first."""
+    depths: dict[str, int] = {}
+
+    def measure(node: ast.Expr) -> int:
+        best = 0
+        stack: list[tuple[ast.Expr, int]] = [(node, 1)]
+        while stack:
+            current, level = stack.pop()
+            best = max(best, level + (depths.get(current.name, 0) if isinstance(current, ast.Ref) else 0))
+            stack.extend((child, level + 1) for child in ast.children(current))
+        return best
+
+    def check(node: ast.Expr, source: Source, clause: str | None) -> int:
+        found = measure(node)
+        if found > MAX_EFFECTIVE_DEPTH:
+            raise _fail(source, f"condition nested {found} levels deep, counting the definitions it uses", clause=clause,
+                        expected=f"at most {MAX_EFFECTIVE_DEPTH}")
+        return found
+
+    pending = {name: definition for name, definition in policy.definitions.items() if definition.value is not None}
+    while pending:  # no cycles (checked before): each round measures the definitions whose own are measured
+        ready = [name for name, definition in pending.items()
+                 if all(ref in depths or ref not in pending for ref in ast.refs_of(definition.value))]  # type: ignore[arg-type]
+        for name in sorted(ready):
+            definition = pending.pop(name)
+            depths[name] = check(definition.value, definition.source, definition.clause)  # type: ignore[arg-type]
+        if not ready:
+            break
+    for document in policy.documents:
+        for clause in document.clauses:
+            for condition in _conditions(clause):
+                check(condition, clause.source, clause.id)
+
+
+def _check_types(policy: PolicySet) -> None:
+    _check_effective_depth(policy)
+    memo: dict[str, str] = {}
+    for name, definition in policy.definitions.items():
+        if definition.value is not None:
+            _Types(policy, definition.source, definition.clause, memo).type_of(ast.Ref(name, text=name))
+    for document in policy.documents:
+        checker = _Types(policy, document.source, None, memo)
+        if document.applies_when is not None:
+            checker.expect(document.applies_when, "bool", "'applies_when'")
+        for earlier in document.earlier_versions:
+            checker.expect(earlier.applies_when, "bool", "'applies_when'")
+        for clause in document.clauses:
+            checker = _Types(policy, clause.source, clause.id, memo)
+            for key, condition in (("when", clause.when), ("applies", clause.applies)):
+                if condition is not None:
+                    checker.expect(condition, "bool", f"'{key}'")
+            for case in clause.amount:
+                if case.when is not None:
+                    checker.expect(case.when, "bool", "the 'when' of an amount row")
+                checker.expect(case.amount, "money", "the amount")
+            if clause.refund is not None:
+                checker.expect(clause.refund, "money", "'refund'")
