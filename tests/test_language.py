@@ -186,3 +186,13 @@ def test_decision_id_is_stable_and_depends_on_the_date(window_policy: claimrules
     later = window_policy.adjudicate(facts, on=date(2025, 3, 6))
     assert first == again
     assert first.decision_id == again.decision_id != later.decision_id
+
+
+def test_comparing_amounts_in_two_currencies_is_a_claim_error(tmp_path: Path) -> None:
+    folder = write_policy(tmp_path / "usd", [document("P", [
+        clause("P 1", "covers", when="product.price > USD 1000", remedy="repair")])])
+    with claimrules.load_policy(folder) as policy:
+        with pytest.raises(claimrules.ClaimError) as caught:
+            policy.adjudicate(claim(product={"price": "EUR 1299.00"}))
+    assert caught.value.field == "currency"
+    assert "an amount in EUR cannot be compared with USD" in caught.value.message

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -348,6 +349,32 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 FACT_PATHS: Mapping[str, Any] = {**_scalar_paths(ClaimFacts, ""), **DERIVED_FACTS}
+
+
+def annotation_type(annotation: Any) -> str:
+    """The policy language's type of a fact annotation: date, number, text, bool, money, list or other."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return annotation_type(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = {annotation_type(arg) for arg in get_args(annotation) if arg is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "other"
+    if origin is Literal or annotation is str:
+        return "text"
+    if origin is tuple or annotation is tuple:
+        return "list"
+    if annotation is bool:
+        return "bool"
+    if annotation is date:
+        return "date"
+    if annotation in (int, Decimal):
+        return "number"
+    return "money" if annotation is Money else "other"
+
+
+def fact_type(path: str) -> str:
+    """The type of a claim fact by its path ('other' for sections and unknown paths)."""
+    return annotation_type(FACT_PATHS.get(path))
 FACT_ROOTS: frozenset[str] = frozenset(ClaimFacts.model_fields)
 ITEM_FIELDS: Mapping[str, frozenset[str]] = {
     "prior_incidents": frozenset(PriorIncident.model_fields),

@@ -12,8 +12,6 @@ three-valued logic: never on an unknown.
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -21,8 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.evaluate import ConditionCompiler, Context
-from claimrules.facts import FACT_PATHS
-from claimrules.money import Money
+from claimrules.facts import fact_type
 from claimrules.policy import expr as ast
 from claimrules.policy.model import PolicySet
 
@@ -33,29 +30,6 @@ NATIVE = frozenset({"date", "number", "text", "bool"})
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-
-
-def value_type(annotation: Any) -> str:
-    """The language type of a fact annotation: date, number, text, bool, money or other."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return value_type(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {value_type(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else "other"
-    if origin is typing.Literal:
-        return "text"
-    if annotation is bool:
-        return "bool"
-    if annotation is date:
-        return "date"
-    if annotation in (int, Decimal):
-        return "number"
-    if annotation is str:
-        return "text"
-    if annotation is Money:
-        return "money"
-    return "other"
 
 
 def to_engine(value: Any) -> Any:
@@ -110,7 +84,7 @@ class DurableCompiler:
         if isinstance(node, ast.Fact):
             if node.path.startswith("item."):
                 return "other"
-            return value_type(FACT_PATHS.get(node.path))
+            return fact_type(node.path)
         if isinstance(node, ast.Ref):
             definition = self.policy.definitions[node.name]
             return self.type_of(definition.value) if definition.value is not None else "set"

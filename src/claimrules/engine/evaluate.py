@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.functions import FUNCTIONS
-from claimrules.errors import EvaluationError
+from claimrules.errors import ClaimError, EvaluationError
 from claimrules.money import Money
 from claimrules.periods import add_business_days, add_days, add_months
 from claimrules.policy import expr as ast
@@ -257,7 +257,7 @@ class ConditionCompiler:
                 try:
                     return test(value, constant)
                 except (TypeError, ValueError) as problem:
-                    raise EvaluationError(f"cannot compare {value!r} with {constant!r} in '{text}': {problem}") from None
+                    raise _comparison_error(value, constant, text, problem) from None
 
             return fact_against_constant
         left = self._compile(node.left, False)
@@ -273,7 +273,7 @@ class ConditionCompiler:
             try:
                 return test(a, b)
             except (TypeError, ValueError) as problem:
-                raise EvaluationError(f"cannot compare {a!r} with {b!r} in '{text}': {problem}") from None
+                raise _comparison_error(a, b, text, problem) from None
 
         return compare
 
@@ -372,6 +372,15 @@ class ConditionCompiler:
             return _any_of(results)
 
         return quantify
+
+
+def _comparison_error(left: Any, right: Any, text: str, problem: Exception) -> Exception:
+    """A claim whose amounts are in another currency than the policy prices in is a bad claim for
+    that policy (ClaimError); any other failed comparison is a bug (EvaluationError)."""
+    if isinstance(left, Money) and isinstance(right, Money) and left.currency != right.currency:
+        return ClaimError(f"an amount in {left.currency} cannot be compared with {right.currency} in '{text}'",
+                          field="currency", expected=f"amounts in {right.currency} for this policy")
+    return EvaluationError(f"cannot compare {left!r} with {right!r} in '{text}': {problem}")
 
 
 def _holding(clause: Clause) -> ast.Expr:

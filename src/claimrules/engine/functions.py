@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from claimrules.periods import add_days, add_months
+from claimrules.periods import add_days
 
 
 def coalesce(*values: Any) -> Any:

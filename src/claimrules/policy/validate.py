@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from claimrules.engine.functions import ARITY
 from claimrules.errors import PolicyError, did_you_mean
-from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS
+from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS, fact_type
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, PolicySet, Source
 
@@ -234,33 +234,10 @@ _KINDS = {"date": "a date", "number": "a number", "money": "an amount of money",
 
 
 def _fact_type(path: str) -> str:
-    import types as _types
-    import typing
-    from datetime import date
-    from decimal import Decimal
-
-    from claimrules.money import Money
-
-    def kind(annotation: Any) -> str:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            return kind(typing.get_args(annotation)[0])
-        if origin in (typing.Union, _types.UnionType):
-            kinds = {kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
-            return kinds.pop() if len(kinds) == 1 else "any"
-        if origin is typing.Literal or annotation is str:
-            return "text"
-        if origin is tuple or annotation is tuple:
-            return "list"
-        if annotation is bool:
-            return "bool"
-        if annotation is date:
-            return "date"
-        if annotation in (int, Decimal):
-            return "number"
-        return "money" if annotation is Money else "any"
-
-    return "any" if path.startswith("item.") else kind(FACT_PATHS.get(path))
+    if path.startswith("item."):
+        return "any"
+    kind = fact_type(path)
+    return "any" if kind == "other" else kind
 
 
 class _Types:
