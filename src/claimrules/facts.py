@@ -246,8 +246,6 @@ class ClaimFacts(_Facts):
         for index, extension in enumerate(self.extensions):
             if extension.new_end < extension.granted_on:
                 raise ValueError(f"extensions[{index}].new_end is before its granted_on")
-        if self.deployment and self.deployment.ends_on < self.deployment.documented_on - _ONE_YEAR_BACK:
-            raise ValueError("deployment.ends_on is long before deployment.documented_on")
         if self.plan and self.plan.cancelled_on and self.plan.cancelled_on < self.plan.purchased_on:
             raise ValueError("plan.cancelled_on is before plan.purchased_on")
         for name in ("price",):
@@ -285,7 +283,6 @@ class ClaimFacts(_Facts):
         return found
 
 
-_ONE_YEAR_BACK = __import__("datetime").timedelta(days=3660)
 
 
 def _decimals(amount: Decimal) -> int:
