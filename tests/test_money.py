@@ -323,7 +323,14 @@ def test_str_pads_to_minor_unit_without_rounding(money: Money, text: str) -> Non
 
 def test_json_amount_is_exact_string() -> None:
     assert json.loads(usd("49.00").model_dump_json()) == {"amount": "49.00", "currency": "USD"}
-    assert json.loads(Money(amount=Decimal("1E+3"), currency="USD").model_dump_json())["amount"] == "1000"
+    assert json.loads(Money(amount=Decimal("1E+3"), currency="USD").model_dump_json())["amount"] == "1000.00"
+
+
+def test_json_amount_has_the_currencys_decimals_so_equal_amounts_serialise_alike() -> None:
+    assert usd("49").model_dump_json() == usd("49.00").model_dump_json()
+    assert json.loads(usd("49.5").model_dump_json())["amount"] == "49.50"
+    assert json.loads(Money(amount="100", currency="JPY").model_dump_json())["amount"] == "100"
+    assert json.loads(usd("49.005").model_dump_json())["amount"] == "49.005"  # never rounded
     assert usd("49.00").model_dump(mode="json") == {"amount": "49.00", "currency": "USD"}
 
 

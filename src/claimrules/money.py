@@ -124,6 +124,11 @@ def _split_text(text: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def _places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 class Money(BaseModel):
     """An exact amount in one currency, e.g. USD 49.00."""
 
@@ -152,6 +157,11 @@ class Money(BaseModel):
 
     @field_serializer("amount", when_used="json")
     def _amount_as_text(self, amount: Decimal) -> str:
+        """Exact text with at least the currency's decimals, so USD 49 and USD 49.00 read alike."""
+        if self.currency not in _NO_MINOR_UNIT:
+            places = minor_unit(self.currency)
+            if _places(amount) < places:
+                amount = amount.quantize(Decimal(1).scaleb(-places))
         return format(amount, "f")
 
     @classmethod
