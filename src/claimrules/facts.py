@@ -556,6 +556,28 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+MAX_NUMBER_CHARS = 40
+
+
+class _LongNumber(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(text[:50])
+        self.text = text
+
+
+def _json_decimal(text: str) -> Decimal:
+    """JSON numbers with a fraction or exponent, exactly, and never so long they cannot be handled."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _LongNumber(text)
+    return Decimal(text)
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _LongNumber(text)
+    return int(text)
+
+
 def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str, Any]:
     """Parse a claim file's JSON text; raises ClaimError for bytes that are not UTF-8 JSON."""
     if len(text) > MAX_CLAIM_BYTES:
@@ -566,11 +588,14 @@ def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str
         except UnicodeDecodeError as problem:
             raise ClaimError(f"not UTF-8 text (byte {problem.start})", file=source, expected="UTF-8 JSON") from None
     try:
-        document = json.loads(text, parse_float=Decimal, object_pairs_hook=_unique_keys)
+        document = json.loads(text, parse_float=_json_decimal, parse_int=_json_int, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as problem:
         raise ClaimError(problem.msg, file=source, line=problem.lineno, column=problem.colno, expected="valid JSON") from None
     except _DuplicateKey as problem:
         raise ClaimError(f"key '{problem.key}' appears twice in one object", file=source, expected="each key once") from None
+    except _LongNumber as problem:
+        raise ClaimError(f"a number of {len(problem.text)} characters", file=source,
+                         expected=f"numbers of at most {MAX_NUMBER_CHARS} characters") from None
     except ValueError as problem:  # e.g. an integer of more than 4300 digits
         raise ClaimError(str(problem).split(";")[0], file=source, expected="valid JSON") from None
     except RecursionError:
