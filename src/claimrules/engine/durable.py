@@ -372,13 +372,18 @@ def compile_rulesets(rules: Mapping[str, Mapping[str, Any]]) -> list[str]:
     bare engine on identical rulesets.  Pass each new handle to
     :func:`prime_ruleset` before asserting anything else.
     """
+    return [_ruleset_json(chunk) for chunk in _chunk(_compile_rules(rules))]
+
+
+def _compile_rules(rules: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, dict[str, Any], int]]:
+    """(name, guarded condition, weight) for each rule, in the given order."""
     compiled = []
     for name, cond in rules.items():
         if not isinstance(name, str) or not _RULE_NAME.match(name):
             raise ValueError(f"rule name {name!r} is not an identifier ([A-Za-z_][A-Za-z0-9_]*)")
         guarded, weight = _compile_rule(name, cond)
         compiled.append((name, guarded, weight))
-    return [_ruleset_json(chunk) for chunk in _chunk(compiled)]
+    return compiled
 
 
 # -- runtime ------------------------------------------------------------------
@@ -460,12 +465,7 @@ class RuleNetwork:
     def __init__(self, rules: Mapping[str, Mapping[str, Any]], *, label: str = "claimrules") -> None:
         if not isinstance(label, str) or not label or "\x00" in label:
             raise ValueError(f"label must be a non-empty string, got {label!r}")
-        compiled = []
-        for name, cond in rules.items():
-            if not isinstance(name, str) or not _RULE_NAME.match(name):
-                raise ValueError(f"rule name {name!r} is not an identifier ([A-Za-z_][A-Za-z0-9_]*)")
-            guarded, weight = _compile_rule(name, cond)
-            compiled.append((name, guarded, weight))
+        compiled = _compile_rules(rules)
         self._label = f"{label}.{next(_network_ids)}"
         self._ruleset_ids = itertools.count()
         self._sids = itertools.count()
