@@ -258,6 +258,9 @@ class Adjudicator:
         self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
         self._citations: dict[str, Citation] = {}
         self._rendered: dict[tuple[str, Any], FactUsed] = {}
+        self._escalations: dict[tuple[Any, ...], tuple[EscalationStep, ...]] = {}
+        self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
+                                     if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
 
@@ -409,13 +412,10 @@ class Adjudicator:
         responsible_id, responsible_clause = self._responsible(resolution, truth, document)
         party = policy.parties[responsible_id]
         notices = []
-        for doc in policy.documents:
-            if truth.get(f"doc:{doc.id}", doc.applies_when is None) is not True:
-                continue
-            for clause in doc.clauses:
-                if clause.effect == Effect.NOTICE and truth.get(clause.key) is True and (
-                        not clause.if_outcome or outcome in clause.if_outcome):
-                    notices.append(Notice(clause=clause.id, text=clause.notice or clause.text))
+        for doc, clause in self._notice_clauses:
+            if (truth.get(f"doc:{doc.id}", doc.applies_when is None) is True and truth.get(clause.key) is True
+                    and (not clause.if_outcome or outcome in clause.if_outcome)):
+                notices.append(Notice(clause=clause.id, text=clause.notice or clause.text))
         for clause in grounds:
             if clause.effect != Effect.NOTICE and clause.notice and outcome != "needs_information" and (
                     not clause.if_outcome or outcome in clause.if_outcome):
@@ -479,6 +479,16 @@ class Adjudicator:
         return document.responsible, own.id if own else None
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
+        """The review steps of the responsible party, with the date by which to ask (shared values)."""
+        key = (party_id, decided_on, facts.location.country, facts.location.subdivision)
+        found = self._escalations.get(key)
+        if found is None:
+            if len(self._escalations) > 10_000:
+                self._escalations.clear()
+            found = self._escalations[key] = self._escalation_steps(party_id, decided_on, facts)
+        return found
+
+    def _escalation_steps(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
                            key=lambda doc: self.resolver.order.get(doc.id, 99))
         if not documents:
