@@ -27,12 +27,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from claims_mix import claims_mix  # noqa: E402
+from raw_durable import raw_throughput  # noqa: E402
+
 import claimrules  # noqa: E402
 from claimrules.engine.compiler import fact_for  # noqa: E402
 from claimrules.facts import fact_values, parse_claim  # noqa: E402
-
-from claims_mix import claims_mix  # noqa: E402
-from raw_durable import raw_throughput  # noqa: E402
 
 
 def rss_mb() -> float:

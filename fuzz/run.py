@@ -49,7 +49,8 @@ def run_atheris(target: str, seconds: int, crashes: Path, extra: list[str]) -> i
 
     with atheris.instrument_imports(include=["claimrules", "yaml"]):
         import harnesses  # noqa: F401  (imports claimrules under instrumentation)
-        import claimrules  # noqa: F401
+
+        import claimrules
         import claimrules.policy.loader  # noqa: F401
     from harnesses import TARGETS, compiled_policy, mutate_claim
 

@@ -24,8 +24,8 @@ from claimrules.engine import durable
 from claimrules.engine.durable import (
     GUARD_FIELD,
     MAX_FACT_FIELDS,
-    PRIME_RULE,
     MAX_PATHS_PER_RULESET,
+    PRIME_RULE,
     EngineError,
     RuleNetwork,
     compile_rulesets,

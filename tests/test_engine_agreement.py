@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import clause, document, write_policy
 
 import claimrules
 from claimrules.facts import fact_values, parse_claim
-from support import clause, document, write_policy
 
 ATOMS = [
     "claim.reported_on within 14 days after delivery.delivered_on",

@@ -6,13 +6,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.errors import PolicyError
 from claimrules.facts import FACT_ROOTS
 from claimrules.policy import expr as ast
 from claimrules.policy.parser import parse_condition
-from support import claim, clause, document, write_policy
 
 
 def parse(text: str) -> ast.Expr:

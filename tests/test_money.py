@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import re
 import json
+import re
 from decimal import Decimal, getcontext, localcontext
 
 import pytest
@@ -81,7 +81,7 @@ def test_construct_from_int_amount() -> None:
 def test_float_amount_is_read_through_its_repr() -> None:
     m = Money(amount=499.99, currency="USD")
     assert m.amount == Decimal("499.99")
-    assert m.amount != Decimal(499.99)  # not the binary expansion
+    assert m.amount != Decimal(499.99)  # noqa: RUF032 - not the binary expansion
     assert Money(amount=0.1, currency="USD").amount == Decimal("0.1")
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,7 +34,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
 
 PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
-OnOption = Annotated[Optional[str], typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
+OnOption = Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
 
 
 def _fail(error: ClaimrulesError) -> None:
@@ -103,7 +103,7 @@ def letter(
     claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
     policy: PolicyOption = Path("policies/northwind"),
     format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
     on: OnOption = None,
     docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
 ) -> None:
@@ -120,7 +120,7 @@ def letter(
     except ClaimrulesError as error:
         _fail(error)
         return
-    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+    except Exception as problem:
         _internal(problem)
         return
     if output is None:
@@ -152,7 +152,7 @@ def docs(
     except OSError as problem:
         typer.echo(f"error: cannot write the site to {output}: {problem.strerror}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except Exception as problem:  # noqa: BLE001 - a bug: one line and exit 5, never a traceback
+    except Exception as problem:
         _internal(problem)
         return
     elapsed = time.perf_counter() - started

@@ -14,7 +14,16 @@ from datetime import date
 from typing import Any
 
 from claimrules.decision import (
-    Amount, Citation, ClauseTrace, ConditionTrace, Decision, EscalationStep, FactUsed, Notice, Party, PolicyUsed,
+    Amount,
+    Citation,
+    ClauseTrace,
+    ConditionTrace,
+    Decision,
+    EscalationStep,
+    FactUsed,
+    Notice,
+    Party,
+    PolicyUsed,
 )
 from claimrules.engine.evaluate import Context, render_value
 from claimrules.engine.program import Evaluation, Program
@@ -24,7 +33,13 @@ from claimrules.money import Money
 from claimrules.periods import add_business_days, add_days, add_months
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
-    CONDITIONAL_EFFECTS, COVERING_EFFECTS, REFUSING_EFFECTS, Clause, Document, Effect, PolicySet,
+    CONDITIONAL_EFFECTS,
+    COVERING_EFFECTS,
+    REFUSING_EFFECTS,
+    Clause,
+    Document,
+    Effect,
+    PolicySet,
 )
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
@@ -299,7 +314,7 @@ class Adjudicator:
     def _assume(truth: dict[str, bool | None], assumed: dict[str, bool]) -> dict[str, bool | None]:
         if not assumed:
             return {key: (value if value is not None else False) for key, value in truth.items()}
-        merged = {key: (value if value is not None else False) for key, value in truth.items()}
+        merged: dict[str, bool | None] = {key: (value if value is not None else False) for key, value in truth.items()}
         merged.update(assumed)
         return merged
 
@@ -421,7 +436,7 @@ class Adjudicator:
                     not clause.if_outcome or outcome in clause.if_outcome):
                 notices.append(Notice(clause=clause.id, text=clause.notice))
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
-        amounts = [Amount(kind=kind, money=money, clause=clause.id)  # type: ignore[arg-type]
+        amounts = [Amount(kind=kind, money=money, clause=clause.id)
                    for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
         trace, facts_read = self._trace(evaluation)
         claim_json = canonical_claim(facts)
@@ -430,7 +445,7 @@ class Adjudicator:
             f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
         return Decision.model_construct(
             decision_id=decision_id,
-            outcome=outcome,
+            outcome=outcome,  # type: ignore[arg-type]
             decided_on=decided_on,
             deciding=self._cite(deciding_clause),
             grounds=tuple(self._cite(clause) for clause in grounds),

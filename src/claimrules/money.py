@@ -256,7 +256,8 @@ class Money(BaseModel):
 def _arith(operation: Any, left: Decimal, right: Decimal) -> Decimal:
     """Apply an exact decimal operation, refusing results that would need rounding."""
     try:
-        return operation(left, right)
+        result: Decimal = operation(left, right)
+        return result
     except (Inexact, Overflow, InvalidOperation) as exc:
         raise InvalidAmount(
             f"{left} and {right} give a result that cannot be held exactly in {_PRECISION} digits"

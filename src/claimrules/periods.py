@@ -23,16 +23,16 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 __all__ = [
-    "InvalidPeriod",
     "InvalidLocation",
+    "InvalidPeriod",
+    "add_business_days",
     "add_days",
     "add_months",
     "add_years",
-    "within",
-    "is_business_day",
-    "add_business_days",
-    "next_business_day",
     "count_between",
+    "is_business_day",
+    "next_business_day",
+    "within",
 ]
 
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 
 import pycountry
@@ -59,7 +58,7 @@ def validate_subdivision(code: str) -> str:
         raise UnknownSubdivision(
             f"{code!r} is not an ISO 3166-2 subdivision code (expected e.g. 'US-AL', uppercase)"
         )
-    if pycountry.subdivisions.get(code=code) is None:
+    if pycountry.subdivisions.get(code=code) is None:  # type: ignore[no-untyped-call]
         raise UnknownSubdivision(f"{code!r} is not an ISO 3166-2 subdivision code")
     return code
 
@@ -71,7 +70,8 @@ def subdivision_country(code: str) -> str:
 
 
 def _us_subdivisions(*types: str) -> frozenset[str]:
-    return frozenset(s.code for s in pycountry.subdivisions.get(country_code="US") if s.type in types)
+    found = pycountry.subdivisions.get(country_code="US")  # type: ignore[no-untyped-call]
+    return frozenset(s.code for s in found if s.type in types)
 
 
 # The five inhabited U.S. territories that have both an ISO 3166-1 country code and

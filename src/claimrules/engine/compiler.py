@@ -109,7 +109,9 @@ class DurableCompiler:
     def _field(self, path: str) -> str:
         name = "f_" + path.replace(".", "__")
         if name not in self.fields:
-            self.fields[name] = Projection(name, lambda ctx, path=path: ctx.values.get(path), path)
+            def read(ctx: Any, path: str = path) -> Any:
+                return ctx.values.get(path)
+            self.fields[name] = Projection(name, read, path)
         return name
 
     def _term(self, node: ast.Expr) -> str:
@@ -214,10 +216,10 @@ class DurableCompiler:
             if native is not None:
                 return native
         if isinstance(node, ast.Member) and isinstance(node.container, ast.SetOf):
-            item = self.operand(node.item)
-            if item is not None and item[0] == "field" and node.container.items:
+            operand = self.operand(node.item)
+            if operand is not None and operand[0] == "field" and node.container.items:
                 inside = node.negated == negate
-                tests = [{("$eq" if inside else "$neq"): {item[1]: to_engine(const.value)}}
+                tests = [{("$eq" if inside else "$neq"): {operand[1]: to_engine(const.value)}}
                          for const in node.container.items]
                 return tests[0] if len(tests) == 1 else {("$or" if inside else "$and"): tests}
         if isinstance(node, ast.Known):

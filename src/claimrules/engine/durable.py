@@ -86,20 +86,20 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import durable_rules_engine as _dre
+import durable_rules_engine as _dre  # type: ignore[import-not-found]
 
 __all__ = [
-    "EngineError",
-    "RuleNetwork",
     "GUARD_FIELD",
-    "PRIME_RULE",
-    "RESERVED_FIELDS",
-    "MAX_PATHS_PER_RULESET",
     "MAX_BOOL_NODES_PER_RULE",
     "MAX_FACT_FIELDS",
-    "rule_weight",
+    "MAX_PATHS_PER_RULESET",
+    "PRIME_RULE",
+    "RESERVED_FIELDS",
+    "EngineError",
+    "RuleNetwork",
     "compile_rulesets",
     "prime_ruleset",
+    "rule_weight",
 ]
 
 # -- engine constants (durable_rules 2.0.28) ---------------------------------
@@ -489,7 +489,7 @@ class RuleNetwork:
         """Create one ruleset; caller holds the lock."""
         name = f"{self._label}.{next(self._ruleset_ids)}"
         try:
-            handle = _dre.create_ruleset(name, _ruleset_json(chunk))
+            handle: int = _dre.create_ruleset(name, _ruleset_json(chunk))
         except _NativeError as exc:
             # NB: rete.c registers the handle before building the tree, so a
             # failed create_ruleset leaks one handle and its memory.

@@ -29,7 +29,7 @@ Compiled = Callable[["Context"], Value]
 class Context:
     """The state of evaluating one claim: its facts, and values computed so far."""
 
-    __slots__ = ("values", "memo", "item", "atoms")
+    __slots__ = ("atoms", "item", "memo", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values

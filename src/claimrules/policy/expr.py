@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal as TypingLiteral
-from typing import TypeAlias, Union
+from typing import TypeAlias
 
 from claimrules.money import Money
 
-Scalar: TypeAlias = Union[str, int, Decimal, bool, date, Money]
+Scalar: TypeAlias = str | int | Decimal | bool | date | Money
 DurationUnit: TypeAlias = TypingLiteral["days", "months", "years", "business_days"]
 CompareOp: TypeAlias = TypingLiteral["==", "!=", "<", "<=", ">", ">="]
 
@@ -153,10 +153,7 @@ class Call(Node):
     args: tuple[Expr, ...]
 
 
-Expr: TypeAlias = Union[
-    Const, Fact, Ref, Shift, Arith, Compare, Member, SetOf, Within, Known, All, AnyOf, Not,
-    Labelled, Quantified, Holds, Call, Duration,
-]
+Expr: TypeAlias = Const | Fact | Ref | Shift | Arith | Compare | Member | SetOf | Within | Known | All | AnyOf | Not | Labelled | Quantified | Holds | Call | Duration
 
 BOOLEAN_NODES = (Compare, Member, Within, Known, All, AnyOf, Not, Labelled, Holds)
 

@@ -21,7 +21,17 @@ from claimrules.errors import PolicyError, did_you_mean
 from claimrules.facts import FACT_PATHS, FACT_ROOTS, ITEM_FIELDS, LIST_FACTS
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
-    DISCLOSURE_ITEMS, AmountCase, Clause, Definition, Document, EarlierVersion, Effect, EscalationStep, Party, PolicySet, Source,
+    DISCLOSURE_ITEMS,
+    AmountCase,
+    Clause,
+    Definition,
+    Document,
+    EarlierVersion,
+    Effect,
+    EscalationStep,
+    Party,
+    PolicySet,
+    Source,
 )
 from claimrules.policy.parser import parse_condition
 from claimrules.territory import NAMED_SETS, validate_country, validate_subdivision
@@ -94,7 +104,7 @@ def read_yaml(path: Path, display: str) -> Any:
                     "YAML aliases are not allowed in policies", file=display, line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None, expected="plain values",
                 )
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except PolicyError as problem:
         if problem.file is None:
             problem = PolicyError(problem.message, file=display, line=problem.line, column=problem.column,
@@ -593,4 +603,4 @@ def _fingerprint(body: Mapping[str, Any], raw_documents: list[Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-__all__ = ["load_policy", "read_yaml", "FACT_PATHS", "ITEM_FIELDS", "LIST_FACTS"]
+__all__ = ["FACT_PATHS", "ITEM_FIELDS", "LIST_FACTS", "load_policy", "read_yaml"]

@@ -220,9 +220,10 @@ class Parser:
                 raise self.fail("expected 'days' after 'business'", "'business days'")
             unit = "business_days"
         else:
-            unit = UNITS.get(self.current.text)
-            if unit is None:
+            known = UNITS.get(self.current.text)
+            if known is None:
                 raise self.fail("expected a unit", "'days', 'months', 'years' or 'business days'")
+            unit = known
         self.index += 1
         if amount > MAX_DURATION[unit]:
             raise _error(self.source, token.start, f"a duration of {amount} {unit.replace('_', ' ')} is too long",

@@ -135,7 +135,7 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
     if missing_order:
         raise _fail(policy.source, "tie_order leaves out " + ", ".join(sorted(missing_order)),
                     expected="every document once")
-    for name, definition in policy.definitions.items():
+    for definition in policy.definitions.values():
         if definition.value is not None:
             _check_names(definition.value, policy, definition.source, definition.clause, ids)
     for document in policy.documents:
@@ -252,7 +252,7 @@ class _Types:
         if found not in ("any", wanted):
             raise self.fail(node, f"{what} is {_KINDS.get(found, found)}", _KINDS[wanted])
 
-    def type_of(self, node: ast.Expr) -> str:  # noqa: C901 - one case per node kind
+    def type_of(self, node: ast.Expr) -> str:
         if isinstance(node, ast.Const):
             value = node.value
             return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, Decimal))

@@ -22,11 +22,25 @@ from claimrules.errors import ClaimrulesError
 from claimrules.facts import ClaimFacts, parse_claim, read_claim_text
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
-    COVERING_EFFECTS, DISCLOSURE_ITEMS, REFUSING_EFFECTS, Clause, Definition, Document, Effect, PolicySet,
+    COVERING_EFFECTS,
+    DISCLOSURE_ITEMS,
+    REFUSING_EFFECTS,
+    Clause,
+    Definition,
+    Document,
+    Effect,
+    PolicySet,
 )
 from claimrules.render.anchors import clause_anchor, clause_href, document_page
 from claimrules.render.letter import (
-    TEMPLATES, Cited, Letter, build_letter, environment, fact_words, long_date, render_letter,
+    TEMPLATES,
+    Cited,
+    Letter,
+    build_letter,
+    environment,
+    fact_words,
+    long_date,
+    render_letter,
 )
 from claimrules.render.text import OUTCOME_WORDS, REMEDY_WORDS
 
@@ -530,10 +544,10 @@ def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: str | 
                 **common, page="glossary", entries=glossary))
             writer.write(f"examples.{kind}", env.get_template(f"site_examples.{kind}.j2").render(
                 **common, page="examples", examples=example_views))
-        for view in example_views:
-            if view.letter_page is not None:
-                writer.write(view.letter_page, render_letter(
-                    decisions[view.name], policy, format="html", claim=claims[view.name], docs_base="../"))
+        for example in example_views:
+            if example.letter_page is not None:
+                writer.write(example.letter_page, render_letter(
+                    decisions[example.name], policy, format="html", claim=claims[example.name], docs_base="../"))
         writer.finish()
         anchors = {clause.key: clause_href(clause.document, clause.id, clause.version)
                    for document in policy.documents for clause in document.clauses}
