@@ -164,3 +164,13 @@ class Ledger:
 
     def verify(self) -> Verification:
         return verify(self.store.records(), self.store.head())
+
+    def close(self) -> None:
+        self.store.close()
+        self.policy.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
