@@ -179,7 +179,8 @@ def register(app: typer.Typer) -> None:
         """The claim's whole story in order: facts as they arrived, decisions, exceptions, changes."""
         _format(format)
         from claimrules.ledger import open_store
-        from claimrules.ledger.history import history as build, history_text
+        from claimrules.ledger.history import history as build
+        from claimrules.ledger.history import history_text
         from claimrules.ledger.ledger import check_claim_id
 
         try:

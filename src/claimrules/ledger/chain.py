@@ -75,38 +75,65 @@ class Verification:
         return not self.problems
 
 
+def _chain_order(records: list[Record]) -> list[Record]:
+    """The records in the order their links say they were written, from the first one on."""
+    by_prev: dict[str, Record] = {}
+    for record in records:
+        by_prev.setdefault(record.prev_hash, record)
+    chain: list[Record] = []
+    link = GENESIS
+    while link in by_prev and len(chain) < len(records):
+        record = by_prev[link]
+        chain.append(record)
+        link = record.hash
+    return chain
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def verify(records: Iterable[Record], head: tuple[int, str] | None) -> Verification:
     """Check every record's own hash, every link, the numbering and the recorded head of the chain."""
     ordered = list(records)
     problems: list[Problem | str] = []
-    by_hash = {record.hash: record for record in ordered}
-    previous_hash, previous_seq = GENESIS, 0
-    for position, record in enumerate(ordered):
+    for record in ordered:
         own = record_hash(record.prev_hash, record.claim_id, record.kind, record.at, record.actor, record.body)
         if own != record.hash:
             problems.append(Problem(record.seq, record.claim_id, record.kind,
                                     "edited: its content no longer matches its hash"))
+    previous_seq = 0
+    for record in ordered:
         if record.seq != previous_seq + 1:
             missing = (f"record {previous_seq + 1}" if record.seq == previous_seq + 2
                        else f"records {previous_seq + 1}-{record.seq - 1}")
             problems.append(f"{missing} deleted (the chain jumps from record {previous_seq} to {record.seq})")
-        elif record.prev_hash != previous_hash:
-            earlier = by_hash.get(record.prev_hash)
-            if earlier is not None and ordered.index(earlier) > position:
+        previous_seq = record.seq
+    chain = _chain_order(ordered)
+    if len(chain) == len(ordered):  # every record is linked: any that is not in its written place was moved
+        for position, (stored, written) in enumerate(zip(ordered, chain, strict=True)):
+            if stored is not written:
+                place = chain.index(stored) + 1
+                problems.append(Problem(stored.seq, stored.claim_id, stored.kind,
+                                        f"out of order: it was written {_ordinal(place)}, "
+                                        f"not {_ordinal(position + 1)}"))
+    else:  # a link is broken where no deletion or edit explains it
+        explained = {problem.seq for problem in problems if isinstance(problem, Problem)}
+        previous: Record | None = None
+        for record in ordered:
+            expected = previous.hash if previous is not None else GENESIS
+            contiguous = record.seq == (previous.seq + 1 if previous is not None else 1)
+            if record.prev_hash != expected and contiguous and record.seq not in explained:
                 problems.append(Problem(record.seq, record.claim_id, record.kind,
-                                        f"out of order: it was written after the record now numbered {earlier.seq}"))
-            elif earlier is None and own == record.hash:
-                problems.append(Problem(record.seq, record.claim_id, record.kind,
-                                        "the record before it was deleted or replaced"))
-            elif own == record.hash:
-                problems.append(Problem(record.seq, record.claim_id, record.kind,
-                                        f"out of order: it follows record {earlier.seq if earlier else '?'} in the chain"))
-        previous_hash, previous_seq = record.hash, record.seq
+                                        "does not follow the record before it: a record was replaced or moved"))
+            previous = record
+    last_seq, last_hash = (ordered[-1].seq, ordered[-1].hash) if ordered else (0, GENESIS)
     if head is not None:
         head_seq, head_hash = head
-        if head_seq != previous_seq or head_hash != previous_hash:
+        if head_seq != last_seq or head_hash != last_hash:
             problems.append(f"the ledger's head says {head_seq} record(s) ending in {head_hash[:12]}, "
-                            f"but the chain ends at record {previous_seq}: records at the end were deleted or changed")
+                            f"but the chain ends at record {last_seq}: records at the end were deleted or changed")
     elif ordered:
         problems.append("the ledger's head is missing")
     return Verification(len(ordered), tuple(problems))

@@ -9,6 +9,7 @@ in between. A transaction that dies before it commits leaves nothing behind.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,9 +153,14 @@ class _Tx:
         return self._store._append(claim_id, kind, actor, body)
 
 
+def is_postgres(location: str) -> bool:
+    """A PostgreSQL URL or ``key=value`` connection string (anything else is a SQLite file path)."""
+    return location.startswith(("postgresql://", "postgres://")) or re.match(r"^[a-z_]+=", location) is not None
+
+
 def open_store(location: str, clock: Clock = utc_now) -> SqlStore:
     """A SQLite file path, or a PostgreSQL URL (``postgresql://...``)."""
-    if location.startswith(("postgresql://", "postgres://")) or location.startswith("host=") or " dbname=" in location:
+    if is_postgres(location):
         from claimrules.ledger.postgres import PostgresStore
 
         return PostgresStore(location, clock)
