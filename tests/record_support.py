@@ -40,6 +40,8 @@ def gulf_return(reported_on: str = "2024-06-21") -> dict[str, Any]:
 def postgres_database() -> Iterator[str]:
     server = os.environ.get(POSTGRES_ENV)
     if not server:
+        if os.environ.get("CLAIMRULES_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{POSTGRES_ENV} is not set but CLAIMRULES_REQUIRE_POSTGRES=1")
         pytest.skip(f"{POSTGRES_ENV} is not set (no PostgreSQL to test against; .ci/run starts one)")
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
