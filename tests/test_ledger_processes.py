@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_eight_processes_on_overlapping_claims_lose_and_duplicate_nothing(locati
                 f"OV-{n}": 1 for n in range(6)}
             for claim_id in (f"OV-{n}" for n in range(6)):
                 decisions = [r.data["decision_id"] for r in records if r.claim_id == claim_id and r.kind == "decision"]
-                assert all(a != b for a, b in zip(decisions, decisions[1:])), claim_id
+                assert all(a != b for a, b in pairwise(decisions)), claim_id
                 # the last decision recorded used every extension granted on the claim
                 last = next(r for r in reversed(records) if r.claim_id == claim_id and r.kind == "decision")
                 granted = [r.seq for r in grants if r.claim_id == claim_id]

@@ -187,12 +187,42 @@ def register(app: typer.Typer) -> None:
             with open_store(ledger_location(ledger)) as store:
                 records = store.records(check_claim_id(claim_id))
             if not records:
-                from claimrules.ledger import LedgerError
+                from claimrules.ledger.store import UnknownClaim
 
-                raise LedgerError(f"the ledger holds no claim {claim_id}", field="claim_id",
+                raise UnknownClaim(f"the ledger holds no claim {claim_id}", field="claim_id",
                                   expected="a claim id the ledger holds")
         except ClaimrulesError as error:
             _fail(error)
             return
         story = build(claim_id, records)
         typer.echo(json.dumps(story, indent=2, sort_keys=True) if format == "json" else history_text(story), nl=False)
+
+    @app.command()
+    def serve(
+        policy: PolicyOption = Path("policies/northwind"),
+        ledger: LedgerOption = None,
+        host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to bind (0: any free port).")] = 8000,
+        workers: Annotated[int, typer.Option("--workers", help="Worker processes (each compiles the policy once).")] = 1,
+        api_key_env: Annotated[str | None, typer.Option(
+            "--api-key-env", help="Name of an environment variable holding the API key the write endpoints need.")] = None,
+        max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="Largest request body accepted.")] = 1_000_000,
+    ) -> None:
+        """Serve decide, explain, letter, grant, history and schema over HTTP (needs the [service] extra)."""
+        try:
+            import uvicorn
+        except ImportError:
+            typer.echo("error: the HTTP service needs the service extra: pip install 'claimrules[service]'", err=True)
+            raise typer.Exit(2) from None
+        api_key = None
+        if api_key_env is not None:
+            api_key = os.environ.get(api_key_env)
+            if not api_key:
+                typer.echo(f"error: --api-key-env: the environment variable {api_key_env} is not set", err=True)
+                raise typer.Exit(2)
+        os.environ.update(CLAIMRULES_POLICY=str(policy), CLAIMRULES_LEDGER=ledger_location(ledger),
+                          CLAIMRULES_MAX_BODY_BYTES=str(max_body_bytes))
+        if api_key:
+            os.environ["CLAIMRULES_API_KEY"] = api_key
+        uvicorn.run("claimrules.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")

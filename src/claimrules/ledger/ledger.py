@@ -22,7 +22,7 @@ from claimrules.facts import ClaimFacts, parse_claim
 from claimrules.ledger.authority import Authority, measure
 from claimrules.ledger.chain import Record, Verification, canonical, verify
 from claimrules.ledger.diff import decision_changes, facts_changes
-from claimrules.ledger.store import LedgerError, Store
+from claimrules.ledger.store import LedgerError, Store, UnknownClaim
 
 MAX_CLAIM_ID = 200
 EXTENSIONS = "extensions"
@@ -140,7 +140,7 @@ class Ledger:
             records = tx.records(claim_id)
             last_facts = next((r for r in reversed(records) if r.kind == "facts"), None)
             if last_facts is None:
-                raise LedgerError(f"claim {claim_id} has no facts in the ledger: decide it once before granting",
+                raise UnknownClaim(f"claim {claim_id} has no facts in the ledger: decide it once before granting",
                                   field="claim_id", expected="a claim the ledger holds")
             facts = merge_exceptions(last_facts.data["facts"], exceptions_in_force(records))
             # the item must be a valid fact (a role the claim model knows, dates in order) before it is measured
@@ -158,7 +158,7 @@ class Ledger:
     def records(self, claim_id: str) -> list[Record]:
         records = self.store.records(check_claim_id(claim_id))
         if not records:
-            raise LedgerError(f"the ledger holds no claim {claim_id}", field="claim_id",
+            raise UnknownClaim(f"the ledger holds no claim {claim_id}", field="claim_id",
                               expected="a claim id the ledger holds")
         return records
 

@@ -28,6 +28,10 @@ class LedgerError(ClaimrulesError):
     family = "ledger"
 
 
+class UnknownClaim(LedgerError):
+    """The ledger holds no record of the claim asked about."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
