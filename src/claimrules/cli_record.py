@@ -226,3 +226,31 @@ def register(app: typer.Typer) -> None:
             os.environ["CLAIMRULES_API_KEY"] = api_key
         uvicorn.run("claimrules.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                     log_level="warning")
+
+    @app.command()
+    def audit(
+        history_file: Annotated[Path, typer.Argument(metavar="HISTORY", help="Past decisions, JSONL (docs/audit.md).")],
+        policy: PolicyOption = Path("policies/northwind"),
+        format: FormatOption = "text",
+        html: Annotated[Path | None, typer.Option("--html", help="Also write the HTML report (charts inline) here.")] = None,
+        json_file: Annotated[Path | None, typer.Option("--json", help="Also write the JSON report here.")] = None,
+        workers: Annotated[int, typer.Option("--workers", help="Processes deciding the claims (default 1).")] = 1,
+    ) -> None:
+        """Decide past claims again and compare with what people decided: agreement, disagreements and why."""
+        _format(format)
+        from claimrules.audit import audit as run_audit
+        from claimrules.audit import read_history
+        from claimrules.render.audit import audit_html, audit_text
+
+        try:
+            with load_policy(policy) as compiled:
+                report = run_audit(compiled, read_history(history_file), workers=workers, policy_dir=policy).as_dict()
+        except ClaimrulesError as error:
+            _fail(error)
+            return
+        for target, text in ((html, audit_html(report) if html else ""),
+                             (json_file, json.dumps(report, indent=2, sort_keys=True) if json_file else "")):
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        typer.echo(json.dumps(report, indent=2, sort_keys=True) if format == "json" else audit_text(report), nl=False)
