@@ -131,8 +131,8 @@ def audit(policy: CompiledPolicy, history: Iterable[tuple[int, HistoryRecord]], 
             why = "no such clause in the policy"
         elif human.clause is not None and (not agree or human.clause not in grounds):
             why = f"{human.clause} does not support '{human.outcome}': the policy decides {outcome} under {deciding}"
-        elif human.clause is None and human.outcome in ("deny", "refer") and not agree:
-            why = f"an adverse decision citing no clause: the policy decides {outcome} under {deciding}"
+        elif human.clause is None and not agree:
+            why = f"'{human.outcome}' citing no clause: the policy decides {outcome} under {deciding}"
         if why is not None:
             report.unsupported_reasons.append({"line": line, "claim_id": record.claim_id, "clause": human.clause,
                                                "reason": human.reason, "why": why})
