@@ -187,3 +187,28 @@ def test_law_no_new_ground_on_unchanged_facts(tmp_path_factory: pytest.TempPathF
     stated = {ground.clause for ground in first.decision.grounds}
     assert {ground.clause for ground in later.decision.grounds} <= stated
     assert later.decision.decision_id == first.decision.decision_id and not later.new
+
+
+def test_grant_too_late_is_refused_and_never_used(tmp_path: Path, northwind: CompiledPolicy) -> None:
+    # RT 3.3: an extension granted after the window it extends has ended (2024-06-17 for Dana's
+    # refurbished laptop, RT 1.2) is void, even if recorded.
+    where = str(tmp_path / "late.sqlite")
+    store = open_store(where)
+    ledger = Ledger(store, northwind)
+    ledger.decide("LATE", gulf_return("2024-06-21"), actor="agent-1")
+    store.close()
+    letter = tmp_path / "confirmation.html"
+    result = CliRunner().invoke(app, ["grant", "LATE", "--staff", "M-9", "--role", "manager", "--granted-on", "2024-06-19",
+                                      "--new-end", "2024-08-01", "--ledger", where, "--letter", str(letter),
+                                      "--letter-format", "html"])
+    assert result.exit_code == 0, result.output
+    assert "REFUSED" in result.output and "(RT 3.3)" in result.output
+    page = letter.read_text()
+    assert "could not be extended" in page and "RT 3.3" in page and "<blockquote>" in page
+    store = open_store(where)
+    again = Ledger(store, northwind).decide("LATE", gulf_return("2024-06-21"), actor="agent-2")
+    store.close()
+    assert not again.new and again.decision.outcome == "deny" and again.exceptions == ()
+    bad_role = CliRunner().invoke(app, ["grant", "LATE", "--staff", "M-9", "--role", "boss", "--granted-on", "2024-06-15",
+                                        "--new-end", "2024-08-01", "--ledger", where])
+    assert bad_role.exit_code == 3 and "grantor_role: 'boss' is not allowed" in bad_role.output
