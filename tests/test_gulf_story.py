@@ -72,3 +72,14 @@ def test_gulf_story_library_cli_and_http_agree(tmp_path: Path) -> None:
     for step in ("refused", "approved", "with_capped"):
         assert http[step]["decision_id"] == library[step]["decision_id"]
     assert http["agent_grant"] == library["agent_grant"]
+
+
+def test_gulf_story_on_postgresql_gives_the_same_decisions(tmp_path: Path) -> None:
+    from record_support import postgres_database
+
+    with postgres_database() as dsn:
+        on_postgres = _story("--ledger", dsn)
+    _check(on_postgres)
+    on_sqlite = _story("--ledger", str(tmp_path / "sqlite.sqlite"))
+    for step in ("refused", "approved", "with_capped"):
+        assert on_postgres[step]["decision_id"] == on_sqlite[step]["decision_id"]

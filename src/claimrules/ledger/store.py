@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -47,7 +47,7 @@ class Store(Protocol):
 
     location: str
 
-    def transaction(self) -> Any: ...  # a context manager yielding a Transaction
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
 
     def records(self, claim_id: str | None = None) -> list[Record]: ...
 
