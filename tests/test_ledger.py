@@ -212,3 +212,21 @@ def test_grant_too_late_is_refused_and_never_used(tmp_path: Path, northwind: Com
     bad_role = CliRunner().invoke(app, ["grant", "LATE", "--staff", "M-9", "--role", "boss", "--granted-on", "2024-06-15",
                                         "--new-end", "2024-08-01", "--ledger", where])
     assert bad_role.exit_code == 3 and "grantor_role: 'boss' is not allowed" in bad_role.output
+
+
+def test_cli_ledger_decide_records_once(tmp_path: Path) -> None:
+    import json
+
+    claim = tmp_path / "day18.json"
+    claim.write_text(json.dumps(gulf_return("2024-06-21")))
+    where = str(tmp_path / "cli-decide.sqlite")
+    runner = CliRunner()
+    first = runner.invoke(app, ["ledger", "decide", str(claim), "--claim-id", "D-1", "--by", "A-1", "--ledger", where,
+                                "--format", "json"])
+    again = runner.invoke(app, ["ledger", "decide", str(claim), "--claim-id", "D-1", "--by", "A-2", "--ledger", where])
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    body = json.loads(first.output)
+    assert body["new"] is True and body["decision"]["deciding"]["clause"] == "RT 1.2"  # day 18: past RT 1.2's 14 days
+    assert f"unchanged: the recorded decision record #{body['record']}" in again.output
+    story = runner.invoke(app, ["history", "D-1", "--ledger", where, "--format", "json"])
+    assert [event["actor"] for event in json.loads(story.output)["events"]] == ["A-1", "A-1"]
