@@ -95,6 +95,14 @@ def test_errors_are_structured(client: TestClient) -> None:
     assert bad_role.status_code == 404
 
 
+def test_unknown_path_and_method_are_structured_errors(client: TestClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.json()["error"]["family"] == "request"
+    assert missing.json()["error"]["message"] == "GET /nowhere: Not Found"
+    wrong_method = client.get("/decide")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["field"] == "path"
+
+
 def test_request_size_limit(client: TestClient) -> None:
     facts = gulf_return()
     facts["claim"]["description"] = "x" * 30_000

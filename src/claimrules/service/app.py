@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from claimrules.api import CompiledPolicy, load_policy
@@ -146,6 +147,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         return _error(400, "request", str(first.get("msg", "invalid request")), field=where or None,
                       expected=str(first.get("type", "")) or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, "request", f"{request.method} {request.url.path}: {error.detail}",
+                      field="path", expected="an endpoint listed in /openapi.json")
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_: Request, __: _Unauthorized) -> JSONResponse:
