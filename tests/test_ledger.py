@@ -230,3 +230,20 @@ def test_cli_ledger_decide_records_once(tmp_path: Path) -> None:
     assert f"unchanged: the recorded decision record #{body['record']}" in again.output
     story = runner.invoke(app, ["history", "D-1", "--ledger", where, "--format", "json"])
     assert [event["actor"] for event in json.loads(story.output)["events"]] == ["A-1", "A-1"]
+
+
+def test_history_fits_one_screen(tmp_path: Path, northwind: CompiledPolicy) -> None:
+    from datetime import date, timedelta
+
+    where = str(tmp_path / "long.sqlite")
+    store = open_store(where)
+    ledger = Ledger(store, northwind)
+    for day in range(20):  # 20 corrections of the request date: 40 records
+        ledger.decide("LONG", gulf_return((date(2024, 6, 4) + timedelta(days=day)).isoformat()), actor="agent")
+    store.close()
+    short = CliRunner().invoke(app, ["history", "LONG", "--ledger", where])
+    assert short.exit_code == 0
+    assert "(24 earlier record(s) not shown: --all shows them)" in short.output
+    assert len([line for line in short.output.splitlines() if line.startswith("#")]) == 16
+    full = CliRunner().invoke(app, ["history", "LONG", "--ledger", where, "--all"])
+    assert len([line for line in full.output.splitlines() if line.startswith("#")]) == 40

@@ -175,6 +175,7 @@ def register(app: typer.Typer) -> None:
         claim_id: Annotated[str, typer.Argument(help="The claim's id in the ledger.")],
         ledger: LedgerOption = None,
         format: FormatOption = "text",
+        all_events: Annotated[bool, typer.Option("--all", help="Show every record (default: the last 16, one screen).")] = False,
     ) -> None:
         """The claim's whole story in order: facts as they arrived, decisions, exceptions, changes."""
         _format(format)
@@ -195,7 +196,8 @@ def register(app: typer.Typer) -> None:
             _fail(error)
             return
         story = build(claim_id, records)
-        typer.echo(json.dumps(story, indent=2, sort_keys=True) if format == "json" else history_text(story), nl=False)
+        typer.echo(json.dumps(story, indent=2, sort_keys=True) if format == "json" else history_text(story, last=None if all_events else 16),
+                   nl=False)
 
     @app.command()
     def serve(

@@ -93,7 +93,8 @@ def history(claim_id: str, records: list[Record]) -> dict[str, Any]:
             "exceptions_in_force": [e["seq"] for e in in_force]}
 
 
-def history_text(story: dict[str, Any]) -> str:
+def history_text(story: dict[str, Any], *, last: int | None = None) -> str:
+    """The story as text; with ``last``, only the last events (and a line saying how many came before)."""
     lines = [f"Claim {story['claim_id']}: {len(story['events'])} record(s)"]
     current = story["current"]
     if current:
@@ -102,7 +103,11 @@ def history_text(story: dict[str, Any]) -> str:
     if story["exceptions_in_force"]:
         lines.append("Exceptions in force: " + ", ".join(f"#{seq}" for seq in story["exceptions_in_force"]))
     lines.append("")
-    for item in story["events"]:
+    events = story["events"]
+    if last is not None and len(events) > last:
+        lines.append(f"({len(events) - last} earlier record(s) not shown: --all shows them)")
+        events = events[-last:]
+    for item in events:
         lines.append(f"#{item['seq']:<4} {item['at'][:19].replace('T', ' ')}  {item['actor']:<12} {item['summary']}")
         if item.get("change_summary"):
             lines.append(f"      {'':19}  {'':12} changed: {item['change_summary']}")
