@@ -318,10 +318,10 @@ class ConditionCompiler:
         key = ("exceptions", id(node))
 
         def resolved(ctx: Context) -> tuple[date, tuple[dict[str, Any], ...]] | None:
-            found = ctx.memo.get(key, _MISSING)
-            if found is not _MISSING:
-                return found  # type: ignore[no-any-return]
-            found = None
+            cached = ctx.memo.get(key, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[no-any-return]
+            found: tuple[date, tuple[dict[str, Any], ...]] | None = None
             base = window_end(ctx)
             if base is not None:
                 requests = self._grant_requests(node, ctx, base, caps, events)
@@ -334,7 +334,7 @@ class ConditionCompiler:
     def _grant_requests(self, node: ast.Exceptions, ctx: Context, base: date,
                         caps: dict[str, Callable[[Context, date], date | None]],
                         events: list[tuple[ast.GrantEvent, Compiled, Compiled, Compiled]]) -> list[GrantRequest] | None:
-        def limit(role: str) -> date | None | bool:
+        def limit(role: str) -> date | bool | None:
             shift = caps.get(role)
             if shift is None:
                 return None  # no authority

@@ -8,6 +8,7 @@ aliases refused: a policy is data, never code.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -641,7 +642,7 @@ def _dated_versions(reader: _Reader, node: _Mapping, version_date: ast.Expr | No
                                "effective_from", expected=f"a date before {effective}")
         starts.append((start, version))
     starts.sort(key=lambda pair: pair[0])
-    for (first, _), (second, version) in zip(starts, starts[1:]):
+    for (first, _), (second, version) in itertools.pairwise(starts):
         if first == second:
             raise reader.error(f"two versions take effect on {first}", version, "effective_from", expected="one version per date")
     guards: dict[int, ast.Expr] = {}
