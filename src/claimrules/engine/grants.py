@@ -66,7 +66,9 @@ def resolve_grants(window_end: date, requests: Sequence[GrantRequest]) -> tuple[
                       f"{until.isoformat()}, so it counts up to then ({over} day{'s' if over != 1 else ''} less)")
         else:
             status = "counted"
-            reason = f"counted: the window may run to {until.isoformat()}"
+            reason = (f"moves the end of the window to {until.isoformat()}" if until > window_end else
+                      f"asks for {request.new_end.isoformat()}, no later than the window's own end "
+                      f"{window_end.isoformat()}: it extends nothing")
         outcomes.append({
             "kind": request.kind, "clause": request.clause, "source": request.source, "role": request.role,
             "granted_on": request.granted_on, "new_end": request.new_end, "end": until, "status": status,
