@@ -286,3 +286,15 @@ def test_northwind_window_is_written_once() -> None:
     assert body.count("delivery_date + 30 days") == 1 and body.count("delivery_date + 14 days") == 1
     assert body.count("next_on(delivery_date, 1, 31)") == 1
     assert "7, 30, 60" not in body and "extended_end" not in body
+
+
+def test_a_ceiling_in_another_currency_is_a_claim_error_naming_the_currency(tmp_path: Path) -> None:
+    from claimrules.errors import ClaimError
+
+    folder = write_policy(tmp_path / "p", [document("T", [
+        clause("T 1", "covers", when="product.opened", remedy="refund", refund="product.price"),
+        clause("T 2", "fee", when="product.opened", fee="restocking_fee", amount="product.price * 10% up to USD 50"),
+    ])])
+    with claimrules.load_policy(folder) as policy, pytest.raises(ClaimError) as caught:
+        policy.adjudicate(claimrules.parse_claim(claim(product={"price": "EUR 800.00", "opened": True})))
+    assert "EUR" in caught.value.message and "USD" in str(caught.value)

@@ -225,7 +225,16 @@ class ConditionCompiler:
         if isinstance(node, ast.Call):
             function = FUNCTIONS[node.name]
             args = [self._compile(arg, False) for arg in node.args]
-            return lambda ctx: function(*[arg(ctx) for arg in args])
+            text = node.text
+
+            def call(ctx: Context) -> Value:
+                values = [arg(ctx) for arg in args]
+                try:
+                    return function(*values)
+                except (TypeError, ValueError) as problem:  # e.g. 'EUR 800 up to USD 50'
+                    raise _combination_error(values, text, problem) from None
+
+            return call
         if isinstance(node, ast.Table):
             return self._table(node)
         if isinstance(node, ast.Exceptions):
@@ -303,7 +312,7 @@ class ConditionCompiler:
                     total = total + item
                 return total
             except (TypeError, ValueError) as problem:
-                raise EvaluationError(f"cannot combine the rows of '{text}': {problem}") from None
+                raise _combination_error(values, text, problem) from None
 
         return {"first": first, "unique": unique, "collect": collect}[hit]
 
@@ -549,6 +558,16 @@ def _comparison_error(left: Any, right: Any, text: str, problem: Exception) -> E
         return ClaimError(f"an amount in {left.currency} cannot be compared with {right.currency} in '{text}'",
                           field="currency", expected=f"amounts in {right.currency} for this policy")
     return EvaluationError(f"cannot compare {left!r} with {right!r} in '{text}': {problem}")
+
+
+def _combination_error(values: list[Any], text: str, problem: Exception) -> Exception:
+    """Values that cannot be combined (min, max, a table's sum): amounts in two currencies are a claim
+    in another currency than the policy prices in (ClaimError); anything else is a bug."""
+    amounts = [value for value in values if isinstance(value, Money)]
+    other = next((value for value in amounts if value.currency != amounts[0].currency), None)
+    if other is not None:
+        return _comparison_error(amounts[0], other, text, problem)
+    return EvaluationError(f"cannot compute '{text}' with {values!r}: {problem}")
 
 
 def _holding(clause: Clause) -> ast.Expr:
