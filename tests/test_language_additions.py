@@ -298,3 +298,43 @@ def test_a_ceiling_in_another_currency_is_a_claim_error_naming_the_currency(tmp_
     with claimrules.load_policy(folder) as policy, pytest.raises(ClaimError) as caught:
         policy.adjudicate(claimrules.parse_claim(claim(product={"price": "EUR 800.00", "opened": True})))
     assert "EUR" in caught.value.message and "USD" in str(caught.value)
+
+
+def _grants_strategy():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    start = date(2025, 3, 31).toordinal()
+    day = st.integers(start - 20, start + 90).map(date.fromordinal)
+    limit = st.none() | st.integers(start, start + 60).map(date.fromordinal)
+    request = st.builds(lambda role, granted, length, cap, source: GrantRequest(
+        "recorded", "X 1", source, role, granted, date.fromordinal(granted.toordinal() + length), cap),
+        st.sampled_from(["agent", "manager"]), day, st.integers(0, 80), limit, st.text("abc", min_size=1, max_size=3))
+    return st.lists(request, max_size=6)
+
+
+def test_grant_resolution_is_order_free_and_grants_only_extend() -> None:
+    """RT 3.3's fixed point: listing order never matters; adding a grant never ends the window
+    earlier; the end is the window's own end or some counted grant's end; nothing void reaches it."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    window_end = date(2025, 3, 31)
+
+    @settings(max_examples=300, deadline=None)
+    @given(requests=_grants_strategy(), extra=_grants_strategy(), seed=st.randoms())
+    def check(requests: list[GrantRequest], extra: list[GrantRequest], seed: Any) -> None:
+        end, outcomes = resolve_grants(window_end, requests)
+        shuffled = list(requests)
+        seed.shuffle(shuffled)
+        assert resolve_grants(window_end, shuffled) == (end, outcomes)
+        assert resolve_grants(window_end, requests + extra)[0] >= end
+        assert end == window_end or end in {item["end"] for item in outcomes if item["status"] != "void"}
+        for item in outcomes:
+            if item["status"] == "void":
+                assert item["granted_on"] > end or item["role"] and "no authority" in item["reason"]
+            else:
+                assert item["granted_on"] <= end and item["end"] <= end
+            if item["status"] == "capped":
+                assert item["over_by_days"] == (item["new_end"] - item["end"]).days > 0
+
+    check()
