@@ -191,7 +191,7 @@ def _table_cases(path: Path) -> Iterator[Case]:
     source = str(path)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.load(_read(path), Loader=loader)  # noqa: S506 - a safe loader
+        document = yaml.load(_read(path), Loader=loader)
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         raise ClaimError(f"not valid YAML: {getattr(problem, 'problem', problem)}", file=source,
