@@ -236,10 +236,10 @@ def _table_claim(row: dict[str, Any], table: Path, where: str) -> dict[str, Any]
     if not isinstance(overrides, dict):
         raise ClaimError("'set' must map dotted fact paths to values", file=where, field="set",
                          expected="{claim.reported_on: 2024-06-18}")
-    claim = copy.deepcopy(claim)
+    result: dict[str, Any] = copy.deepcopy(claim)
     for dotted, value in sorted(overrides.items()):
-        _assign(claim, str(dotted), _plain(value), where)
-    return claim
+        _assign(result, str(dotted), _plain(value), where)
+    return result
 
 
 def _json_case_claim(path: Path, where: str) -> dict[str, Any]:
