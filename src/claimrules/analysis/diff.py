@@ -241,9 +241,10 @@ def semantic_diff(old: CompiledPolicy, new: CompiledPolicy, seeds: list[Seed], s
         claims.location_cells = cells
         old_f, new_f = PolicyFormulas(old.policy, claims), PolicyFormulas(new.policy, claims)
         region, terms = _region(old_f, new_f, key)
-        quiet = _quiet(old_f, new_f, key)
+        quiet = [z3.And(*_quiet(old_f, new_f, key))]
+        shaped: dict[str, z3.BoolRef] = {}
         uninterpreted |= old_f.uninterpreted | new_f.uninterpreted
-        base = [region, *claims.constraints, *claims.text_constraints()]
+        base = [z3.And(region, *claims.constraints, *claims.text_constraints())]
         if _check(base) == z3.unsat:
             report.proven_empty.append(key)
             continue
@@ -254,7 +255,9 @@ def semantic_diff(old: CompiledPolicy, new: CompiledPolicy, seeds: list[Seed], s
                 break
             solver = z3.Solver()
             solver.set("timeout", SOLVER_TIMEOUT_MS)
-            solver.add(*base, *extra, *seed_constraints(claims, seed, cells))
+            if seed.name not in shaped:
+                shaped[seed.name] = z3.And(*seed_constraints(claims, seed, cells))
+            solver.add(*base, *extra, shaped[seed.name])
             for model in _models(solver, terms, models_per_seed):
                 claim = build_claim(claims, model, seed, cells, default_item)
                 verdicts = _decide_both(old, new, claim)

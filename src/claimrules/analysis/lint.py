@@ -176,14 +176,21 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
                 continue
             active[clause.key] = formulas.active(document, clause)
             otherwise[clause.key] = formulas.active_otherwise(document, clause)
-    base = [*claims.constraints, *claims.text_constraints()]
+    base = z3.And(*claims.constraints, *claims.text_constraints())
+    shaped: dict[tuple[str, bool], z3.BoolRef] = {}
 
     def fresh_solver(*constraints: z3.BoolRef) -> z3.Solver:
         # a fresh solver per query: z3's incremental mode (push/pop) gives up on these far sooner
         solver = z3.Solver()
         solver.set("timeout", SOLVER_TIMEOUT_MS)
-        solver.add(*base, *constraints)
+        solver.add(base, *constraints)
         return solver
+
+    def shape_of(seed: Seed, lists_as_seed: bool) -> z3.BoolRef:
+        key = (seed.name, lists_as_seed)
+        if key not in shaped:
+            shaped[key] = z3.And(*seed_constraints(claims, seed, cells, lists_as_seed=lists_as_seed))
+        return shaped[key]
 
     def proven_impossible(*goals: z3.BoolRef) -> bool:
         return bool(fresh_solver(*goals).check() == z3.unsat)
@@ -191,7 +198,7 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
     def witness(goals: list[z3.BoolRef], confirm: Callable[[Decision], bool]) -> tuple[dict[str, Any], str] | None:
         budget = MAX_CANDIDATES
         for seed, lists_as_seed in [(seed, True) for seed in seeds] + [(seed, False) for seed in seeds]:
-            solver = fresh_solver(*goals, *seed_constraints(claims, seed, cells, lists_as_seed=lists_as_seed))
+            solver = fresh_solver(*goals, shape_of(seed, lists_as_seed))
             for _ in range(MODELS_PER_SEED):
                 if budget <= 0:
                     return None

@@ -57,7 +57,6 @@ def seed_constraints(claims: Claims, seed: Seed, cells: list[tuple[str, str | No
         given = seed.derived.get(path)
         out.append(known == (given is not None))
         out.append(inside == (given is not None and item in given))
-    out.extend(claims.text_constraints())
     for path, (_, known) in sorted(claims.vars.items()):
         if _get(seed.claim, path) is not None:
             out.append(known)   # a fact the seed gives stays given (missing facts are LW 6.3's analysis)
