@@ -287,7 +287,7 @@ def _models(solver: z3.Solver, terms: list[z3.BoolRef], limit: int) -> Iterable[
             return
         model = solver.model()
         yield model
-        solver.add(z3.Or(*[term != model.eval(term, model_completion=True) for term in terms]) if terms else z3.BoolVal(False))
+        solver.add(z3.Or(*[term != model.evaluate(term, model_completion=True) for term in terms]) if terms else z3.BoolVal(False))
 
 
 def _decide_both(old: CompiledPolicy, new: CompiledPolicy, claim: dict[str, Any]) -> tuple[Verdict, Verdict] | None:

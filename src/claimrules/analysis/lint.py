@@ -213,7 +213,7 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
                     decision = None
                 if decision is not None and confirm(decision):
                     return claim, seed.name
-                solver.add(z3.Or(*[goal != model.eval(goal, model_completion=True) for goal in active.values()]))
+                solver.add(z3.Or(*[goal != model.evaluate(goal, model_completion=True) for goal in active.values()]))
         return None
 
     def trace_of(decision: Decision, key: str, branch: str) -> bool:

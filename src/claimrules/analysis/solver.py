@@ -753,4 +753,4 @@ def iterate_models(solver: z3.Solver, block: list[Any], limit: int) -> Iterator[
             return
         model = solver.model()
         yield model
-        solver.add(z3.Or(*[term != model.eval(term, model_completion=True) for term in block]))
+        solver.add(z3.Or(*[term != model.evaluate(term, model_completion=True) for term in block]))

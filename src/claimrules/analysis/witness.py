@@ -82,7 +82,7 @@ def seed_constraints(claims: Claims, seed: Seed, cells: list[tuple[str, str | No
 
 
 def _python(model: z3.ModelRef, term: Any, spec: FactSpec, texts: Mapping[int, str]) -> Any:
-    raw = model.eval(term, model_completion=True)
+    raw = model.evaluate(term, model_completion=True)
     if spec.kind == "bool":
         return z3.is_true(raw)
     if spec.kind == "date":
@@ -113,7 +113,7 @@ def build_claim(claims: Claims, model: z3.ModelRef, seed: Seed, cells: list[tupl
         parent = _get(claim, parent_path) if parent_path else claim
         if not isinstance(parent, dict):
             continue
-        if not z3.is_true(model.eval(known, model_completion=True)):
+        if not z3.is_true(model.evaluate(known, model_completion=True)):
             if not spec.required:
                 parent.pop(name, None)
             continue
@@ -131,12 +131,12 @@ def build_claim(claims: Claims, model: z3.ModelRef, seed: Seed, cells: list[tupl
         existing = parent.get(name) or []
         items: list[dict[str, Any]] = []
         for index, (exists, fields) in enumerate(slots):
-            if not z3.is_true(model.eval(exists, model_completion=True)):
+            if not z3.is_true(model.evaluate(exists, model_completion=True)):
                 break
             item = copy.deepcopy(existing[index]) if index < len(existing) else default_item(path)
             for field_name, (value, known) in sorted(fields.items()):
                 spec = claims.facts[path].items[f"item.{field_name}"]
-                if z3.is_true(model.eval(known, model_completion=True)):
+                if z3.is_true(model.evaluate(known, model_completion=True)):
                     chosen = _python(model, value, spec, texts)
                     if chosen is not _KEEP or field_name not in item:
                         item[field_name] = _json("zz-none-of-the-policy-values" if chosen is _KEEP else chosen,
@@ -146,7 +146,7 @@ def build_claim(claims: Claims, model: z3.ModelRef, seed: Seed, cells: list[tupl
             items.append(item)
         parent[name] = items
     if cells is not None and isinstance(claim.get("location"), dict):
-        cell = model.eval(z3.Int("location-cell"), model_completion=True).as_long()
+        cell = model.evaluate(z3.Int("location-cell"), model_completion=True).as_long()
         if 0 <= cell < len(cells):
             country, subdivision = cells[cell]
             claim["location"]["country"] = country
