@@ -41,6 +41,7 @@ from claimrules.policy.model import (
     Effect,
     PolicySet,
 )
+from claimrules.reasons import Reasons
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
 
@@ -465,6 +466,7 @@ class Adjudicator:
             claim_fingerprint=claim_fingerprint,
             trace=trace,
             facts=facts_read,
+            reasons=Reasons(self.program).for_grounds(grounds, truth, evaluation.context, outcome, missing),
         )
 
     def _cite(self, clause: Clause) -> Citation:
