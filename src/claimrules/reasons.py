@@ -65,7 +65,7 @@ def deciding_leaves(node: ast.Expr, value: bool | None, evaluator: Evaluator) ->
     """The tests that decided a condition's value: of a failed ``and`` its false parts, of a held
     ``or`` its true parts, of an unknown its unknown parts; every part otherwise."""
     if isinstance(node, ast.Labelled):
-        return deciding_leaves(node.item, value, evaluator)
+        return [(node, value)]  # the contract names this test: it is stated by its name
     if isinstance(node, ast.Not):
         return deciding_leaves(node.item, None if value is None else not value, evaluator)
     if isinstance(node, (ast.All, ast.AnyOf)):
@@ -141,12 +141,24 @@ class Reasons:
         return f"{self.label(node)} ({value_words(value)})", value
 
     # -- one test --------------------------------------------------------------------------------
-    def phrase(self, node: ast.Expr, value: bool | None, evaluator: Evaluator) -> _Phrase:
+    def phrase(self, node: ast.Expr, value: bool | None, evaluator: Evaluator, depth: int = 0) -> _Phrase:
         values: list[ValueUsed] = []
-        text = self._phrase(node, value, evaluator, values)
+        text = self._phrase(node, value, evaluator, values, depth)
         return _Phrase(text, values)
 
-    def _phrase(self, node: ast.Expr, value: bool | None, ev: Evaluator, values: list[ValueUsed]) -> str:
+    def _inner(self, node: ast.Expr, value: bool | None, ev: Evaluator, values: list[ValueUsed], depth: int) -> str:
+        """The tests under a named test or a referenced clause, as a parenthesis (two levels at most)."""
+        if depth >= 3:
+            return ""
+        phrases = [self.phrase(leaf, leaf_value, ev, depth + 1) for leaf, leaf_value in deciding_leaves(node, value, ev)]
+        values.extend(value for phrase in phrases for value in phrase.values)
+        return "; ".join(phrase.text for phrase in phrases)
+
+    def _phrase(self, node: ast.Expr, value: bool | None, ev: Evaluator, values: list[ValueUsed], depth: int = 0) -> str:
+        if isinstance(node, ast.Labelled):
+            inner = self._inner(node.item, value, ev, values, depth)
+            verdict = "met" if value else "not met" if value is False else "not known"
+            return f"{node.label}: {verdict}" + (f" ({inner})" if inner else "")
         if isinstance(node, ast.Within):
             return self._within(node, value, ev, values)
         if isinstance(node, ast.Compare):
@@ -165,7 +177,10 @@ class Reasons:
         if isinstance(node, ast.Holds):
             clause = self.policy.clauses_by_key.get(node.clause)
             title = f" ({clause.title})" if clause is not None else ""
-            return f"section {node.clause}{title} {'applies' if value else 'does not apply' if value is False else 'may apply'}"
+            said = f"section {node.clause}{title} {'applies' if value else 'does not apply' if value is False else 'may apply'}"
+            condition = _holding(clause) if clause is not None and value is False else None
+            inner = self._inner(condition, value, ev, values, depth) if condition is not None else ""
+            return f"{said}: {inner}" if inner else said
         if isinstance(node, ast.Quantified):
             what = fact_label(node.collection)
             return f"{what} include one that counts here" if value else f"none of {what} counts here"
@@ -275,13 +290,13 @@ class Reasons:
         else:
             joined = "; ".join(phrase.text for phrase in phrases)
             if branch == "otherwise":
-                lead = f"{clause.title} ({clause.id}) is not met"
+                lead = f"{clause.title}: not met"
             elif clause.effect in REFUSING_EFFECTS:
-                lead = f"{clause.title} ({clause.id}) applies"
+                lead = f"{clause.title} applies"
             elif clause.effect in (Effect.COVERS, Effect.EXTENDS):
-                lead = f"{clause.title} ({clause.id}) is met"
+                lead = f"{clause.title}: met"
             else:
-                lead = f"{clause.title} ({clause.id})"
+                lead = f"{clause.title}"
             text = f"{lead}: {joined}."
         return Reason(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
                       text=_sentence(text), values=tuple(values))
@@ -326,14 +341,18 @@ class Reasons:
         for clause in grounds:
             if outcome == "needs_information" and clause.id == self.policy.information_clause:
                 labels = [fact_label(path) for path in missing]
-                text = ("We cannot decide yet: we need " + _and(labels) + ", which could change the decision "
-                        f"({clause.id})." if labels else clause.text)
+                text = ("We cannot decide yet: we need " + _and(labels) + ", which could change the decision." if labels else clause.text)
                 reasons.append(Reason(clause=clause.id, branch="missing", text=_sentence(text)))
                 continue
             branch = "otherwise" if (clause.otherwise is not None and truth.get(clause.otherwise_key) is True
                                      and outcome == "deny") else "holds"
             reasons.append(self.for_clause(clause, branch, evaluator))
         return tuple(reasons)
+
+
+def _holding(clause: Clause) -> ast.Expr | None:
+    parts = tuple(part for part in (clause.applies, clause.when) if part is not None)
+    return None if not parts else parts[0] if len(parts) == 1 else ast.All(parts)
 
 
 def definition_label(definition: Definition | None, name: str, defining_text: str = "") -> str:

@@ -39,7 +39,7 @@ def ordinal(number: int) -> str:
 def place_name(code: str) -> str:
     """An ISO 3166 code by name: ``US-AL`` -> ``'Alabama, United States'``, ``FR`` -> ``'France'``."""
     if "-" in code:
-        subdivision = pycountry.subdivisions.get(code=code)
+        subdivision = pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
         country = pycountry.countries.get(alpha_2=code.split("-", 1)[0])
         country_name = _country_name(country) if country is not None else code.split("-", 1)[0]
         return f"{subdivision.name}, {country_name}" if subdivision is not None else code
@@ -157,6 +157,10 @@ _RENAMES = {
     "product.licence_activated": "the software licence activated",
     "product.missing_accessories": "missing accessories",
     "purchase.buyer": "the buyer",
+    "purchase.seller": "the seller",
+    "purchase.channel": "how you bought it",
+    "product.category": "the kind of product",
+    "product.serial_registered_to_claimant": "the serial number registered to you",
     "purchase.country": "the country of purchase",
     "purchase.delivery_country": "the country of delivery",
     "unauthorized_work": "outside repairs",
@@ -179,7 +183,7 @@ def _description(model: Any, path: str) -> str | None:
     if info is None:
         return None
     if not rest:
-        return info.description
+        return str(info.description) if info.description else None
     inner = _model_in(info.annotation)
     if inner is None or not issubclass(inner, BaseModel):
         return None
