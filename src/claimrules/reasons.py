@@ -289,8 +289,10 @@ class Reasons:
             text = clause.text
         else:
             joined = "; ".join(phrase.text for phrase in phrases)
-            if branch == "otherwise":
+            if branch == "otherwise" or value is False:
                 lead = f"{clause.title}: not met"
+            elif value is None:
+                lead = f"{clause.title}: not known yet"
             elif clause.effect in REFUSING_EFFECTS:
                 lead = f"{clause.title} applies"
             elif clause.effect in (Effect.COVERS, Effect.EXTENDS):
