@@ -177,7 +177,8 @@ def test_plain_language_summary(mini_site: tuple[Path, SiteReport]) -> None:
     out, _ = mini_site
     warranty = (out / "lw.html").read_text(encoding="utf-8")
     page = Page(warranty)
-    summary = " ".join(warranty.split("id=\"full-text\"")[0].split())
+    # The summary starts after the page's table of contents (which names the same headings).
+    summary = " ".join(warranty.split("id=\"full-text\"")[0].split("id=\"summary\"")[1].split())
     for heading in ("What is covered", "What is not covered", "Periods", "How service is provided", "How to claim",
                     "How to escalate, and to whom"):
         assert (3, heading) in page.headings
@@ -191,7 +192,7 @@ def test_plain_language_summary(mini_site: tuple[Path, SiteReport]) -> None:
     for clause in ("lw-3-1", "lw-4-1", "lw-4-2", "lw-2-1", "lw-5-2", "lw-6-1", "lw-7-2", "lw-7-3"):
         assert f'href="#{clause}"' in summary or f'href="lw.html#{clause}"' in summary, clause
     returns = " ".join((out / "rt.html").read_text(encoding="utf-8").split())
-    periods = returns.split("<h3>Periods</h3>")[1].split("<h3>")[0]
+    periods = returns.split("<h3 id=\"periods\">Periods</h3>")[1].split("<h3")[0]
     assert "Refurbished and open-box return window: Certified Refurbished and Open-Box Products may be returned within 14 days" in periods
     assert "Return window for new products: New Products may be returned for a refund within 30 days" in periods
     assert "Claims outside the refurbished and open-box return window" in returns
