@@ -279,6 +279,7 @@ class Adjudicator:
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
+        self._reasons = Reasons(program)
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.claim.reported_on
@@ -466,7 +467,7 @@ class Adjudicator:
             claim_fingerprint=claim_fingerprint,
             trace=trace,
             facts=facts_read,
-            reasons=Reasons(self.program).for_grounds(grounds, truth, evaluation.context, outcome, missing),
+            reasons=self._reasons.for_grounds(grounds, truth, evaluation.context, outcome, missing),
         )
 
     def _cite(self, clause: Clause) -> Citation:

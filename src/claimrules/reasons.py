@@ -44,15 +44,21 @@ _UNITS = {"days": "day", "months": "month", "years": "year", "business_days": "b
 class Evaluator:
     """Values of any sub-expression of a condition for one claim (compiled on demand, untraced)."""
 
-    def __init__(self, program: Any, ctx: Context) -> None:
+    def __init__(self, program: Any, ctx: Context, compiled: dict[ast.Expr, Any] | None = None) -> None:
         self.program = program
         self.ctx = ctx
+        self.compiled = compiled if compiled is not None else {}
 
     def value(self, node: ast.Expr) -> Any:
         if isinstance(node, ast.Fact) and node.path.startswith("item."):
             return None
+        fn = self.compiled.get(node)
+        if fn is None:
+            if len(self.compiled) > 50_000:
+                self.compiled.clear()
+            fn = self.compiled[node] = self.program.conditions.compile(node, record=False)
         try:
-            return self.program.conditions.compile(node, record=False)(self.ctx)
+            return fn(self.ctx)
         except EvaluationError:
             return None
 
@@ -93,6 +99,7 @@ class Reasons:
     def __init__(self, program: Any) -> None:
         self.program = program
         self.policy: PolicySet = program.policy
+        self._compiled: dict[ast.Expr, Any] = {}  # sub-expressions compiled once per policy set
 
     # -- labels ----------------------------------------------------------------------------------
     def label(self, node: ast.Expr) -> str:
@@ -337,7 +344,7 @@ class Reasons:
     def for_grounds(self, grounds: Iterable[Clause], truth: dict[str, bool | None], ctx: Context, outcome: str,
                     missing: Iterable[str]) -> tuple[Reason, ...]:
         """One reason per ground, in the grounds' order."""
-        evaluator = Evaluator(self.program, ctx)
+        evaluator = Evaluator(self.program, ctx, self._compiled)
         missing = tuple(missing)
         reasons = []
         for clause in grounds:
