@@ -44,7 +44,7 @@ _UNITS = {"days": "day", "months": "month", "years": "year", "business_days": "b
 class Evaluator:
     """Values of any sub-expression of a condition for one claim (compiled on demand, untraced)."""
 
-    def __init__(self, program: Any, ctx: Context, compiled: dict[ast.Expr, Any] | None = None) -> None:
+    def __init__(self, program: Any, ctx: Context, compiled: dict[int, tuple[ast.Expr, Any]] | None = None) -> None:
         self.program = program
         self.ctx = ctx
         self.compiled = compiled if compiled is not None else {}
@@ -52,11 +52,14 @@ class Evaluator:
     def value(self, node: ast.Expr) -> Any:
         if isinstance(node, ast.Fact) and node.path.startswith("item."):
             return None
-        fn = self.compiled.get(node)
-        if fn is None:
+        # By identity, never by equality: Const(True) == Const(1) (and a condition's text is not
+        # compared), so an equality-keyed cache would hand one node another's closure.
+        entry = self.compiled.get(id(node))
+        if entry is None or entry[0] is not node:
             if len(self.compiled) > 50_000:
                 self.compiled.clear()
-            fn = self.compiled[node] = self.program.conditions.compile(node, record=False)
+            entry = self.compiled[id(node)] = (node, self.program.conditions.compile(node, record=False))
+        fn = entry[1]
         try:
             return fn(self.ctx)
         except EvaluationError:
@@ -99,7 +102,21 @@ class Reasons:
     def __init__(self, program: Any) -> None:
         self.program = program
         self.policy: PolicySet = program.policy
-        self._compiled: dict[ast.Expr, Any] = {}  # sub-expressions compiled once per policy set
+        self._compiled: dict[int, tuple[ast.Expr, Any]] = {}  # policy sub-expressions, compiled once
+        self._derived: dict[tuple[int, str], tuple[ast.Expr, ast.Expr]] = {}
+        self._targets: dict[str, ast.Expr] = {}
+
+    def derived(self, base: ast.Expr, kind: str, make: Any) -> ast.Expr:
+        """A node built from a policy node (a period's end, a clause's whole condition), built once
+        so that its compiled closure is reused."""
+        entry = self._derived.get((id(base), kind))
+        if entry is None or entry[0] is not base:
+            entry = self._derived[(id(base), kind)] = (base, make())
+        return entry[1]
+
+    def end_of(self, within: ast.Within) -> ast.Expr:
+        return self.derived(within, "end", lambda: ast.Shift(within.anchor, 1, within.duration,
+                                                             text=f"{within.anchor.text} + {within.duration.text}"))
 
     # -- labels ----------------------------------------------------------------------------------
     def label(self, node: ast.Expr) -> str:
@@ -164,7 +181,9 @@ class Reasons:
     def _phrase(self, node: ast.Expr, value: bool | None, ev: Evaluator, values: list[ValueUsed], depth: int = 0) -> str:
         if isinstance(node, ast.Labelled):
             inner = self._inner(node.item, value, ev, values, depth)
-            verdict = "met" if value else "not met" if value is False else "not known"
+            if value:
+                return node.label + (f" ({inner})" if inner else "")
+            verdict = "not met" if value is False else "not known yet"
             return f"{node.label}: {verdict}" + (f" ({inner})" if inner else "")
         if isinstance(node, ast.Within):
             return self._within(node, value, ev, values)
@@ -185,7 +204,10 @@ class Reasons:
             clause = self.policy.clauses_by_key.get(node.clause)
             title = f" ({clause.title})" if clause is not None else ""
             said = f"section {node.clause}{title} {'applies' if value else 'does not apply' if value is False else 'may apply'}"
-            condition = _holding(clause) if clause is not None and value is False else None
+            condition = None
+            base = (clause.when or clause.applies) if clause is not None and value is False else None
+            if clause is not None and base is not None:
+                condition = self.derived(base, "holding", lambda: _holding(clause) or base)
             inner = self._inner(condition, value, ev, values, depth) if condition is not None else ""
             return f"{said}: {inner}" if inner else said
         if isinstance(node, ast.Quantified):
@@ -203,7 +225,7 @@ class Reasons:
         event_words, event = self.operand(node.event, ev, values)
         anchor_words, anchor = self.operand(node.anchor, ev, values)
         period = f"the {node.duration.amount}-{_UNITS[node.duration.unit]} period after {anchor_words}"
-        end = ev.value(ast.Shift(node.anchor, 1, node.duration, text=f"{node.anchor.text} + {node.duration.text}"))
+        end = ev.value(self.end_of(node))
         if isinstance(end, date):
             values.append(ValueUsed(name=f"{node.anchor.text} + {node.duration.text}", label="the last day of the period",
                                     kind="date", value=end.isoformat(), words=long_date(end)))
@@ -297,16 +319,16 @@ class Reasons:
         else:
             joined = "; ".join(phrase.text for phrase in phrases)
             if branch == "otherwise" or value is False:
-                lead = f"{clause.title}: not met"
+                lead = f"{clause.title}: not met, because"
             elif value is None:
                 lead = f"{clause.title}: not known yet"
             elif clause.effect in REFUSING_EFFECTS:
                 lead = f"{clause.title} applies"
             elif clause.effect in (Effect.COVERS, Effect.EXTENDS):
-                lead = f"{clause.title}: met"
+                lead = f"{clause.title}"
             else:
                 lead = f"{clause.title}"
-            text = f"{lead}: {joined}."
+            text = f"{lead} {joined}." if lead.endswith("because") else f"{lead}: {joined}."
         return Reason(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
                       text=_sentence(text), values=tuple(values))
 
@@ -316,7 +338,9 @@ class Reasons:
         for name in PLACEHOLDER.findall(" ".join(filter(None, (clause.reason, clause.reason_otherwise)))):
             if name in COMPUTED_NAMES:
                 continue
-            target: ast.Expr = ast.Ref(name) if name in self.policy.definitions else ast.Fact(name)
+            target = self._targets.get(name)
+            if target is None:
+                target = self._targets[name] = ast.Ref(name) if name in self.policy.definitions else ast.Fact(name)
             if name == "location":
                 place = location_words(ev.ctx.values.get("location.country"), ev.ctx.values.get("location.subdivision"),
                                        bool(ev.ctx.values.get("location.military_address")))
@@ -328,7 +352,7 @@ class Reasons:
         if node is not None:
             for sub in ast.walk(node):
                 if isinstance(sub, ast.Within) and "end" not in named:
-                    end = ev.value(ast.Shift(sub.anchor, 1, sub.duration))
+                    end = ev.value(self.end_of(sub))
                     if isinstance(end, date):
                         named["end"] = ValueUsed(name="end", label="the last day of the period", kind="date",
                                                  value=end.isoformat(), words=long_date(end))
