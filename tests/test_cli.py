@@ -56,7 +56,7 @@ def test_explain_shows_every_condition() -> None:
     assert result.returncode == 0, result.stderr
     assert "RT 1.2" in result.stdout and "claim.reported_on = 2024-06-23" in result.stdout
     # RT 1.2: the window is 14 days after the Delivery Date (3 June 2024): it ended on 17 June.
-    assert "period ends = 2024-06-17" in result.stdout
+    assert "rt_regular_window_end = 2024-06-17" in result.stdout
 
 
 def test_schema_is_json_schema() -> None:

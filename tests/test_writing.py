@@ -179,13 +179,13 @@ def test_explain_marks_the_deciding_test_and_the_why_not(northwind: claimrules.C
     assert rt12.result == "false" and rt12.otherwise_result == "true"
     assert rt12.condition is not None and rt12.condition.kind == "all" and rt12.condition.result == "false"
     decided = _decided_leaves(rt12.condition)
-    assert [leaf.text for leaf in decided] == ["claim.reported_on within 14 days after delivery_date"]
+    assert [leaf.text for leaf in decided] == ["claim.reported_on <= rt_regular_window_end"]
     assert {(value.name, value.value) for value in decided[0].values} >= {
-        ("claim.reported_on", "2024-06-23"), ("delivery_date", "2024-06-03"), ("period ends", "2024-06-17")}
+        ("claim.reported_on", "2024-06-23"), ("rt_regular_window_end", "2024-06-17")}
     # Why not: the one test that would have had to hold (asking by 17 June).
     assert explanation.why_not is not None
     assert [(needed.clause, needed.test, needed.needed) for needed in explanation.why_not.needed] == [
-        ("RT 1.2", "claim.reported_on within 14 days after delivery_date", "true")]
+        ("RT 1.2", "claim.reported_on <= rt_regular_window_end", "true")]
     lw = next(document for document in explanation.documents if document.id == "LW")
     assert lw.applies == "false" and lw.clauses == () and lw.folded > 10
 

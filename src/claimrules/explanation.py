@@ -177,14 +177,22 @@ class Explainer:
         return ConditionNode(kind="test", text=node.text or "true", label=label, result=_truth(value),
                              decided=id(node) in marked, values=self.leaf_values(node))
 
+    def marks(self, node: ast.Expr, value: bool | None) -> set[int]:
+        """The tests that decided ``node``, through named (labelled) groups down to their leaves."""
+        marked: set[int] = set()
+        for leaf, leaf_value in deciding_leaves(node, value, self.evaluator):
+            marked |= {id(leaf), id(_unlabelled(leaf))}
+            if isinstance(leaf, ast.Labelled) and isinstance(leaf.item, (ast.All, ast.AnyOf, ast.Not)):
+                marked |= self.marks(leaf.item, leaf_value)
+        return marked
+
     def clause(self, clause: Clause) -> ClauseExplanation:
         parts = [part for part in (clause.applies, clause.when) if part is not None]
         condition = parts[0] if len(parts) == 1 else ast.All(tuple(parts), text=" and ".join(p.text for p in parts))
         applies = self.evaluator.truth(clause.applies) if clause.applies is not None else True
         decisive = clause.when if clause.when is not None and applies is True else condition
         value = self.evaluator.truth(decisive)
-        marked = {id(_unlabelled(leaf)) for leaf, _ in deciding_leaves(decisive, value, self.evaluator)}
-        marked |= {id(leaf) for leaf, _ in deciding_leaves(decisive, value, self.evaluator)}
+        marked = self.marks(decisive, value)
         otherwise = self.truth.get(clause.otherwise_key) if clause.otherwise is not None else None
         return ClauseExplanation(
             clause=clause.id, version=clause.version, title=clause.title, effect=clause.effect.value,
@@ -255,7 +263,7 @@ class Explainer:
             applies = self.truth.get(f"doc:{document.id}", True if document.applies_when is None else None)
             condition = None
             if document.applies_when is not None:
-                marked = {id(leaf) for leaf, _ in deciding_leaves(document.applies_when, applies, self.evaluator)}
+                marked = self.marks(document.applies_when, applies)
                 condition = self.tree(document.applies_when, marked)
             rules = [clause for clause in document.clauses if clause.when is not None or clause.applies is not None]
             if applies is False:

@@ -176,7 +176,7 @@ class Reasons:
             return ""
         phrases = [self.phrase(leaf, leaf_value, ev, depth + 1) for leaf, leaf_value in deciding_leaves(node, value, ev)]
         values.extend(value for phrase in phrases for value in phrase.values)
-        return "; ".join(phrase.text for phrase in phrases)
+        return "; ".join(phrase.text for phrase in phrases if phrase.text)
 
     def _phrase(self, node: ast.Expr, value: bool | None, ev: Evaluator, values: list[ValueUsed], depth: int = 0) -> str:
         if isinstance(node, ast.Labelled):
@@ -219,7 +219,7 @@ class Reasons:
             return f"{self.label(node)}: {value_words(fact)}"
         if isinstance(node, ast.Const):
             return "this always applies"
-        return f"{node.text}: {'yes' if value else 'no' if value is False else 'not known'}"
+        return ""  # a test the customer's words cannot state: its label or the clause's wording says it
 
     def _within(self, node: ast.Within, value: bool | None, ev: Evaluator, values: list[ValueUsed]) -> str:
         event_words, event = self.operand(node.event, ev, values)
@@ -306,7 +306,8 @@ class Reasons:
             node = clause.when if clause.when is not None else clause.applies
             value = evaluator.truth(node) if node is not None else True
         leaves = deciding_leaves(node, value, evaluator) if node is not None else []
-        phrases = [self.phrase(leaf, leaf_value, evaluator) for leaf, leaf_value in leaves]
+        phrases = [phrase for phrase in (self.phrase(leaf, leaf_value, evaluator) for leaf, leaf_value in leaves)
+                   if phrase.text]
         values = _unique(value for phrase in phrases for value in phrase.values)
         template = clause.reason_otherwise if branch == "otherwise" else clause.reason
         if template:
