@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from claimrules.decision import Decision, Truth
+from claimrules.decision import ClauseTrace, Decision, Truth
 from claimrules.facts import ClaimFacts, fact_values
 from claimrules.money import Money
 from claimrules.policy import expr as ast
@@ -88,6 +88,8 @@ class Explanation(_Value):
     reasons: tuple[str, ...] = ()
     why_not: WhyNot | None = None
     documents: tuple[DocumentExplanation, ...] = ()
+    trace: tuple[ClauseTrace, ...] = ()
+    """The decision's flat trace, for tools that read it (not part of the text)."""
 
 
 def _truth(value: Any) -> Truth:
@@ -276,7 +278,7 @@ class Explainer:
         return Explanation(
             decision_id=decision.decision_id, outcome=decision.outcome, deciding=decision.deciding.clause,
             reasons=tuple(f"{reason.clause}: {reason.text}" for reason in decision.reasons),
-            why_not=self.why_not(decision), documents=tuple(documents))
+            why_not=self.why_not(decision), documents=tuple(documents), trace=decision.trace)
 
 
 def _unlabelled(node: ast.Expr) -> ast.Expr:
