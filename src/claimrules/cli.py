@@ -286,6 +286,10 @@ from claimrules import cli_analysis  # noqa: E402 - commands registered once the
 
 cli_analysis.register(app)
 
+from claimrules.cli_record import register as _register_record  # noqa: E402
+
+_register_record(app)
+
 
 def main() -> None:
     try:
@@ -297,7 +301,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-from claimrules.cli_record import register as _register_record  # noqa: E402
-
-_register_record(app)
