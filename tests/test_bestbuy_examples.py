@@ -1,0 +1,130 @@
+"""The second reference policy set, policies/bestbuy: Best Buy's public Return & Exchange Policy.
+
+Every example under policies/bestbuy/examples/ is a test: the engine must return the decision
+written beside it. The expected decisions were written from the paraphrased terms
+(policies/bestbuy/TERMS.md, each story names the section that decides), not from the engine's
+output. Nothing in src/ knows this policy: its claim facts are its own facts.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_examples import check_expected
+
+import claimrules
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = ROOT / "policies" / "bestbuy"
+EXAMPLES = sorted((POLICY / "examples").glob("*.json"))
+SECTION = re.compile(r"\*\*(BB \d+\.\d+)\*\*")
+
+
+def _terms_sections() -> list[str]:
+    return SECTION.findall((POLICY / "TERMS.md").read_text(encoding="utf-8"))
+
+
+def _clause_ids() -> list[str]:
+    documents = yaml.safe_load((POLICY / "returns.yaml").read_text(encoding="utf-8"))["documents"]
+    return [clause["id"] for document in documents for clause in document["clauses"]]
+
+
+def _expected(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))["expected"]
+
+
+# -- the policy text and its encoding (need no vocabulary loader) ----------------------------------
+
+def test_there_are_enough_examples() -> None:
+    assert len(EXAMPLES) >= 20
+
+
+def test_every_clause_is_a_section_of_the_terms_and_back() -> None:
+    """Clause id = section number of TERMS.md: each section encoded once, no clause without a section."""
+    sections, clauses = _terms_sections(), _clause_ids()
+    assert len(clauses) == len(set(clauses))
+    assert sorted(sections) == sorted(clauses)
+
+
+def test_every_file_names_its_source() -> None:
+    for name in ("TERMS.md", "policy-set.yaml", "returns.yaml", "facts.yaml"):
+        header = (POLICY / name).read_text(encoding="utf-8")[:1500]
+        assert "Best Buy" in header and "Return & Exchange Policy" in header, name
+        assert "2023-09-12" in header or "12 September 2023" in header, name
+        assert "2026-11-27" in header, name
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_every_example_cites_existing_sections(path: Path) -> None:
+    """The story says which section decides, and every clause the expectation names exists."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    clauses = set(_clause_ids())
+    assert re.search(r"BB \d+\.\d+", document["story"]), "the story names no section"
+    expected = document["expected"]
+    named = [expected.get("deciding_clause"), expected.get("escalation_first")]
+    for key in ("grounds_include", "grounds_exclude", "notices_include"):
+        named += expected.get(key, [])
+    for clause in named:
+        assert clause is None or clause in clauses, clause
+
+
+def test_no_northwind_fact_in_the_vocabulary() -> None:
+    """The vocabulary is Best Buy's own: none of the Northwind-only facts, and Best Buy's are there."""
+    facts = yaml.safe_load((POLICY / "facts.yaml").read_text(encoding="utf-8"))["facts"]
+
+    def paths(groups: dict[str, Any], prefix: str = "") -> Iterator[str]:
+        for name, node in groups.items():
+            yield prefix + name
+            if isinstance(node, dict) and "fields" in node:
+                yield from paths(node["fields"], prefix + name + ".")
+
+    declared = set(paths(facts))
+    assert {"customer.membership", "product.category", "product.received_on", "purchase.final_sale"} <= declared
+    for northwind_only in ("plan", "incident", "delivery", "extensions", "deployment", "product.serial_number"):
+        assert northwind_only not in declared
+
+
+# -- deciding the examples (needs the policy-declared vocabulary, issue #12.1) ----------------------
+
+@pytest.fixture(scope="module")
+def bestbuy() -> Iterator[claimrules.CompiledPolicy]:
+    pytest.importorskip("claimrules.vocabulary", reason="the policy-declared vocabulary loader (facts.yaml, "
+                        "issue #12.1) is not in this build: policies/bestbuy cannot be loaded without it")
+    policy = claimrules.load_policy(POLICY)
+    yield policy
+    policy.close()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_decision(bestbuy: claimrules.CompiledPolicy, path: Path) -> None:
+    facts = bestbuy.load_claim(path)
+    decision = bestbuy.adjudicate(facts)
+    problems = check_expected(decision, _expected(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+    if decision.outcome in ("deny", "refer"):
+        assert decision.grounds and decision.escalation
+
+
+def test_schema_differs_from_northwind(bestbuy: claimrules.CompiledPolicy) -> None:
+    northwind = claimrules.load_policy(ROOT / "policies" / "northwind")
+    try:
+        ours, theirs = bestbuy.claim_schema(), northwind.claim_schema()
+    finally:
+        northwind.close()
+    assert ours != theirs
+    text = json.dumps(ours)
+    assert "my_best_buy_total" in text and "holiday_decoration" in text
+    assert "my_best_buy_total" not in json.dumps(theirs)
+
+
+def test_a_northwind_claim_is_not_a_best_buy_claim(bestbuy: claimrules.CompiledPolicy) -> None:
+    """Strict vocabulary: a claim in Northwind's facts is refused, naming a field Best Buy does not know."""
+    with pytest.raises(claimrules.ClaimError) as problem:
+        bestbuy.load_claim(ROOT / "examples" / "claims" / "rt-new-return-day-30.json")
+    assert problem.value.field
