@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,41 @@ def test_a_northwind_claim_is_not_a_best_buy_claim(bestbuy: claimrules.CompiledP
     with pytest.raises(claimrules.ClaimError) as problem:
         bestbuy.load_claim(ROOT / "examples" / "claims" / "rt-new-return-day-30.json")
     assert problem.value.field
+
+
+PERIOD_CLAUSES = {"BB 2.1", "BB 2.2", "BB 2.3", "BB 2.4", "BB 3.1", "BB 3.2", "BB 3.3"}
+
+
+def _moved(path: Path, days: int) -> dict[str, Any]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    reported = date.fromisoformat(document["claim"]["reported_on"]) + timedelta(days=days)
+    received = date.fromisoformat(document["product"]["received_on"])
+    document["claim"]["reported_on"] = max(reported, received).isoformat()
+    return {key: value for key, value in document.items() if key not in ("story", "expected")}
+
+
+REFUSED_AS_LATE = [path for path in EXAMPLES
+                   if _expected(path)["outcome"] == "deny" and _expected(path).get("deciding_clause") in PERIOD_CLAUSES]
+APPROVED = [path for path in EXAMPLES if _expected(path)["outcome"] == "approve"]
+
+
+def test_the_laws_have_examples_to_test() -> None:
+    assert len(REFUSED_AS_LATE) >= 8 and len(APPROVED) >= 15
+
+
+@pytest.mark.parametrize("path", REFUSED_AS_LATE, ids=[path.stem for path in REFUSED_AS_LATE])
+def test_a_later_request_never_undoes_a_period_refusal(bestbuy: claimrules.CompiledPolicy, path: Path) -> None:
+    """BB 2-3: every period ends; a request refused as too late is refused on any later day too."""
+    for days in (1, 7, 30, 365):
+        decision = bestbuy.adjudicate(_moved(path, days))
+        assert decision.outcome == "deny", f"+{days} days: {decision.outcome}"
+
+
+@pytest.mark.parametrize("path", APPROVED, ids=[path.stem for path in APPROVED])
+def test_an_earlier_request_keeps_an_approval(bestbuy: claimrules.CompiledPolicy, path: Path) -> None:
+    """BB 1.2: a period runs from the day of receipt; asking earlier in it changes neither outcome nor amounts."""
+    original = bestbuy.adjudicate(bestbuy.load_claim(path))
+    for days in (-1, -7, -60):
+        decision = bestbuy.adjudicate(_moved(path, days))
+        assert decision.outcome == "approve", f"{days} days: {decision.outcome}"
+        assert [(a.kind, a.money) for a in decision.amounts] == [(a.kind, a.money) for a in original.amounts]
