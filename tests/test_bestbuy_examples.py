@@ -167,3 +167,24 @@ def test_an_earlier_request_keeps_an_approval(bestbuy: claimrules.CompiledPolicy
         decision = bestbuy.adjudicate(_moved(path, days))
         assert decision.outcome == "approve", f"{days} days: {decision.outcome}"
         assert [(a.kind, a.money) for a in decision.amounts] == [(a.kind, a.money) for a in original.amounts]
+
+
+@pytest.mark.parametrize(("group", "name", "value", "expected"), [
+    ("customer", "membership", "gold", "my_best_buy_total"),
+    ("product", "opened", 1, "true or false"),
+    ("product", "price", True, "amount"),
+    ("product", "received_on", 1709251200, "date"),
+    ("claim", "reported_on", "2024-03-15T10:00:00", "date"),
+    ("claim", "reported_on", "2024-02-29", None),       # before the product was received
+])
+def test_a_wrong_fact_is_refused_naming_it(bestbuy: claimrules.CompiledPolicy, group: str, name: str, value: Any,
+                                           expected: str | None) -> None:
+    """Best Buy's vocabulary is strict: the error names the field and what it expected."""
+    document = json.loads((POLICY / "examples" / "bb-standard-day-15.json").read_text(encoding="utf-8"))
+    document[group][name] = value
+    with pytest.raises(claimrules.ClaimError) as problem:
+        bestbuy.parse_claim(document)
+    # A date before another is reported by the whole-claim check: the message names the field.
+    assert problem.value.field == f"{group}.{name}" or f"{group}.{name}" in str(problem.value)
+    if expected is not None:
+        assert expected in str(problem.value)
