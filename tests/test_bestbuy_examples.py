@@ -9,7 +9,10 @@ output. Nothing in src/ knows this policy: its claim facts are its own facts.yam
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -188,3 +191,25 @@ def test_a_wrong_fact_is_refused_naming_it(bestbuy: claimrules.CompiledPolicy, g
     assert problem.value.field == f"{group}.{name}" or f"{group}.{name}" in str(problem.value)
     if expected is not None:
         assert expected in str(problem.value)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "claimrules.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_the_command_line_decides_a_best_buy_claim_and_shows_its_own_schema(
+        bestbuy: claimrules.CompiledPolicy) -> None:
+    """Issue #12 acceptance: `claimrules schema --policy P` differs between the two sets."""
+    ours = _cli("schema", "--policy", "policies/bestbuy")
+    theirs = _cli("schema", "--policy", "policies/northwind")
+    assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr + theirs.stderr
+    assert json.loads(ours.stdout) != json.loads(theirs.stdout)
+    assert "customer" in json.loads(ours.stdout)["properties"]
+    decided = _cli("check", "policies/bestbuy/examples/bb-holiday-laptop-jan-13.json", "--policy", "policies/bestbuy",
+                   "--format", "json")
+    assert decided.returncode == 0, decided.stderr
+    decision = json.loads(decided.stdout)
+    assert (decision["outcome"], decision["deciding"]["clause"]) == ("approve", "BB 3.1")
