@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,7 @@ def claims(draw: st.DrawFn) -> dict:
         "purchase": {"seller": "northwind_store", "channel": "online", "buyer": "consumer", "country": "US",
                      "delivery_country": "US"},
         "location": {"country": location[0], "subdivision": location[1],
-                     "miles_to_service_location": draw(st.none() | st.sampled_from(["99", "100", "100.5", "140"]))},
+                     "miles_to_service_location": draw(st.none() | st.sampled_from([Decimal("99"), Decimal("100"), Decimal("100.5"), Decimal("140")]))},
     }
     if draw(st.booleans()):
         facts["plan"] = {"code": draw(st.sampled_from(["CARE-2Y", "CARE-3Y+ADP", "CARE-3Y+ADP+ONSITE"])),
@@ -111,7 +112,7 @@ def claims(draw: st.DrawFn) -> dict:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=claims())
 def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: dict) -> None:
-    facts = parse_claim(raw)
+    facts = parse_claim(raw, random_policy)
     program = random_policy.program
     evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
     from claimrules.engine.compiler import fact_for
@@ -147,9 +148,9 @@ def test_conditions_over_durable_rules_limits_still_compile_and_agree(tmp_path: 
                             "delivery_country": "US"},
                "location": {"country": "US", "subdivision": "US-OH"},
                "incident": {"cause": "liquid"}}
-        evaluation = program.evaluate(fact_values(parse_claim(raw)))
+        evaluation = program.evaluate(fact_values(parse_claim(raw, policy)))
         assert evaluation.truth["H 1"] is True and evaluation.truth["H 2"] is True
         raw["incident"] = {"cause": "theft"}
         raw["claim"]["reported_on"] = "2025-03-25"
-        evaluation = program.evaluate(fact_values(parse_claim(raw)))
+        evaluation = program.evaluate(fact_values(parse_claim(raw, policy)))
         assert evaluation.truth["H 1"] is False and evaluation.truth["H 2"] is False

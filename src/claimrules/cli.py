@@ -17,9 +17,9 @@ from typing import Annotated
 
 import typer
 
-from claimrules.api import load_policy
+from claimrules.api import load_policy, load_vocabulary
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
-from claimrules.facts import claim_json_schema, load_claim
+from claimrules.facts import claim_json_schema
 from claimrules.render.letter import FORMATS, render_letter
 from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
@@ -33,7 +33,9 @@ EXIT_INTERNAL = 5
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
 
-PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
+# No built-in policy set: --policy, or the CLAIMRULES_POLICY environment variable (exit 2 without either).
+PolicyOption = Annotated[Path, typer.Option("--policy", "-p", envvar="CLAIMRULES_POLICY",
+                                            help="Policy set folder (with policy-set.yaml and its facts.yaml).")]
 OnOption = Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
 
 
@@ -58,9 +60,9 @@ def _decision_date(on: str | None) -> date | None:
 
 
 def _decide(claim: Path, policy: Path, on: str | None):  # type: ignore[no-untyped-def]
-    facts = load_claim(claim)
     decided_on = _decision_date(on)
     with load_policy(policy) as compiled:
+        facts = compiled.load_claim(claim)  # the claim is read with the policy set's vocabulary
         return compiled.adjudicate(facts, decided_on)
 
 
@@ -79,7 +81,7 @@ def _print_decision(claim: Path, policy: Path, format: str, on: str | None, *, t
 @app.command()
 def check(
     claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
+    policy: PolicyOption,
     format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
     on: OnOption = None,
 ) -> None:
@@ -90,7 +92,7 @@ def check(
 @app.command()
 def explain(
     claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
+    policy: PolicyOption,
     format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
     on: OnOption = None,
 ) -> None:
@@ -101,7 +103,7 @@ def explain(
 @app.command()
 def letter(
     claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
+    policy: PolicyOption,
     format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
     on: OnOption = None,
@@ -112,9 +114,9 @@ def letter(
         typer.echo(f"error: --format: '{format}' is not allowed (expected {', '.join(FORMATS)})", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        facts = load_claim(claim)
         decided_on = _decision_date(on)
         with load_policy(policy) as compiled:
+            facts = compiled.load_claim(claim)
             decision = compiled.adjudicate(facts, decided_on)
             text = render_letter(decision, compiled.policy, format=format, claim=facts, docs_base=docs_base)
     except ClaimrulesError as error:
@@ -137,7 +139,7 @@ def letter(
 
 @app.command()
 def docs(
-    policy_dir: Annotated[Path, typer.Argument(help="Policy set folder (with policy-set.yaml).")] = Path("policies/northwind"),
+    policy_dir: Annotated[Path, typer.Argument(help="Policy set folder (with policy-set.yaml).", envvar="CLAIMRULES_POLICY")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the site into.")] = Path("site"),
     examples: Annotated[Path, typer.Option("--examples", help="Example claims to decide and show as worked examples.")] = Path("examples/claims"),
     strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when a written warranty lacks a 16 CFR 701.3 item.")] = False,
@@ -168,9 +170,14 @@ def docs(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a claim file."""
-    typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
+def schema(policy: PolicyOption) -> None:
+    """Print the JSON Schema of a claim file under the policy set's vocabulary (its facts.yaml)."""
+    try:
+        vocabulary = load_vocabulary(policy)
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    typer.echo(json.dumps(claim_json_schema(vocabulary), indent=2, sort_keys=True))
 
 
 def main() -> None:

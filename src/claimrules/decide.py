@@ -377,8 +377,8 @@ class Adjudicator:
             for rule in self.program.rules:
                 if rule.clause is not None and rule.clause.id == clause_id and rule.condition is not None:
                     paths |= self._unknown_facts(rule.condition, ctx)
-        derived = {"plan.options", "plan.base", "plan.term_years"}
-        return {path for path in paths if path not in derived} | ({"plan.code"} if paths & derived else set())
+        derived = self.policy.vocabulary.derived_from  # a derived fact is asked for as the fact it is read from
+        return {derived.get(path, path) for path in paths}
 
     def _facts_of_rule(self, key: str, ctx: Context) -> set[str]:
         rule = self.program.rules_by_key[key]

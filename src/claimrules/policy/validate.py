@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 from claimrules.engine.functions import ARITY
 from claimrules.errors import PolicyError, did_you_mean
-from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS, fact_type
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, PolicySet, Source
 
@@ -50,18 +49,19 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
             if item_of is None:
                 raise _fail(source, f"'{node.path}' outside count() or any()", clause=clause,
                             expected="item.x only inside count(list where ...) or any(list where ...)")
-            if field not in ITEM_FIELDS[item_of]:
+            item_fields = policy.vocabulary.item_fields[item_of]
+            if field not in item_fields:
                 raise _fail(source, f"unknown field '{field}' of {item_of}", clause=clause,
-                            expected="one of " + ", ".join(sorted(ITEM_FIELDS[item_of])),
-                            help=did_you_mean(field, ITEM_FIELDS[item_of]))
-        elif node.path not in FACT_PATHS:
+                            expected="one of " + ", ".join(sorted(item_fields)),
+                            help=did_you_mean(field, item_fields))
+        elif node.path not in policy.vocabulary.paths:
             raise _fail(source, f"unknown fact '{node.path}'", clause=clause, expected="a claim fact",
-                        help=did_you_mean(node.path, FACT_PATHS))
+                        help=did_you_mean(node.path, policy.vocabulary.paths))
         return
     if isinstance(node, ast.Ref):
         if node.name not in policy.definitions:
             raise _fail(source, f"unknown definition '{node.name}'", clause=clause, expected="a name under 'definitions'",
-                        help=did_you_mean(node.name, list(policy.definitions) + list(FACT_PATHS)))
+                        help=did_you_mean(node.name, list(policy.definitions) + list(policy.vocabulary.paths)))
         return
     if isinstance(node, ast.Holds):
         if node.clause not in clause_ids:
@@ -78,17 +78,17 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
         if node.kind == "sum" and node.value is None:
             raise _fail(source, "sum() needs the value to add up", clause=clause,
                         expected="sum(list, item.field) or sum(list, item.field where condition)")
-        if node.collection not in LIST_FACTS:
+        if node.collection not in policy.vocabulary.list_facts:
             raise _fail(source, f"{node.kind}() over '{node.collection}', which is not a list", clause=clause,
-                        expected="one of " + ", ".join(LIST_FACTS))
+                        expected="one of " + ", ".join(policy.vocabulary.list_facts))
         for part in (node.where, node.value):
             if part is not None:
                 _check_scope(part, policy, source, clause, clause_ids, item_of=node.collection)
         return
     if isinstance(node, ast.Member) and isinstance(node.container, ast.Fact):
-        if node.container.path not in ("plan.options",) and node.container.path not in LIST_FACTS:
+        if node.container.path not in policy.vocabulary.collections:
             raise _fail(source, f"'{node.container.path}' is not a list to test membership in", clause=clause,
-                        expected="a set {...}, a defined set, or plan.options")
+                        expected="a set {...}, a defined set, or a list or derived set fact")
     if isinstance(node, ast.Member) and isinstance(node.container, ast.Ref):
         definition = policy.definitions.get(node.container.name)
         if definition is None:
@@ -169,9 +169,9 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
                 raise _fail(clause.source, f"unknown party '{clause.party}'", clause=clause.id, expected="a party under 'parties'",
                             help=did_you_mean(clause.party, policy.parties))
             for path in clause.requires:
-                if path not in FACT_PATHS:
+                if path not in policy.vocabulary.paths:
                     raise _fail(clause.source, f"requires unknown fact '{path}'", clause=clause.id, expected="a claim fact",
-                                help=did_you_mean(path, FACT_PATHS))
+                                help=did_you_mean(path, policy.vocabulary.paths))
     _check_cycles(policy, clauses)
     _check_types(policy)
 
@@ -233,10 +233,10 @@ _KINDS = {"date": "a date", "number": "a number", "money": "an amount of money",
           "list": "a list", "set": "a set"}
 
 
-def _fact_type(path: str) -> str:
+def _fact_type(policy: PolicySet, path: str) -> str:
     if path.startswith("item."):
         return "any"
-    kind = fact_type(path)
+    kind = policy.vocabulary.fact_type(path)
     return "any" if kind == "other" else kind
 
 
@@ -258,7 +258,7 @@ class _Types:
             return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, Decimal))
                     else "text" if isinstance(value, str) else "date" if isinstance(value, date) else "money")
         if isinstance(node, ast.Fact):
-            return _fact_type(node.path)
+            return _fact_type(self.policy, node.path)
         if isinstance(node, ast.Ref):
             definition = self.policy.definitions.get(node.name)
             if definition is None or definition.value is None:
