@@ -107,6 +107,26 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
+def _json_shown(value: Any) -> str:
+    """A value as the claim's JSON wrote it: true, 12.5, '90', an object."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return _shown(value)
+
+
+def _wrong_type(value: Any, wanted: str, expected: str) -> PydanticCustomError:
+    """A value of the wrong JSON type: never coerced, always named (e.g. 'true is true/false, not a number')."""
+    return PydanticCustomError("claimrules_type", "{shown} is {kind}, not {wanted}",
+                               {"shown": _json_shown(value), "kind": _kind_of(value), "wanted": wanted,
+                                "expected": expected})
+
+
+_DATE = "a date YYYY-MM-DD"
+
+
 def _strict_date(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -114,14 +134,16 @@ def _strict_date(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if _ISO_DATE.fullmatch(value):
             return handler(value)
         if value.isdigit() and len(value) == 8:
-            raise PydanticCustomError("claimrules_date", "'{input}' is not a date: write it with dashes, {shown}",
-                                      {"input": value, "shown": f"{value[:4]}-{value[4:6]}-{value[6:]}"})
+            raise PydanticCustomError("claimrules_type", "'{input}' is not a date: write it with dashes, {shown}",
+                                      {"input": value, "shown": f"{value[:4]}-{value[4:6]}-{value[6:]}",
+                                       "expected": _DATE})
         if _NUMERIC_TEXT.fullmatch(value):
-            raise PydanticCustomError("claimrules_date", "'{input}' is a number, not a date", {"input": value[:40]})
-        accepted = handler(value)  # pydantic's own message for what it refuses ('2024-13-01', '09/16/2024')
-        raise PydanticCustomError("claimrules_date", "'{input}' has a time or time zone; a date has neither",
-                                  {"input": value[:60], "accepted": str(accepted)})
-    raise PydanticCustomError("claimrules_date", "{kind} is not a date", {"kind": _kind_of(value)})
+            raise PydanticCustomError("claimrules_type", "{shown} is a number in text, not a date",
+                                      {"shown": _shown(value), "expected": _DATE})
+        handler(value)  # pydantic's own message for what it refuses ('2024-13-01', '09/16/2024', a time of day)
+        raise PydanticCustomError("claimrules_type", "{shown} has a time or time zone; a date has neither",
+                                  {"shown": _shown(value), "expected": _DATE})
+    raise _wrong_type(value, "a date", _DATE)
 
 
 def _strict_bool(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -129,25 +151,33 @@ def _strict_bool(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         return value
     if isinstance(value, str):
         raise PydanticCustomError("bool_parsing", "Input should be a valid boolean, unable to interpret input")
-    raise PydanticCustomError("bool_type", "Input should be a valid boolean, not {kind}", {"kind": _kind_of(value)})
+    raise _wrong_type(value, "true or false", "true or false")
 
 
 def _strict_integer(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer, not true/false")
-    if isinstance(value, str):
-        if _NUMERIC_TEXT.fullmatch(value):
-            raise PydanticCustomError("int_type", "Input should be a valid integer, not text")
+    if isinstance(value, str) and not _NUMERIC_TEXT.fullmatch(value):
         raise PydanticCustomError("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return handler(value)
-    raise PydanticCustomError("int_type", "Input should be a valid integer, not {kind}", {"kind": _kind_of(value)})
+    raise _wrong_type(value, "a number", "a whole number")
 
 
 def _strict_decimal(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return handler(value)
-    raise PydanticCustomError("claimrules_number", "Input should be a number, not {kind}", {"kind": _kind_of(value)})
+    raise _wrong_type(value, "a number", "a number")
+
+
+def _strict_choice(spec: FactSpec) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    expected = ", ".join(f"'{value}'" for value in spec.values[:-1]) + (" or " if len(spec.values) > 1 else "") + \
+        f"'{spec.values[-1]}'"
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, str):
+            return handler(value)
+        raise _wrong_type(value, "one of the listed values", expected)
+
+    return check
 
 
 def _strict_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -206,7 +236,7 @@ def _annotation(spec: FactSpec, owner: str) -> Any:
     if kind == "money":
         return Money
     if kind == "enum":
-        return Annotated[Literal.__getitem__(spec.values), WrapValidator(_strict_text)]
+        return Annotated[Literal.__getitem__(spec.values), WrapValidator(_strict_choice(spec))]
     if kind == "text":
         validators: list[Any] = [Field(min_length=spec.min_length, max_length=spec.max_length),
                                  WrapValidator(_strict_text)]
@@ -448,13 +478,11 @@ _EXPECTED = {
     "date_parsing": "a date YYYY-MM-DD",
     "date_type": "a date YYYY-MM-DD",
     "date_from_datetime_inexact": "a date YYYY-MM-DD",
-    "claimrules_date": "a date YYYY-MM-DD",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "int_type": "a whole number",
     "int_parsing": "a whole number",
     "int_from_float": "a whole number",
-    "claimrules_number": "a number",
     "string_type": "text",
     "model_type": "an object",
     "model_attributes_type": "an object",
@@ -514,7 +542,8 @@ def claim_error_from(problem: ValidationError, source: str | None, vocabulary: V
     elif kind == "tuple_type":
         message = f"{_shown(first.get('input'))} is not a list"
         help_text = None
-    elif kind in ("claimrules_date", "claimrules_number"):
+    elif kind == "claimrules_type":
+        expected = str(first.get("ctx", {}).get("expected", "")) or None
         help_text = None
     else:
         message = f"{message}: {_shown(first.get('input'))}" if "input" in first and not isinstance(first.get("input"), (dict, list)) else message
