@@ -62,9 +62,13 @@ class CompiledPolicy:
             if not MIN_DATE <= on <= MAX_DATE:
                 raise ClaimError(f"decision date {on} is outside the years {MIN_DATE.year}-{MAX_DATE.year}",
                                  field="on", expected=f"a date from {MIN_DATE.year} to {MAX_DATE.year}")
-            if on < facts.claim.reported_on:
-                raise ClaimError(f"decision date {on} is before the claim was reported ({facts.claim.reported_on})",
+            reported = facts.decision_date
+            if reported is not None and on < reported:
+                raise ClaimError(f"decision date {on} is before the claim was reported ({reported})",
                                  field="on", expected="a date on or after claim.reported_on")
+        elif facts.decision_date is None:
+            raise ClaimError("no decision date: the claim does not give one and none was passed", field="on",
+                             expected="on=<date>, or a fact with 'role: decision_date' in the policy's vocabulary")
         return self.adjudicator.decide(facts, on)
 
     def close(self) -> None:

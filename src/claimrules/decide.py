@@ -209,7 +209,8 @@ class Resolver:
             paths |= self._facts_behind(definition.value, ctx)
         if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
                and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
-            paths |= {"location.country", "location.subdivision"}
+            roles = self.policy.vocabulary.roles
+            paths |= {roles[role] for role in ("country", "subdivision") if role in roles}
         if ctx is not None:
             paths = {path for path in paths if ctx.values.get(path) is None}
         return paths
@@ -280,7 +281,8 @@ class Adjudicator:
                          for party in self.policy.parties.values()}
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
-        decided_on = on or facts.claim.reported_on
+        decided_on = on or facts.decision_date
+        assert decided_on is not None  # CompiledPolicy.adjudicate refuses a claim without one
         values = fact_values(facts)
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
@@ -414,7 +416,7 @@ class Adjudicator:
                     if clause not in grounds:
                         grounds.append(clause)
             deciding_clause = winner.grounds[0]
-            requested = facts.claim.requested_service
+            requested = facts.role_value("requested_service")
             if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
                     and winner.remedy_clause.effect == Effect.REMEDY):
                 # The customer asked for a service: the clause that decided which service they get
@@ -495,7 +497,7 @@ class Adjudicator:
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask (shared values)."""
-        key = (party_id, decided_on, facts.location.country, facts.location.subdivision)
+        key = (party_id, decided_on, facts.role_value("country"), facts.role_value("subdivision"))
         found = self._escalations.get(key)
         if found is None:
             if len(self._escalations) > 10_000:
@@ -603,4 +605,5 @@ def _shift(start: date, duration: ast.Duration, facts: ClaimFacts) -> date:
         return add_months(start, duration.amount)
     if duration.unit == "years":
         return add_months(start, 12 * duration.amount)
-    return add_business_days(start, duration.amount, facts.location.country, facts.location.subdivision)
+    country = facts.role_value("country")  # no declared place: weekends only, no public holidays
+    return add_business_days(start, duration.amount, country or "", facts.role_value("subdivision") if country else None)

@@ -86,6 +86,21 @@ class ClaimFacts(_Record):
     def vocabulary(self) -> Vocabulary:
         return type(self).__vocabulary__
 
+    def role_value(self, role: str) -> Any:
+        """The value of the fact the vocabulary declares for an engine role (None if none is declared or given).
+
+        Roles: ``decision_date`` (decided as of that day unless told otherwise), ``country`` and
+        ``subdivision`` (whose public holidays count business days), ``requested_service``.
+        """
+        path = type(self).__vocabulary__.roles.get(role)
+        return None if path is None else _value_at(self, path)
+
+    @property
+    def decision_date(self) -> date | None:
+        """The day the claim is decided on by default: the fact with ``role: decision_date``."""
+        value = self.role_value("decision_date")
+        return value if isinstance(value, date) else None
+
 
 # -- strict leaf types --------------------------------------------------------------------------------
 

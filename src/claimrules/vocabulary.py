@@ -37,6 +37,11 @@ MAX_DEPTH = 6             # nesting of groups and lists
 TYPES = ("date", "money", "decimal", "integer", "bool", "enum", "text", "country", "subdivision", "list", "group")
 DERIVED_TYPES = ("integer", "text", "set")
 # The policy language's type of each fact type (what conditions may compare it with).
+# What the engine itself needs to know about a claim, and the fact types that can play each part:
+# the date a claim is decided on by default, the place whose public holidays count business days,
+# and the service the customer asked for (an approval's service clause decides when one was asked).
+ROLES = {"decision_date": ("date",), "country": ("country",), "subdivision": ("subdivision",),
+         "requested_service": ("enum", "text")}
 LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer": "number", "bool": "bool",
                  "enum": "text", "text": "text", "country": "text", "subdivision": "text", "list": "list",
                  "group": "other", "set": "list"}
@@ -44,13 +49,13 @@ LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _FIELD_KEYS = {"type", "required", "default", "description", "values", "min", "max", "places", "min_length",
                "max_length", "pattern", "pattern_hint", "derive", "max_items", "item", "fields", "within",
-               "not_before"}
+               "not_before", "role"}
 _KEYS_OF = {
     "date": {"not_before"}, "money": set(), "decimal": {"min", "max", "places"}, "integer": {"min", "max"},
     "bool": set(), "enum": {"values"}, "text": {"min_length", "max_length", "pattern", "pattern_hint", "derive"},
     "country": set(), "subdivision": {"within"}, "list": {"max_items", "item"}, "group": {"fields"},
 }
-_COMMON_KEYS = {"type", "required", "default", "description"}
+_COMMON_KEYS = {"type", "required", "default", "description", "role"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class FactSpec:
     fields: tuple[FactSpec, ...] = ()
     within: str | None = None
     not_before: NotBefore | None = None
+    role: str | None = None
 
     @property
     def is_record(self) -> bool:
@@ -115,6 +121,7 @@ class Vocabulary:
     item_fields: dict[str, frozenset[str]] = field(default_factory=dict)
     collections: frozenset[str] = frozenset()                      # lists and derived sets: 'x in path'
     derived_from: dict[str, str] = field(default_factory=dict)    # derived fact -> the fact it is read from
+    roles: dict[str, str] = field(default_factory=dict)           # engine role -> the fact path playing it
 
     @property
     def roots(self) -> frozenset[str]:
@@ -199,6 +206,14 @@ def _spec(reader: _Reader, name: Any, node: Any, parent: Any, prefix: str, count
         raise reader.error(f"fact '{path}': 'description' must be text", node, "description", expected="text")
     values: dict[str, Any] = {"name": name, "path": path, "type": kind, "required": required,
                               "description": description.strip()}
+    if "role" in node:
+        role = node["role"]
+        if role not in ROLES or kind not in ROLES[role]:
+            raise reader.error(f"fact '{path}': role {role!r} is not a role a {kind} can play", node, "role",
+                               expected="one of " + ", ".join(name for name, kinds in ROLES.items() if kind in kinds)
+                               if any(kind in kinds for kinds in ROLES.values()) else "no role for this type",
+                               help=did_you_mean(str(role), ROLES))
+        values["role"] = role
     if kind == "enum":
         items = node.get("values")
         if not isinstance(items, list) or not items or not all(isinstance(item, str) and item for item in items):
@@ -373,6 +388,13 @@ def _index(vocabulary: Vocabulary, reader: _Reader) -> None:
         if not in_list:
             paths[path] = LANGUAGE_TYPE[spec.type]
             specs[path] = spec
+        if spec.role is not None:
+            if in_list:
+                raise reader.error(f"fact '{spec.path}': a list item cannot play role '{spec.role}'", expected="no role")
+            if spec.role in vocabulary.roles:
+                raise reader.error(f"facts '{vocabulary.roles[spec.role]}' and '{path}' both play role '{spec.role}'",
+                                   expected="one fact per role")
+            vocabulary.roles[spec.role] = path
         if spec.type == "list":
             if in_list:
                 raise reader.error(f"list '{spec.path}' inside a list", expected="lists of records of plain facts")
@@ -408,6 +430,12 @@ def _index(vocabulary: Vocabulary, reader: _Reader) -> None:
 
     for group in vocabulary.groups:
         walk(group, "", False)
+    from claimrules.facts import ClaimFacts
+
+    for group in vocabulary.groups:
+        if hasattr(ClaimFacts, group.name):
+            raise reader.error(f"'{group.name}' cannot name a top-level fact (the claim model uses that name)",
+                               expected="another name")
     for group in vocabulary.groups:
         if group.not_before is not None and group.not_before.sibling is not None:
             raise reader.error(f"fact '{group.path}': a top-level date can only be 'not_before' first_known paths",

@@ -94,9 +94,10 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
         if definition is None:
             raise _fail(source, f"unknown set '{node.container.name}'", clause=clause, expected="a defined set",
                         help=did_you_mean(node.container.name, policy.definitions))
-        if definition.codes is not None and not (isinstance(node.item, ast.Fact) and node.item.path == "location"):
-            raise _fail(source, f"territory '{definition.name}' can only be tested with 'location in {definition.name}'",
-                        clause=clause, expected="location in " + definition.name)
+        place = policy.vocabulary.roles.get("country", "").rpartition(".")[0]  # the group of the 'country' role
+        if definition.codes is not None and not (place and isinstance(node.item, ast.Fact) and node.item.path == place):
+            raise _fail(source, f"territory '{definition.name}' can only be tested with '{place or '<place>'} in {definition.name}'",
+                        clause=clause, expected=f"{place or 'a group holding a fact with role: country'} in {definition.name}")
         if definition.codes is None and definition.constants is None:
             raise _fail(source, f"'{definition.name}' is not a set", clause=clause, expected="a definition with codes or constants")
         _check_scope(node.item, policy, source, clause, clause_ids, item_of)
