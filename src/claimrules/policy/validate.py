@@ -41,8 +41,48 @@ def _check_names(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
     _check_scope(node, policy, source, clause, clause_ids, item_of=None)
 
 
+def _enum_values(node: ast.Expr, policy: PolicySet, item_of: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """(fact path, declared values) when ``node`` is a fact of type enum."""
+    if not isinstance(node, ast.Fact):
+        return None
+    path = node.path
+    if path.startswith("item."):
+        if item_of is None:
+            return None
+        spec = policy.vocabulary.specs.get(f"{item_of}[].{path[5:]}")
+    else:
+        spec = policy.vocabulary.specs.get(path)
+    return (path, spec.values) if spec is not None and spec.type == "enum" else None
+
+
+def _check_enum_values(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, item_of: str | None) -> None:
+    """A value compared with an enum fact must be one of its declared values: a typo would never match."""
+    pairs: list[tuple[ast.Expr, tuple[object, ...]]] = []
+    if isinstance(node, ast.Compare):
+        for fact, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(other, ast.Const):
+                pairs.append((fact, (other.value,)))
+    elif isinstance(node, ast.Member):
+        if isinstance(node.container, ast.SetOf):
+            pairs.append((node.item, tuple(item.value for item in node.container.items)))
+        elif isinstance(node.container, ast.Ref):
+            definition = policy.definitions.get(node.container.name)
+            if definition is not None and definition.constants is not None:
+                pairs.append((node.item, tuple(sorted(definition.constants, key=str))))
+    for fact, constants in pairs:
+        found = _enum_values(fact, policy, item_of)
+        if found is None:
+            continue
+        path, values = found
+        for value in constants:
+            if isinstance(value, str) and value not in values:
+                raise _fail(source, f"'{value}' is not a value of {path}", clause=clause,
+                            expected="one of " + ", ".join(values), help=did_you_mean(value, values))
+
+
 def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str],
                  item_of: str | None) -> None:
+    _check_enum_values(node, policy, source, clause, item_of)
     if isinstance(node, ast.Fact):
         if node.path.startswith("item."):
             field = node.path[5:]
