@@ -74,12 +74,16 @@ class ClaimFacts(_Record):
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> ClaimFacts:
-        vocabulary = type(self).__vocabulary__
-        for label, day in _dates_in(self, ""):
+        dates: list[tuple[str, date, FactSpec, BaseModel, str, bool]] = []
+        amounts: list[tuple[str, Money]] = []
+        _collect(self, _checked_tree(type(self).__vocabulary__), "", False, dates, amounts)
+        for label, day, _, _, _, _ in dates:
             if not MIN_DATE <= day <= MAX_DATE:
                 raise ValueError(f"{label} {day} is outside the years {MIN_DATE.year}-{MAX_DATE.year}")
-        _check_not_before(self, vocabulary)
-        _check_money(_money_in(self, ""))
+        for label, day, spec, record, prefix, in_item in dates:
+            if spec.not_before is not None:
+                _check_not_before(self, label, day, spec, record, prefix, in_item)
+        _check_money(amounts)
         return self
 
     @property
@@ -316,34 +320,48 @@ def model_of(vocabulary: Vocabulary) -> type[ClaimFacts]:
 
 # -- cross-field checks ---------------------------------------------------------------------------------
 
-def _dates_in(model: BaseModel, prefix: str) -> list[tuple[str, date]]:
-    """Every date a claim gives, with its field path (items of lists as ``extensions[0].new_end``)."""
-    found: list[tuple[str, date]] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
-        for index, item in items:
-            path = f"{prefix}{name}" if index is None else f"{prefix}{name}[{index}]"
-            if isinstance(item, date):
-                found.append((path, item))
-            elif isinstance(item, BaseModel) and not isinstance(item, Money):
-                found.extend(_dates_in(item, path + "."))
-    return found
+_Tree = tuple[tuple[FactSpec, "_Tree"], ...]
 
 
-def _money_in(model: BaseModel, prefix: str) -> list[tuple[str, Money]]:
-    """Every amount a claim gives, in the vocabulary's order, with its field path."""
-    found: list[tuple[str, Money]] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
-        for index, item in items:
-            path = f"{prefix}{name}" if index is None else f"{prefix}{name}[{index}]"
-            if isinstance(item, Money):
-                found.append((path, item))
-            elif isinstance(item, BaseModel):
-                found.extend(_money_in(item, path + "."))
-    return found
+def _checked_tree(vocabulary: Vocabulary) -> _Tree:
+    """The vocabulary cut down to the dates and amounts the cross-field checks read (built once)."""
+    cached = vocabulary.__dict__.get("_checked_tree")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+
+    def prune(specs: tuple[FactSpec, ...]) -> _Tree:
+        kept: list[tuple[FactSpec, _Tree]] = []
+        for spec in specs:
+            if spec.type in ("date", "money"):
+                kept.append((spec, ()))
+            elif spec.fields:
+                children = prune(spec.fields)
+                if children:
+                    kept.append((spec, children))
+        return tuple(kept)
+
+    tree = prune(vocabulary.groups)
+    object.__setattr__(vocabulary, "_checked_tree", tree)
+    return tree
+
+
+def _collect(record: BaseModel, tree: _Tree, prefix: str, in_item: bool,
+             dates: list[tuple[str, date, FactSpec, BaseModel, str, bool]], amounts: list[tuple[str, Money]]) -> None:
+    """Every date and amount a claim gives, in the vocabulary's order, with its field path
+    (items of lists as ``extensions[0].new_end``)."""
+    for spec, children in tree:
+        value = getattr(record, spec.name)
+        if value is None:
+            continue
+        if spec.type == "date":
+            dates.append((prefix + spec.name, value, spec, record, prefix, in_item))
+        elif spec.type == "money":
+            amounts.append((prefix + spec.name, value))
+        elif spec.type == "list":
+            for index, item in enumerate(value):
+                _collect(item, children, f"{prefix}{spec.name}[{index}].", True, dates, amounts)
+        else:
+            _collect(value, children, f"{prefix}{spec.name}.", in_item, dates, amounts)
 
 
 def _value_at(model: BaseModel, path: str) -> Any:
@@ -355,35 +373,20 @@ def _value_at(model: BaseModel, path: str) -> Any:
     return value
 
 
-def _check_not_before(facts: ClaimFacts, vocabulary: Vocabulary) -> None:
+def _check_not_before(facts: ClaimFacts, path: str, value: date, spec: FactSpec, record: BaseModel, prefix: str,
+                      in_item: bool) -> None:
     """Declared date order: ``not_before: sibling`` and ``not_before: {first_known: [...], label}``."""
-
-    def walk(record: BaseModel, specs: tuple[FactSpec, ...], prefix: str, in_item: bool) -> None:
-        for spec in specs:
-            value = getattr(record, spec.name)
-            if value is None:
-                continue
-            path = prefix + spec.name
-            if spec.type == "group":
-                walk(value, spec.fields, path + ".", in_item)
-            elif spec.type == "list":
-                for index, item in enumerate(value):
-                    walk(item, spec.fields, f"{path}[{index}].", True)
-            elif spec.not_before is not None:
-                rule = spec.not_before
-                if rule.sibling is not None:
-                    other = getattr(record, rule.sibling)
-                    if other is not None and value < other:
-                        where = f"its {rule.sibling}" if in_item else prefix + rule.sibling
-                        raise ValueError(f"{path} is before {where}")
-                else:
-                    other = next((found for found in (_value_at(facts, target) for target in rule.first_known)
-                                  if found is not None), None)
-                    if other is not None and value < other:
-                        label = rule.label or rule.first_known[0]
-                        raise ValueError(f"{path} {value} is before {label} {other}")
-
-    walk(facts, vocabulary.groups, "", False)
+    rule = spec.not_before
+    assert rule is not None
+    if rule.sibling is not None:
+        other = getattr(record, rule.sibling)
+        if other is not None and value < other:
+            where = f"its {rule.sibling}" if in_item else prefix + rule.sibling
+            raise ValueError(f"{path} is before {where}")
+        return
+    found = next((known for known in (_value_at(facts, target) for target in rule.first_known) if known is not None), None)
+    if found is not None and value < found:
+        raise ValueError(f"{path} {value} is before {rule.label or rule.first_known[0]} {found}")
 
 
 def _check_money(amounts: list[tuple[str, Money]]) -> None:
