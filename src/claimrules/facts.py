@@ -210,7 +210,7 @@ def _pattern_check(spec: FactSpec) -> Callable[[str], str]:
     hint = spec.pattern_hint or f"text matching {spec.pattern}"
 
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
+        if not pattern.search(value):  # JSON Schema semantics: anchor with ^...$ to match the whole text
             raise ValueError(f"'{value[:60]}' is not {hint}")
         return value
 
@@ -257,7 +257,9 @@ def _annotation(spec: FactSpec, owner: str) -> Any:
     if kind == "enum":
         return Annotated[Literal.__getitem__(spec.values), WrapValidator(_strict_choice(spec))]
     if kind == "text":
-        validators: list[Any] = [Field(min_length=spec.min_length, max_length=spec.max_length),
+        validators: list[Any] = [Field(min_length=spec.min_length, max_length=spec.max_length,
+                                       json_schema_extra={"pattern": spec.pattern.replace("(?P<", "(?<")}  # ECMA-262 group names
+                                       if spec.pattern else None),
                                  WrapValidator(_strict_text)]
         if spec.pattern is not None:
             validators.append(AfterValidator(_pattern_check(spec)))
@@ -471,7 +473,7 @@ def fact_values(facts: ClaimFacts) -> dict[str, Any]:
         values[path] = value
     for derived_path, source, pattern, kind, template, split in _derivations(vocabulary):
         text = values.get(source)
-        match = pattern.fullmatch(text) if isinstance(text, str) else None
+        match = pattern.search(text) if isinstance(text, str) else None
         if match is None:
             values[derived_path] = None
             continue
