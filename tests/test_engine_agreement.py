@@ -244,7 +244,7 @@ def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
         language_policy: claimrules.CompiledPolicy, raw: dict) -> None:
     from claimrules.engine.compiler import fact_for
 
-    facts = parse_claim(raw)
+    facts = parse_claim(raw, language_policy)
     program = language_policy.program
     evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
     fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
