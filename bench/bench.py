@@ -56,7 +56,7 @@ def main() -> None:
 
     raw = claims_mix(args.claims, args.seed)
     started = time.perf_counter()
-    facts = [parse_claim(item) for item in raw]
+    facts = [parse_claim(item, policy) for item in raw]
     parse_rate = len(facts) / (time.perf_counter() - started)
 
     for item in facts[:200]:

@@ -47,7 +47,7 @@ def claim(rng: random.Random) -> dict[str, Any]:
                      "delivery_country": bought_in},
         "location": {"country": country, "subdivision": subdivision,
                      "military_address": rng.random() < 0.02,
-                     "miles_to_service_location": str(rng.choice([5, 40, 99, 100, 140, 300]))},
+                     "miles_to_service_location": rng.choice([5, 40, 99, 100, 140, 300])},
     }
     if is_return:
         opened = rng.random() < 0.6

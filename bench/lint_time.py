@@ -30,8 +30,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    schema = claim_json_schema()
-    seeds = seeds_from([(c.name, c.claim) for c in cases.load_cases([ROOT / "examples" / "claims"])], vocabulary(schema))
+    claim_vocabulary = claimrules.load_vocabulary(ROOT / "policies" / "northwind")
+    schema = claim_json_schema(claim_vocabulary)
+    seeds = seeds_from([(c.name, c.claim) for c in cases.load_cases([ROOT / "examples" / "claims"])], vocabulary(schema),
+                       claim_vocabulary)
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "northwind"
         shutil.copytree(ROOT / "policies" / "northwind", copy)

@@ -46,16 +46,15 @@ def _mini_policy() -> Any:
 
 
 def fuzz_expression(data: bytes) -> None:
-    from claimrules.facts import FACT_ROOTS
     from claimrules.policy import expr as ast
     from claimrules.policy.parser import parse_condition
     from claimrules.policy.validate import _check_names, _Types
 
     text = data.decode("utf-8", errors="replace")
     try:
-        node = parse_condition(text, FACT_ROOTS)
-        list(ast.walk(node))
         policy = _mini_policy()
+        node = parse_condition(text, policy.vocabulary.roots)
+        list(ast.walk(node))
         ids = {clause.id for document in policy.documents for clause in document.clauses}
         _check_names(node, policy, policy.source, "X 1.1", ids)
         _Types(policy, policy.source, "X 1.1", {}).type_of(node)
@@ -99,7 +98,9 @@ def fuzz_policy(data: bytes) -> None:
     folder = _workdir() / "set"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    for name, body in unpack(data).items():
+    files = unpack(data)
+    files.setdefault("facts.yaml", (MINI_POLICY / "facts.yaml").read_bytes())  # the vocabulary, unless the input brings one
+    for name, body in files.items():
         (folder / name).write_bytes(body)
     try:
         load_policy(folder)
@@ -125,7 +126,7 @@ def fuzz_claim(data: bytes) -> None:
     from claimrules.facts import parse_claim, read_claim_text
 
     try:
-        facts = parse_claim(read_claim_text(data, source="fuzz.json"), source="fuzz.json")
+        facts = parse_claim(read_claim_text(data, source="fuzz.json"), compiled_policy(), source="fuzz.json")
     except ClaimError:
         return
     compiled_policy().adjudicate(facts)

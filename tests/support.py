@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+NORTHWIND = Path(__file__).resolve().parents[1] / "policies" / "northwind"
 
 BASE_CLAIM: dict[str, Any] = {
     "claim": {"type": "repair", "reported_on": "2025-03-20"},
@@ -47,6 +50,7 @@ def write_policy(folder: Path, documents: list[dict[str, Any]], **set_fields: An
     }
     (folder / "policy-set.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     (folder / "documents.yaml").write_text(yaml.safe_dump({"documents": documents}, sort_keys=False), encoding="utf-8")
+    shutil.copyfile(NORTHWIND / "facts.yaml", folder / "facts.yaml")  # the claims of these tests are Northwind's
     return folder
 
 

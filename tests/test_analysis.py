@@ -35,13 +35,13 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, object]:
-    return claim_json_schema()
+    return claim_json_schema(claimrules.load_vocabulary(NORTHWIND))
 
 
 @pytest.fixture(scope="module")
 def seeds(schema: dict[str, object]) -> list[Seed]:
     examples = [(case.name, case.claim) for case in cases.load_cases([EXAMPLES])]
-    return seeds_from(examples, vocabulary(schema))
+    return seeds_from(examples, vocabulary(schema), claimrules.load_vocabulary(NORTHWIND))
 
 
 @pytest.fixture(scope="module")

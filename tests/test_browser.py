@@ -108,7 +108,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     root = tmp_path_factory.mktemp(case.name)
     build_site(case.policy, root / "site", case.examples)
     with claimrules.load_policy(case.policy) as policy:
-        facts = claimrules.load_claim(case.examples / f"{case.claim}.json")
+        facts = policy.load_claim(case.examples / f"{case.claim}.json")
         letter = render_letter(policy.adjudicate(facts), policy.policy, claim=facts, docs_base="../site/")
     (root / "letters").mkdir()
     (root / "letters" / f"{case.claim}.html").write_text(letter, encoding="utf-8")

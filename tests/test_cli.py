@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["CLAIMRULES_POLICY"] = "policies/northwind"  # the policy set when --policy is not given
     return subprocess.run([sys.executable, "-m", "claimrules.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -64,6 +65,26 @@ def test_schema_is_json_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "claim" in schema["properties"] and "product" in schema["required"]
+
+
+def test_schema_comes_from_the_policy_sets_vocabulary(tmp_path: Path) -> None:
+    (tmp_path / "policy-set.yaml").write_text("policy_set: {id: x, title: X}\n")
+    (tmp_path / "facts.yaml").write_text(
+        "facts:\n  order:\n    fields:\n      line: {type: enum, values: [laptop, printer], required: true}\n")
+    schema = json.loads(run("schema", "--policy", str(tmp_path)).stdout)
+    assert list(schema["properties"]) == ["order"] and schema["required"] == ["order"]
+    order = schema["$defs"]["Order"]
+    assert order["properties"]["line"]["enum"] == ["laptop", "printer"]
+    northwind = json.loads(run("schema", "--policy", "policies/northwind").stdout)
+    assert northwind != schema and "plan" in northwind["properties"]
+
+
+def test_without_a_policy_set_the_command_line_is_wrong() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "CLAIMRULES_POLICY"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    result = subprocess.run([sys.executable, "-m", "claimrules.cli", "check", "examples/claims/gulf-onsite-request.json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--policy" in result.stderr
 
 
 def test_invalid_claim_exits_3_with_one_line_and_no_traceback(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_there_are_enough_examples() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
 def test_example_decision(northwind: claimrules.CompiledPolicy, path: Path) -> None:
-    facts = claimrules.load_claim(path)
+    facts = northwind.load_claim(path)
     decision = northwind.adjudicate(facts)
     problems = check_expected(decision, _expected(path))
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)

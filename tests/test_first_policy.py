@@ -47,7 +47,7 @@ def test_there_is_an_approval_and_a_refusal() -> None:
 @pytest.mark.parametrize("path", CLAIMS, ids=[path.stem for path in CLAIMS])
 def test_first_policy_claims_decide_as_the_terms_say(path: Path) -> None:
     with claimrules.load_policy(FOLDER) as policy:
-        decision = policy.adjudicate(claimrules.load_claim(path))
+        decision = policy.adjudicate(policy.load_claim(path))
     problems = check_expected(decision, json.loads(path.read_text(encoding="utf-8"))["expected"])
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 

@@ -22,7 +22,9 @@ sys.path.insert(0, str(ROOT / "fuzz"))
 import harnesses  # noqa: E402
 
 from claimrules import ClaimError, PolicyError  # noqa: E402
-from claimrules.facts import FACT_ROOTS, parse_claim, read_claim_text  # noqa: E402
+from claimrules.facts import parse_claim, read_claim_text  # noqa: E402
+
+NORTHWIND_FACTS = claimrules_vocabulary = __import__("claimrules").load_vocabulary(ROOT / "policies" / "northwind")
 from claimrules.policy.loader import load_policy  # noqa: E402
 from claimrules.policy.parser import parse_condition  # noqa: E402
 
@@ -43,10 +45,10 @@ def test_the_input_is_refused_with_a_precise_error(target: str, path: Path, tmp_
     data = path.read_bytes()
     if target == "claim":
         with pytest.raises(ClaimError):
-            parse_claim(read_claim_text(data, source=path.name), source=path.name)
+            parse_claim(read_claim_text(data, source=path.name), NORTHWIND_FACTS, source=path.name)
     elif target == "expression":
         with pytest.raises(PolicyError):
-            parse_condition(data.decode(), FACT_ROOTS)
+            parse_condition(data.decode(), NORTHWIND_FACTS.roots)
     else:
         for name, body in harnesses.unpack(data).items():
             (tmp_path / name).write_bytes(body)
@@ -56,7 +58,7 @@ def test_the_input_is_refused_with_a_precise_error(target: str, path: Path, tmp_
 
 def test_packing_round_trips(tmp_path: Path) -> None:
     files = harnesses.unpack(harnesses.pack(ROOT / "tests" / "bad_input" / "valid-policy"))
-    assert sorted(files) == ["policy-set.yaml", "warranty.yaml"]
+    assert sorted(files) == ["facts.yaml", "policy-set.yaml", "warranty.yaml"]
     assert harnesses.unpack(b"#@file ../../etc/passwd\nx") == {"_.._etc_passwd": b"x"}  # never outside the folder
 
 
@@ -79,14 +81,14 @@ def test_a_decision_date_in_year_9999_is_an_error_not_a_crash() -> None:
 
     with claimrules.load_policy(VALID_POLICY) as policy:
         with pytest.raises(ClaimError):
-            policy.adjudicate(claimrules.load_claim(VALID_CLAIM), date(9999, 12, 31))
+            policy.adjudicate(policy.load_claim(VALID_CLAIM), date(9999, 12, 31))
 
 
 def test_a_small_decimal_in_a_condition_compiles(tmp_path: Path) -> None:
     import claimrules
 
     with claimrules.load_policy(_policy_with(tmp_path, "location.miles_to_service_location > 0.00001")) as policy:
-        decision = policy.adjudicate(claimrules.load_claim(VALID_CLAIM))
+        decision = policy.adjudicate(policy.load_claim(VALID_CLAIM))
     assert decision.outcome in ("approve", "deny", "refer", "needs_information")
 
 

@@ -10,13 +10,17 @@ from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.errors import PolicyError
-from claimrules.facts import FACT_ROOTS
 from claimrules.policy import expr as ast
 from claimrules.policy.parser import parse_condition
+from claimrules.vocabulary import Vocabulary
+
+
+def _northwind() -> Vocabulary:
+    return claimrules.load_vocabulary(Path(__file__).resolve().parents[1] / "policies" / "northwind")
 
 
 def parse(text: str) -> ast.Expr:
-    return parse_condition(text, FACT_ROOTS)
+    return parse_condition(text, _northwind().roots)
 
 
 # -- parsing --------------------------------------------------------------------------------------
@@ -187,7 +191,7 @@ def test_trace_shows_each_condition_with_the_facts_it_read(window_policy: claimr
 
 
 def test_decision_id_is_stable_and_depends_on_the_date(window_policy: claimrules.CompiledPolicy) -> None:
-    facts = claimrules.parse_claim(claim(claim={"type": "return", "reported_on": "2025-03-05"}, product={"opened": False}))
+    facts = window_policy.parse_claim(claim(claim={"type": "return", "reported_on": "2025-03-05"}, product={"opened": False}))
     first = window_policy.adjudicate(facts)
     again = window_policy.adjudicate(facts)
     later = window_policy.adjudicate(facts, on=date(2025, 3, 6))

@@ -17,7 +17,6 @@ from support import claim, clause, document, write_policy
 import claimrules
 from claimrules.engine.grants import GrantRequest, resolve_grants
 from claimrules.errors import EvaluationError, PolicyError
-from claimrules.facts import FACT_ROOTS
 from claimrules.policy import expr as ast
 from claimrules.policy.parser import parse_condition
 
@@ -26,7 +25,7 @@ DELIVERY = {"value": "coalesce(delivery.delivered_on, delivery.invoice_date + 5 
 
 
 def parse(text: str) -> ast.Expr:
-    return parse_condition(text, FACT_ROOTS)
+    return parse_condition(text, claimrules.load_vocabulary(ROOT / "policies" / "northwind").roots)
 
 
 def one_clause_policy(tmp_path: Path, when: str, definitions: dict[str, Any] | None = None,
@@ -71,7 +70,7 @@ def test_if_then_else_chooses_the_window(tmp_path: Path, condition: str, reporte
         clause("T 1", "covers", when=when, otherwise="excludes", remedy="refund", refund="product.price"),
     ], definitions={"delivery_date": DELIVERY})])
     with claimrules.load_policy(folder) as policy:
-        facts = claimrules.parse_claim(claim(claim={"type": "return", "reported_on": reported},
+        facts = policy.parse_claim(claim(claim={"type": "return", "reported_on": reported},
                                              product={"condition": condition}))
         assert policy.adjudicate(facts).outcome == outcome
 
@@ -79,12 +78,12 @@ def test_if_then_else_chooses_the_window(tmp_path: Path, condition: str, reporte
 def test_an_unknown_condition_leaves_a_conditional_value_unknown_and_the_claim_held(tmp_path: Path) -> None:
     # 'if product.opened then ... else ...': without product.opened the amount cannot be told (LW 6.3 style hold).
     with one_clause_policy(tmp_path, "(if product.opened then product.price * 15% else USD 0) < USD 50") as policy:
-        decision = policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 500.00"})))
+        decision = policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 500.00"})))
         assert decision.outcome == "needs_information"
         assert decision.missing_facts == ("product.opened",)
-        opened = policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 500.00", "opened": True})))
+        opened = policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 500.00", "opened": True})))
         assert opened.outcome == "deny"  # 75.00 is not below 50: no ground for approval
-        sealed = policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 500.00", "opened": False})))
+        sealed = policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 500.00", "opened": False})))
         assert sealed.outcome == "approve"
 
 
@@ -107,7 +106,7 @@ WINDOW_TABLE = {"table": {"hit": "first", "rows": [
 ])
 def test_first_hit_table(tmp_path: Path, delivered: str, condition: str, reported: str, outcome: str) -> None:
     with one_clause_policy(tmp_path, "claim.reported_on <= window", {"window": WINDOW_TABLE}) as policy:
-        facts = claimrules.parse_claim(claim(claim={"type": "return", "reported_on": reported},
+        facts = policy.parse_claim(claim(claim={"type": "return", "reported_on": reported},
                                              product={"condition": condition},
                                              delivery={"delivered_on": delivered, "invoice_date": delivered}))
         assert policy.adjudicate(facts).outcome == outcome
@@ -119,7 +118,7 @@ def test_collect_max_takes_the_latest_row_that_holds(tmp_path: Path) -> None:
         {"when": "product.condition == 'new'", "value": "delivery_date + 30 days"}]}}
     with one_clause_policy(tmp_path, "claim.reported_on <= window", {"window": latest}) as policy:
         def outcome(condition: str, reported: str) -> str:
-            return policy.adjudicate(claimrules.parse_claim(claim(
+            return policy.adjudicate(policy.parse_claim(claim(
                 claim={"type": "return", "reported_on": reported}, product={"condition": condition}))).outcome
         assert outcome("new", "2025-03-31") == "approve"
         assert outcome("refurbished", "2025-03-31") == "deny"
@@ -132,9 +131,9 @@ def test_unique_table_with_overlapping_rows_is_an_evaluation_error(tmp_path: Pat
         {"when": "product.price > USD 200", "value": "USD 20"},
         {"otherwise": "USD 0"}]}}
     with one_clause_policy(tmp_path, "fee_due > USD 5", {"fee_due": overlapping}) as policy:
-        assert policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 150.00"}))).outcome == "approve"
+        assert policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 150.00"}))).outcome == "approve"
         with pytest.raises(EvaluationError, match="unique"):
-            policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 250.00"})))
+            policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 250.00"})))
 
 
 @pytest.mark.parametrize(("table", "fragment"), [
@@ -160,8 +159,8 @@ def test_up_to_is_the_lower_of_amount_and_ceiling(tmp_path: Path) -> None:
         clause("T 2", "fee", when="product.opened", fee="restocking_fee", amount="product.price * 15% up to USD 50"),
     ])])
     with claimrules.load_policy(folder) as policy:
-        small = policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 200.00", "opened": True})))
-        large = policy.adjudicate(claimrules.parse_claim(claim(product={"price": "USD 1000.00", "opened": True})))
+        small = policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 200.00", "opened": True})))
+        large = policy.adjudicate(policy.parse_claim(claim(product={"price": "USD 1000.00", "opened": True})))
     assert str(small.amount("restocking_fee")) == "USD 30.00"   # 15% of 200, under the ceiling
     assert str(large.amount("restocking_fee")) == "USD 50.00"   # 15% of 1000 = 150, capped at 50
 
@@ -185,7 +184,7 @@ def test_the_version_in_effect_on_the_version_date_governs(tmp_path: Path) -> No
     with claimrules.load_policy(folder) as policy:
         def decide(delivered: str, day: int) -> claimrules.Decision:
             reported = date.fromordinal(date.fromisoformat(delivered).toordinal() + day).isoformat()
-            return policy.adjudicate(claimrules.parse_claim(claim(
+            return policy.adjudicate(policy.parse_claim(claim(
                 claim={"type": "return", "reported_on": reported},
                 delivery={"delivered_on": delivered, "invoice_date": delivered})))
         cases = [("2018-05-01", 10, "approve", "2019-07"), ("2018-05-01", 11, "deny", "2019-07"),
@@ -265,17 +264,17 @@ def northwind() -> claimrules.CompiledPolicy:
 
 def test_northwind_decision_says_per_exception_counted_capped_or_void(northwind: claimrules.CompiledPolicy) -> None:
     # RT 3.2: an agent may move the end at most 7 days; rt-agent-extension-capped-request-day-9 asks for 10.
-    capped = northwind.adjudicate(claimrules.load_claim(ROOT / "examples/claims/rt-agent-extension-capped-request-day-9.json"))
+    capped = northwind.adjudicate(northwind.load_claim(ROOT / "examples/claims/rt-agent-extension-capped-request-day-9.json"))
     (extension,) = capped.exceptions
     assert (extension.status, extension.capped_by_days, extension.status_clause) == ("capped", 3, "RT 3.2")
     assert extension.declaration == "RT 3.1" and extension.role == "agent"
     # RT 3.3: the second extension was granted after the window as extended by the first had ended.
-    chained = northwind.adjudicate(claimrules.load_claim(ROOT / "examples/claims/rt-chained-extension-granted-too-late.json"))
+    chained = northwind.adjudicate(northwind.load_claim(ROOT / "examples/claims/rt-chained-extension-granted-too-late.json"))
     assert [(item.source, item.status) for item in chained.exceptions] == [("extensions[1]", "counted"),
                                                                              ("extensions[2]", "void")]
     assert chained.exceptions[1].status_clause == "RT 3.3"
     # RT 3.4: a deployment documented after the window ended does not count (void).
-    late = northwind.adjudicate(claimrules.load_claim(ROOT / "examples/claims/gulf-return-deployment-documented-too-late.json"))
+    late = northwind.adjudicate(northwind.load_claim(ROOT / "examples/claims/gulf-return-deployment-documented-too-late.json"))
     assert [(item.source, item.clause, item.status) for item in late.exceptions] == [("deployment", "RT 3.4", "void")]
 
 
@@ -296,7 +295,7 @@ def test_a_ceiling_in_another_currency_is_a_claim_error_naming_the_currency(tmp_
         clause("T 2", "fee", when="product.opened", fee="restocking_fee", amount="product.price * 10% up to USD 50"),
     ])])
     with claimrules.load_policy(folder) as policy, pytest.raises(ClaimError) as caught:
-        policy.adjudicate(claimrules.parse_claim(claim(product={"price": "EUR 800.00", "opened": True})))
+        policy.adjudicate(policy.parse_claim(claim(product={"price": "EUR 800.00", "opened": True})))
     assert "EUR" in caught.value.message and "USD" in str(caught.value)
 
 

@@ -93,7 +93,7 @@ def mini() -> Any:
 
 
 def decide(policy: claimrules.CompiledPolicy, path: Path) -> tuple[Decision, claimrules.ClaimFacts]:
-    facts = claimrules.load_claim(path)
+    facts = policy.load_claim(path)
     return policy.adjudicate(facts), facts
 
 
@@ -187,7 +187,7 @@ def test_html_letter_is_self_contained(mini: claimrules.CompiledPolicy) -> None:
 def test_claim_text_is_escaped_in_every_format(mini: claimrules.CompiledPolicy) -> None:
     raw = json.loads((MINI / "claims" / "onsite-abroad.json").read_text())
     raw["claim"]["description"] = "<script>alert('x')</script> \"><img src=x onerror=alert(1)> **bold** [a](http://e.example)"
-    facts = claimrules.parse_claim(raw)
+    facts = mini.parse_claim(raw)
     decision = mini.adjudicate(facts)
     html = render_letter(decision, mini.policy, claim=facts)
     page = Page(html)
@@ -239,7 +239,7 @@ def test_amounts_are_shown_with_currency_and_clause(mini: claimrules.CompiledPol
 def test_held_claim_letter_asks_for_exactly_the_missing_facts(mini: claimrules.CompiledPolicy) -> None:
     raw = json.loads((MINI / "claims" / "onsite-abroad.json").read_text())
     del raw["plan"], raw["product"]["serial_number"]
-    facts = claimrules.parse_claim(raw)
+    facts = mini.parse_claim(raw)
     decision = mini.adjudicate(facts)
     assert decision.outcome == "needs_information" and decision.missing_facts == ("product.serial_number",)
     page = Page(render_letter(decision, mini.policy, claim=facts))

@@ -40,6 +40,7 @@ from claimrules.policy.model import REFUSING_EFFECTS, Clause, PolicySet
 
 ROOT = Path(__file__).resolve().parent.parent
 NORTHWIND = ROOT / "policies" / "northwind"
+VOCABULARY = claimrules.load_vocabulary(NORTHWIND)
 EXAMPLES = settings().max_examples  # the profile's size: 60 for ci, 2000 for thorough
 SHUFFLES = 3 if EXAMPLES < 500 else 12  # shuffled copies of the policy set, each compiled once
 
@@ -280,6 +281,7 @@ def shuffled_copy(source: Path, target: Path, seed: int) -> Path:
     rng.shuffle(manifest["policy_set"]["documents"])
     manifest["policy_set"]["parties"] = _shuffled_mapping(manifest["policy_set"]["parties"], rng)
     (target / "policy-set.yaml").write_text(yaml.safe_dump(_shuffled_mapping(manifest, rng), sort_keys=False))
+    (target / "facts.yaml").write_bytes((source / "facts.yaml").read_bytes())
     for name in files:
         content = yaml.safe_load((source / name).read_text(encoding="utf-8"))
         rng.shuffle(content["documents"])
@@ -310,7 +312,7 @@ def shuffled(northwind: CompiledPolicy, tmp_path_factory: pytest.TempPathFactory
 
 
 def decide(policy: CompiledPolicy, facts: dict[str, Any]) -> Decision:
-    return policy.adjudicate(parse_claim(facts))
+    return policy.adjudicate(parse_claim(facts, policy))
 
 
 def comparable(decision: Decision) -> dict[str, Any]:
@@ -412,7 +414,7 @@ def test_every_valid_claim_gets_one_cited_decision(northwind: CompiledPolicy, fa
 @given(near_valid_claims())
 def test_every_invalid_claim_gets_a_claim_error(northwind: CompiledPolicy, facts: dict[str, Any]) -> None:
     try:
-        parsed = parse_claim(facts)
+        parsed = parse_claim(facts, northwind)
     except ClaimError as problem:
         assert str(problem)
         return
@@ -425,7 +427,7 @@ def test_every_unreadable_claim_file_gets_a_claim_error(tmp_path_factory: pytest
     path = tmp_path_factory.mktemp("claim") / "claim.json"
     path.write_bytes(raw)
     with pytest.raises(ClaimError):
-        claimrules.load_claim(path)
+        claimrules.load_claim(path, VOCABULARY)
 
 
 # -- 4. window monotonicity ---------------------------------------------------------------------------

@@ -245,7 +245,7 @@ def test_worked_examples_show_the_engines_decision(mini_site: tuple[Path, SiteRe
     paths = sorted((MINI / "claims").glob("*.json"))
     assert [example.name for example in report.examples] == [path.stem for path in paths]
     for path in paths:
-        decision = mini.adjudicate(claimrules.load_claim(path))
+        decision = mini.adjudicate(mini.load_claim(path))
         section = page.text("example-" + path.stem)
         assert decision.decision_id in section, path.stem
         for citation in decision.grounds:
@@ -357,7 +357,7 @@ def test_northwind_site(tmp_path: Path) -> None:
         paths = sorted(EXAMPLES.glob("*.json"))
         assert len(report.examples) == len(paths)
         for path in paths:
-            decision = policy.adjudicate(claimrules.load_claim(path))
+            decision = policy.adjudicate(policy.load_claim(path))
             assert decision.decision_id in page.text("example-" + clause_anchor(path.stem)), path.stem
     assert broken_links(tmp_path) == []
     assert all(example.problem is None for example in report.examples)

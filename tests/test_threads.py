@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_threads_share_a_compiled_policy() -> None:
-    claims = [claimrules.load_claim(path) for path in sorted((ROOT / "examples" / "claims").glob("*.json"))]
+    vocabulary = claimrules.load_vocabulary(ROOT / "policies" / "northwind")
+    claims = [claimrules.load_claim(path, vocabulary) for path in sorted((ROOT / "examples" / "claims").glob("*.json"))]
     with claimrules.load_policy(ROOT / "policies" / "northwind") as policy:
         alone = [policy.adjudicate(facts) for facts in claims]
         results: dict[int, list[claimrules.Decision]] = {}

@@ -2,7 +2,7 @@
 
     >>> import claimrules
     >>> policy = claimrules.load_policy("policies/northwind")
-    >>> facts = claimrules.load_claim("examples/claims/gulf-onsite-request.json")
+    >>> facts = policy.load_claim("examples/claims/gulf-onsite-request.json")  # its vocabulary: facts.yaml
     >>> decision = claimrules.adjudicate(policy, facts)
     >>> decision.outcome, decision.remedy, decision.deciding.clause
 
@@ -11,15 +11,30 @@ Same facts and same policy give the same decision, with the same ``decision_id``
 
 from __future__ import annotations
 
-from claimrules.api import CompiledPolicy, adjudicate, load_policy
+from claimrules.api import CompiledPolicy, adjudicate, load_policy, load_vocabulary
 from claimrules.decision import Citation, ClauseTrace, Decision
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import ClaimFacts, claim_json_schema, load_claim, parse_claim
 from claimrules.money import Money
+from claimrules.vocabulary import Vocabulary
 
 __all__ = [
-    "Citation", "ClaimError", "ClaimFacts", "ClaimrulesError", "ClauseTrace", "CompiledPolicy", "Decision",
-    "EvaluationError", "Money", "PolicyError", "adjudicate", "claim_json_schema", "load_claim", "load_policy",
+    "Citation",
+    "ClaimError",
+    "ClaimFacts",
+    "ClaimrulesError",
+    "ClauseTrace",
+    "CompiledPolicy",
+    "Decision",
+    "EvaluationError",
+    "Money",
+    "PolicyError",
+    "Vocabulary",
+    "adjudicate",
+    "claim_json_schema",
+    "load_claim",
+    "load_policy",
+    "load_vocabulary",
     "parse_claim",
 ]
 __version__ = "0.1.0"

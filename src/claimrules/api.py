@@ -11,9 +11,10 @@ from claimrules.decide import Adjudicator
 from claimrules.decision import Decision
 from claimrules.engine.program import Program
 from claimrules.errors import ClaimError
-from claimrules.facts import MAX_DATE, MIN_DATE, ClaimFacts, parse_claim
+from claimrules.facts import MAX_DATE, MIN_DATE, ClaimFacts, claim_json_schema, load_claim, parse_claim
 from claimrules.policy import loader
 from claimrules.policy.model import PolicySet
+from claimrules.vocabulary import Vocabulary
 
 
 class CompiledPolicy:
@@ -33,18 +34,41 @@ class CompiledPolicy:
     def fingerprint(self) -> str:
         return self.policy.fingerprint
 
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The claim facts this policy set reads (its facts.yaml)."""
+        return self.policy.vocabulary
+
+    def parse_claim(self, document: Mapping[str, Any], *, source: str | None = None) -> ClaimFacts:
+        """Validate a claim (e.g. parsed JSON) against this policy set's vocabulary; raises ClaimError."""
+        return parse_claim(document, self.policy.vocabulary, source=source)
+
+    def load_claim(self, path: str | Path) -> ClaimFacts:
+        """Read and validate a claim JSON file against this policy set's vocabulary."""
+        return load_claim(path, self.policy.vocabulary)
+
+    def claim_schema(self) -> dict[str, Any]:
+        """The JSON Schema of a claim under this policy set."""
+        return claim_json_schema(self.policy.vocabulary)
+
     def adjudicate(self, facts: ClaimFacts | Mapping[str, Any], on: date | None = None) -> Decision:
         if not isinstance(facts, ClaimFacts):
-            facts = parse_claim(facts)
+            facts = parse_claim(facts, self.policy.vocabulary)
+        elif facts.vocabulary is not self.policy.vocabulary and facts.vocabulary != self.policy.vocabulary:
+            facts = parse_claim(facts.model_dump(exclude_none=True), self.policy.vocabulary)
         if on is not None:
             if not isinstance(on, date):
                 raise ClaimError(f"decision date {on!r} is not a date", field="on", expected="a date")
             if not MIN_DATE <= on <= MAX_DATE:
                 raise ClaimError(f"decision date {on} is outside the years {MIN_DATE.year}-{MAX_DATE.year}",
                                  field="on", expected=f"a date from {MIN_DATE.year} to {MAX_DATE.year}")
-            if on < facts.claim.reported_on:
-                raise ClaimError(f"decision date {on} is before the claim was reported ({facts.claim.reported_on})",
+            reported = facts.decision_date
+            if reported is not None and on < reported:
+                raise ClaimError(f"decision date {on} is before the claim was reported ({reported})",
                                  field="on", expected="a date on or after claim.reported_on")
+        elif facts.decision_date is None:
+            raise ClaimError("no decision date: the claim does not give one and none was passed", field="on",
+                             expected="on=<date>, or a fact with 'role: decision_date' in the policy's vocabulary")
         return self.adjudicator.decide(facts, on)
 
     def close(self) -> None:
@@ -60,6 +84,11 @@ class CompiledPolicy:
 def load_policy(path: str | Path) -> CompiledPolicy:
     """Load, validate and compile a policy set (a folder with policy-set.yaml)."""
     return CompiledPolicy(loader.load_policy(path))
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    """Only the claim vocabulary of a policy set (its facts.yaml), without loading its documents."""
+    return loader.load_vocabulary(path)
 
 
 def adjudicate(policy: CompiledPolicy, facts: ClaimFacts | Mapping[str, Any], on: date | None = None) -> Decision:

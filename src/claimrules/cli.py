@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from claimrules.api import load_policy
+from claimrules.api import CompiledPolicy, load_policy, load_vocabulary
 from claimrules.cli_support import (
     ENV_POLICY,
     ClaimSource,
@@ -31,7 +31,7 @@ from claimrules.cli_support import (
 )
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError
 from claimrules.explanation import explain as explain_decision
-from claimrules.facts import ClaimFacts, claim_json_schema, parse_claim, read_claim_text
+from claimrules.facts import ClaimFacts, claim_json_schema, read_claim_text
 from claimrules.render.explain import explanation_text
 from claimrules.render.letter import render_letter
 from claimrules.render.site import build_site
@@ -114,8 +114,9 @@ def _decision_date(on: str | None) -> date | None:
         raise ClaimError(f"'{on}' is not a real date", field="--on", expected="a date YYYY-MM-DD") from None
 
 
-def _claim(source: ClaimSource) -> ClaimFacts:
-    return parse_claim(read_claim_text(source.text, source=source.name), source=source.name)
+def _claim(source: ClaimSource, compiled: CompiledPolicy) -> ClaimFacts:
+    """A claim read with the policy set's vocabulary (its facts.yaml)."""
+    return compiled.parse_claim(read_claim_text(source.text, source=source.name), source=source.name)
 
 
 def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, on: str | None, *, trace: bool) -> None:
@@ -140,7 +141,7 @@ def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, 
             _fail(UsageError("no claim given", field="CLAIM", expected="a claim file, '-' or a .jsonl file"), as_json)
         for source in sources:
             try:
-                facts = _claim(source)
+                facts = _claim(source, compiled)
                 decision = compiled.adjudicate(facts, decided_on)
                 if format is DecisionFormat.text:
                     out = (explanation_text(explain_decision(compiled.program, facts, decision)) if trace
@@ -216,9 +217,9 @@ def letter(
     try:
         folder = resolve_policy(policy)
         source = next(iter(claim_sources([claim], lines=False)))
-        facts = _claim(source)
         decided_on = _decision_date(on)
         with load_policy(folder) as compiled:
+            facts = _claim(source, compiled)
             decision = compiled.adjudicate(facts, decided_on)
             base = base_url or docs_base or compiled.policy.site_url
             if not base:
@@ -246,7 +247,8 @@ def letter(
 
 @app.command()
 def docs(
-    policy_dir: Annotated[Path, typer.Argument(help="Policy set folder (with policy-set.yaml).")] = Path("policies/northwind"),
+    policy_dir: Annotated[Path | None, typer.Argument(
+        help="Policy set folder (with policy-set.yaml); default as for --policy.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the site into.")] = Path("site"),
     examples: Annotated[Path, typer.Option("--examples", help="Example claims to decide and show as worked examples.")] = Path("examples/claims"),
     strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when a written warranty lacks a 16 CFR 701.3 item.")] = False,
@@ -254,7 +256,7 @@ def docs(
     """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
     started = time.perf_counter()
     try:
-        report = build_site(policy_dir, output, examples)
+        report = build_site(resolve_policy(policy_dir), output, examples)
     except ClaimrulesError as error:
         _fail(error)
         return
@@ -277,9 +279,14 @@ def docs(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a claim file."""
-    typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
+def schema(policy: PolicyOption = None) -> None:
+    """Print the JSON Schema of a claim file under the policy set's vocabulary (its facts.yaml)."""
+    try:
+        vocabulary = load_vocabulary(resolve_policy(policy))
+    except ClaimrulesError as error:
+        _fail(error)
+        return
+    typer.echo(json.dumps(claim_json_schema(vocabulary), indent=2, sort_keys=True))
 
 
 from claimrules import cli_analysis  # noqa: E402 - commands registered once the app exists

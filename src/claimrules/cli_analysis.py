@@ -71,15 +71,17 @@ def register_cases(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_FINDINGS)
 
 
-def _seeds_and_schema(example_paths: list[Path]) -> tuple[Any, Any]:
+def _seeds_and_schema(example_paths: list[Path], policy: Path) -> tuple[Any, Any]:
     from claimrules.analysis import cases
     from claimrules.analysis.solver import vocabulary
     from claimrules.analysis.witness import seeds_from
+    from claimrules.api import load_vocabulary
     from claimrules.facts import claim_json_schema
 
-    schema = claim_json_schema()
+    claim_vocabulary = load_vocabulary(policy)  # the policy set's facts.yaml
+    schema = claim_json_schema(claim_vocabulary)
     examples = [(case.name, case.claim) for case in cases.load_cases(example_paths)] if example_paths else []
-    return seeds_from(examples, vocabulary(schema)), schema
+    return seeds_from(examples, vocabulary(schema), claim_vocabulary), schema
 
 
 def _example_paths(policy: Path, given: list[Path] | None) -> list[Path]:
@@ -103,7 +105,7 @@ def register_analysis(app: typer.Typer) -> None:
 
         try:
             with load_policy(policy) as compiled:
-                seeds, schema = _seeds_and_schema(_example_paths(policy, examples))
+                seeds, schema = _seeds_and_schema(_example_paths(policy, examples), policy)
                 report = lint.lint(compiled, seeds, schema, semantic_checks=not structural_only)
         except ClaimrulesError as error:
             if isinstance(error, PolicyError):   # a policy that does not load is the first finding
@@ -130,7 +132,7 @@ def register_analysis(app: typer.Typer) -> None:
 
         try:
             with load_policy(old) as before, load_policy(new) as after:
-                seeds, schema = _seeds_and_schema(_example_paths(old, examples))
+                seeds, schema = _seeds_and_schema(_example_paths(old, examples), old)
                 report = diff.semantic_diff(before, after, seeds, schema)
                 if claims is not None:
                     rows = []

@@ -85,8 +85,8 @@ def register(app: typer.Typer) -> None:
         """Decide a claim and record it: the recorded decision again when nothing changed, a new one with what changed otherwise."""
         _format(format)
         try:
-            facts = load_claim(claim)
             with _open(ledger, policy) as opened:
+                facts = load_claim(claim, opened.policy)
                 entry = opened.decide(claim_id, facts, actor=_actor(by), on=_date(on, "--on"))
         except ClaimrulesError as error:
             _fail(error)

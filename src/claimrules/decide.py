@@ -211,7 +211,8 @@ class Resolver:
             paths |= self._facts_behind(definition.value, ctx)
         if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
                and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
-            paths |= {"location.country", "location.subdivision"}
+            roles = self.policy.vocabulary.roles
+            paths |= {roles[role] for role in ("country", "subdivision") if role in roles}
         if ctx is not None:
             paths = {path for path in paths if ctx.values.get(path) is None}
         return paths
@@ -285,7 +286,8 @@ class Adjudicator:
                                    sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
-        decided_on = on or facts.claim.reported_on
+        decided_on = on or facts.decision_date
+        assert decided_on is not None  # CompiledPolicy.adjudicate refuses a claim without one
         values = fact_values(facts)
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
@@ -382,8 +384,8 @@ class Adjudicator:
             for rule in self.program.rules:
                 if rule.clause is not None and rule.clause.id == clause_id and rule.condition is not None:
                     paths |= self._unknown_facts(rule.condition, ctx)
-        derived = {"plan.options", "plan.base", "plan.term_years"}
-        return {path for path in paths if path not in derived} | ({"plan.code"} if paths & derived else set())
+        derived = self.policy.vocabulary.derived_from  # a derived fact is asked for as the fact it is read from
+        return {derived.get(path, path) for path in paths}
 
     def _facts_of_rule(self, key: str, ctx: Context) -> set[str]:
         rule = self.program.rules_by_key[key]
@@ -419,7 +421,7 @@ class Adjudicator:
                     if clause not in grounds:
                         grounds.append(clause)
             deciding_clause = winner.grounds[0]
-            requested = facts.claim.requested_service
+            requested = facts.role_value("requested_service")
             if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
                     and winner.remedy_clause.effect == Effect.REMEDY):
                 # The customer asked for a service: the clause that decided which service they get
@@ -523,7 +525,7 @@ class Adjudicator:
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask (shared values)."""
-        key = (party_id, decided_on, facts.location.country, facts.location.subdivision)
+        key = (party_id, decided_on, facts.role_value("country"), facts.role_value("subdivision"))
         found = self._escalations.get(key)
         if found is None:
             if len(self._escalations) > 10_000:
@@ -631,4 +633,5 @@ def _shift(start: date, duration: ast.Duration, facts: ClaimFacts) -> date:
         return add_months(start, duration.amount)
     if duration.unit == "years":
         return add_months(start, 12 * duration.amount)
-    return add_business_days(start, duration.amount, facts.location.country, facts.location.subdivision)
+    country = facts.role_value("country")  # no declared place: weekends only, no public holidays
+    return add_business_days(start, duration.amount, country or "", facts.role_value("subdivision") if country else None)

@@ -1,288 +1,414 @@
-"""Claim facts: what a claim says, strictly validated.
+"""Claim facts: what a claim says, strictly validated against the policy set's vocabulary.
 
-Unknown fields, wrong types and impossible dates are errors naming the field. A fact a claim does
-not give is ``None`` (unknown), never a default that could decide the claim: the engine asks for
-it when, and only when, it could change the decision (LW 6.3).
+The vocabulary (``facts.yaml``, read by ``claimrules.vocabulary``) declares every fact; this module
+builds the strict pydantic model of a claim from it (``model_of``), reads claim files, and turns
+validation problems into one precise ``ClaimError`` naming the field. Unknown fields, wrong types
+and impossible dates are errors. A fact a claim does not give is ``None`` (unknown), never a value
+that could decide the claim unless the vocabulary declares a default: the engine asks for it when,
+and only when, it could change the decision (LW 6.3).
+
+Strict means strict: no bool is read as a number, no number or numeric text as a date, no date
+with a time or zone as a date, no text as a number.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import types
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from claimrules.errors import ClaimError, did_you_mean
 from claimrules.money import _NO_MINOR_UNIT, Money, minor_unit
 from claimrules.territory import subdivision_country, validate_country, validate_subdivision
+from claimrules.vocabulary import FactSpec, Vocabulary
 
 MAX_CLAIM_BYTES = 1_000_000
 MAX_LIST = 200
 MIN_DATE = date(1900, 1, 1)    # dates outside these years are typos, and date arithmetic near
 MAX_DATE = date(2199, 12, 31)  # year 9999 would overflow
 MAX_AMOUNT = Decimal(10) ** 12
+CLAIM_FILE_KEYS = ("expected", "$schema", "story")   # what a claim file may carry beside its facts
 
 
-class _Facts(BaseModel):
+class _Record(BaseModel):
+    """A group of facts or a list item: unknown fields refused, nothing coerced."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, str_strip_whitespace=True)
 
-
-Text = Annotated[str, Field(max_length=4000)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-
-RequestType = Literal["return", "repair", "cancel_plan"]
-Service = Literal["refund", "on_site", "depot", "replacement", "repair", "any"]
-Condition = Literal["new", "refurbished", "open_box"]
-Channel = Literal["online", "phone", "in_store", "reseller"]
-Buyer = Literal["consumer", "business"]
-Cause = Literal[
-    "defect", "battery", "drop", "impact", "liquid", "screen_crack", "surge", "cosmetic", "loss",
-    "theft", "intentional", "abuse", "operating_conditions", "natural_disaster", "software",
-    "data_loss", "consumable",
-]
-Role = Literal["agent", "supervisor", "manager"]
-DeploymentKind = Literal["armed_forces", "emergency_response", "disaster_response"]
-Diagnosis = Literal["on_site_repairable", "depot_only"]
-ReturnReason = Literal["no_reason", "defective"]
-
-
-class Claim(_Facts):
-    """The request itself."""
-
-    type: RequestType
-    requested_service: Service = "any"
-    reported_on: date = Field(description="The day the claim or return was first reported, by any channel (LW 1.6, RT 1.4).")
-    reported_after_17h: bool | None = Field(None, description="Completed after 17:00 local time (CP 6.4).")
-    return_reason: ReturnReason | None = None
-    description: Text | None = None
-    claimant_id: Identifier | None = None
-
-
-class Product(_Facts):
-    serial_number: Identifier | None = None
-    serial_intact: bool | None = Field(None, description="False when removed, altered or unreadable (LW 4.6).")
-    serial_registered_to_claimant: bool | None = None
-    proof_of_purchase: bool | None = None
-    condition: Condition
-    category: Literal["computer", "accessory", "software_licence"] = "computer"
-    price: Money
-    opened: bool | None = None
-    defective: bool | None = Field(None, description="For a return: found defective on inspection (RT 2.1).")
-    damaged_by_customer: bool | None = None
-    licence_activated: bool | None = None
-    missing_accessories: tuple[MissingAccessory, ...] = Field(default=(), max_length=MAX_LIST)
-
-
-class MissingAccessory(_Facts):
-    name: Identifier
-    list_price: Money
-
-
-class Delivery(_Facts):
-    delivered_on: date | None = Field(None, description="Carrier's proof of delivery (LW 1.3).")
-    picked_up_on: date | None = None
-    invoice_date: date
-
-
-class Purchase(_Facts):
-    seller: Literal["northwind_store", "other"]
-    channel: Channel
-    buyer: Buyer
-    country: str = Field(description="ISO 3166-1 alpha-2 country of purchase.")
-    delivery_country: str = Field(description="ISO 3166-1 alpha-2 country of delivery.")
-    delivery_charge: Money | None = None
-
-    _countries = field_validator("country", "delivery_country")(lambda value: validate_country(value))
-
-
-class Location(_Facts):
-    """The Product's current location (LW 1.5, CP 6.3): the billing address does not count."""
-
-    country: str
-    subdivision: str | None = None
-    military_address: bool = False
-    miles_to_service_location: Decimal | None = Field(None, ge=0, le=25_000, decimal_places=2, description="As the service locator reports (CP 6.1 (b)).")
-
-    _country = field_validator("country")(lambda value: validate_country(value))
-
-    @field_validator("subdivision")
-    @classmethod
-    def _subdivision(cls, value: str | None) -> str | None:
-        return None if value is None else validate_subdivision(value)
+    __within__: ClassVar[tuple[tuple[str, str], ...]] = ()   # (subdivision field, its country field)
 
     @model_validator(mode="after")
-    def _subdivision_in_country(self) -> Location:
-        if self.subdivision is not None and subdivision_country(self.subdivision) != self.country:
-            raise ValueError(f"subdivision {self.subdivision} is not in country {self.country}")
+    def _subdivisions_in_their_country(self) -> _Record:
+        for subdivision, country in self.__within__:
+            code, in_country = getattr(self, subdivision), getattr(self, country)
+            if code is not None and in_country is not None and subdivision_country(code) != in_country:
+                raise ValueError(f"{subdivision} {code} is not in {country} {in_country}")
         return self
 
-
-_PLAN_CODE = re.compile(r"^(?P<product>[A-Z]+)-(?P<years>[1-9])Y(?P<options>(?:\+[A-Z]+)*)$")
-
-
-class Plan(_Facts):
-    code: Identifier = Field(description="e.g. CARE-3Y+ADP+ONSITE (CP 1.1)")
-    purchased_on: date
-    cancelled_on: date | None = None
-    price: Money | None = None
-    paid_to_date: Money | None = Field(None, description="What the obligor has paid for repairs so far (CP 4.4).")
-
-    @field_validator("code")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        if not _PLAN_CODE.match(value):
-            raise ValueError(f"'{value}' is not a plan code like CARE-3Y+ADP")
-        return value
-
-    @property
-    def term_years(self) -> int:
-        match = _PLAN_CODE.match(self.code)
-        assert match is not None
-        return int(match.group("years"))
-
-    @property
-    def base(self) -> str:
-        match = _PLAN_CODE.match(self.code)
-        assert match is not None
-        return f"{match.group('product')}-{match.group('years')}Y"
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        match = _PLAN_CODE.match(self.code)
-        assert match is not None
-        return tuple(sorted(option for option in match.group("options").split("+") if option))
+    if TYPE_CHECKING:  # the fields are the vocabulary's, known only at run time
+        def __getattr__(self, name: str) -> Any: ...
 
 
-class Incident(_Facts):
-    occurred_on: date | None = Field(None, description="When the damage occurred or the defect appeared.")
-    cause: Cause | None = None
-    screen_only: bool | None = Field(None, description="The only damage is to the screen (CP 4.2).")
-    part: Identifier | None = None
-    battery_capacity_pct: Annotated[int, Field(ge=0, le=100)] | None = None
-    remote_diagnosis: Diagnosis | None = None
-    caused_by_natural_disaster: bool | None = None
-    description: Text | None = None
-    consumer_caused_proven: bool | None = Field(None, description="Inspection proved the consumer caused it (RG EU.3, RG UK.3).")
+class ClaimFacts(_Record):
+    """Everything claimrules may know about one claim: the base of every vocabulary's claim model."""
 
-
-class PriorIncident(_Facts):
-    occurred_on: date
-    kind: Literal["accidental", "defect"]
-    covered: bool
-
-
-class PriorRepair(_Facts):
-    repaired_on: date
-    part: Identifier
-    under: Literal["warranty", "plan", "other"] = "warranty"
-
-
-class UnauthorizedWork(_Facts):
-    performed_on: date
-    touched_failed_part: bool
-
-
-class Extension(_Facts):
-    """A return-window extension recorded in the order system (RT 3.1)."""
-
-    grantor_id: Identifier
-    grantor_role: Role
-    granted_on: date
-    new_end: date
-
-
-class Deployment(_Facts):
-    kind: DeploymentKind
-    documented_on: date
-    ends_on: date
-
-
-class ClaimFacts(_Facts):
-    """Everything claimrules may know about one claim."""
-
-    claim: Claim
-    product: Product
-    delivery: Delivery
-    purchase: Purchase
-    location: Location
-    plan: Plan | None = None
-    incident: Incident | None = None
-    prior_incidents: tuple[PriorIncident, ...] = Field(default=(), max_length=MAX_LIST)
-    prior_repairs: tuple[PriorRepair, ...] = Field(default=(), max_length=MAX_LIST)
-    unauthorized_work: tuple[UnauthorizedWork, ...] = Field(default=(), max_length=MAX_LIST)
-    extensions: tuple[Extension, ...] = Field(default=(), max_length=MAX_LIST)
-    deployment: Deployment | None = None
-    repair_estimate: Money | None = None
+    __vocabulary__: ClassVar[Vocabulary]
 
     @model_validator(mode="after")
-    def _canonical_lists(self) -> ClaimFacts:
-        """List-valued facts in one canonical order: the order a claim lists them in never matters."""
-        for name in ("prior_incidents", "prior_repairs", "unauthorized_work", "extensions"):
-            items = getattr(self, name)
-            if len(items) > 1:
-                object.__setattr__(self, name, tuple(sorted(items, key=lambda item: item.model_dump_json())))
-        accessories = self.product.missing_accessories
-        if len(accessories) > 1:
-            object.__setattr__(self.product, "missing_accessories",
-                               tuple(sorted(accessories, key=lambda item: item.model_dump_json())))
-        return self
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> ClaimFacts:
-        for label, day in _dates_in(self, ""):
+    def _cross_field_checks(self) -> ClaimFacts:
+        dates: list[tuple[str, date, FactSpec, BaseModel, str, bool]] = []
+        amounts: list[tuple[str, Money]] = []
+        _collect(self, _checked_tree(type(self).__vocabulary__), "", False, dates, amounts)
+        for label, day, _, _, _, _ in dates:
             if not MIN_DATE <= day <= MAX_DATE:
                 raise ValueError(f"{label} {day} is outside the years {MIN_DATE.year}-{MAX_DATE.year}")
-        received = self.delivery.delivered_on or self.delivery.picked_up_on or self.delivery.invoice_date
-        if self.delivery.delivered_on and self.delivery.delivered_on < self.delivery.invoice_date:
-            raise ValueError("delivery.delivered_on is before delivery.invoice_date")
-        if self.claim.reported_on < received:
-            raise ValueError(f"claim.reported_on {self.claim.reported_on} is before the delivery {received}")
-        for index, extension in enumerate(self.extensions):
-            if extension.new_end < extension.granted_on:
-                raise ValueError(f"extensions[{index}].new_end is before its granted_on")
-        if self.plan and self.plan.cancelled_on and self.plan.cancelled_on < self.plan.purchased_on:
-            raise ValueError("plan.cancelled_on is before plan.purchased_on")
-        for name in ("price",):
-            if getattr(self.product, name).amount < 0:
-                raise ValueError(f"product.{name} is negative")
-        for label, money in self._money():
-            if money.amount < 0:
-                raise ValueError(f"{label} is negative")
-            if money.currency != self.product.price.currency:  # amounts are compared with each other
-                raise ValueError(f"{label} is in {money.currency}, not in {self.product.price.currency} "
-                                 f"like product.price")
-            if money.currency in _NO_MINOR_UNIT:
-                raise ValueError(f"{label} is in {money.currency}, which is not a currency of payment")
-            if _decimals(money.amount) > minor_unit(money.currency):
-                raise ValueError(f"{label} {money.amount} has more decimals than {money.currency} uses "
-                                 f"({minor_unit(money.currency)})")
-            if money.amount >= MAX_AMOUNT:
-                shown = format(money.amount, "f") if money.amount.adjusted() < 30 else format(money.amount, "E")
-                raise ValueError(f"{label} {shown} is too large (at most {MAX_AMOUNT - 1:,} {money.currency})")
+        for label, day, spec, record, prefix, in_item in dates:
+            if spec.not_before is not None:
+                _check_not_before(self, label, day, spec, record, prefix, in_item)
+        _check_money(amounts)
         return self
 
-    def _money(self) -> list[tuple[str, Money]]:
-        found: list[tuple[str, Money]] = [("product.price", self.product.price)]
-        if self.purchase.delivery_charge is not None:
-            found.append(("purchase.delivery_charge", self.purchase.delivery_charge))
-        if self.repair_estimate is not None:
-            found.append(("repair_estimate", self.repair_estimate))
-        if self.plan is not None:
-            for name in ("price", "paid_to_date"):
-                value = getattr(self.plan, name)
-                if value is not None:
-                    found.append((f"plan.{name}", value))
-        for index, accessory in enumerate(self.product.missing_accessories):
-            found.append((f"product.missing_accessories[{index}].list_price", accessory.list_price))
-        return found
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return type(self).__vocabulary__
+
+    def role_value(self, role: str) -> Any:
+        """The value of the fact the vocabulary declares for an engine role (None if none is declared or given).
+
+        Roles: ``decision_date`` (decided as of that day unless told otherwise), ``country`` and
+        ``subdivision`` (whose public holidays count business days), ``requested_service``.
+        """
+        path = type(self).__vocabulary__.roles.get(role)
+        return None if path is None else _value_at(self, path)
+
+    @property
+    def decision_date(self) -> date | None:
+        """The day the claim is decided on by default: the fact with ``role: decision_date``."""
+        value = self.role_value("decision_date")
+        return value if isinstance(value, date) else None
 
 
+# -- strict leaf types --------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?\d+(\.\d*)?([eE][+-]?\d+)?\s*")
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _json_shown(value: Any) -> str:
+    """A value as the claim's JSON wrote it: true, 12.5, '90', an object."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return _shown(value)
+
+
+def _wrong_type(value: Any, wanted: str, expected: str) -> PydanticCustomError:
+    """A value of the wrong JSON type: never coerced, always named (e.g. 'true is true/false, not a number')."""
+    return PydanticCustomError("claimrules_type", "{shown} is {kind}, not {wanted}",
+                               {"shown": _json_shown(value), "kind": _kind_of(value), "wanted": wanted,
+                                "expected": expected})
+
+
+_DATE = "a date YYYY-MM-DD"
+
+
+def _strict_date(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        if _ISO_DATE.fullmatch(value):
+            return handler(value)
+        if value.isdigit() and len(value) == 8:
+            raise PydanticCustomError("claimrules_type", "'{input}' is not a date: write it with dashes, {shown}",
+                                      {"input": value, "shown": f"{value[:4]}-{value[4:6]}-{value[6:]}",
+                                       "expected": _DATE})
+        if _NUMERIC_TEXT.fullmatch(value):
+            raise PydanticCustomError("claimrules_type", "{shown} is a number in text, not a date",
+                                      {"shown": _shown(value), "expected": _DATE})
+        handler(value)  # pydantic's own message for what it refuses ('2024-13-01', '09/16/2024', a time of day)
+        raise PydanticCustomError("claimrules_type", "{shown} has a time or time zone; a date has neither",
+                                  {"shown": _shown(value), "expected": _DATE})
+    raise _wrong_type(value, "a date", _DATE)
+
+
+def _strict_bool(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        raise PydanticCustomError("bool_parsing", "Input should be a valid boolean, unable to interpret input")
+    raise _wrong_type(value, "true or false", "true or false")
+
+
+def _strict_integer(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, str) and not _NUMERIC_TEXT.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return handler(value)
+    raise _wrong_type(value, "a number", "a whole number")
+
+
+def _strict_decimal(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return handler(value)
+    raise _wrong_type(value, "a number", "a number")
+
+
+def _strict_choice(spec: FactSpec) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    expected = ", ".join(f"'{value}'" for value in spec.values[:-1]) + (" or " if len(spec.values) > 1 else "") + \
+        f"'{spec.values[-1]}'"
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, str):
+            return handler(value)
+        raise _wrong_type(value, "one of the listed values", expected)
+
+    return check
+
+
+def _strict_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, str):
+        return handler(value)
+    raise PydanticCustomError("string_type", "Input should be a valid string")
+
+
+def _pattern_check(spec: FactSpec) -> Callable[[str], str]:
+    pattern = re.compile(spec.pattern or "")
+    hint = spec.pattern_hint or f"text matching {spec.pattern}"
+
+    def check(value: str) -> str:
+        if not pattern.search(value):  # JSON Schema semantics: anchor with ^...$ to match the whole text
+            raise ValueError(f"'{value[:60]}' is not {hint}")
+        return value
+
+    return check
+
+
+def _sorted_items(items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
+    """List-valued facts in one canonical order: the order a claim lists them in never matters."""
+    return tuple(sorted(items, key=lambda item: item.model_dump_json())) if len(items) > 1 else items
+
+
+def _number_schema(spec: FactSpec, kind: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind}
+    if spec.minimum is not None:
+        schema["minimum"] = int(spec.minimum) if kind == "integer" else float(spec.minimum)
+    if spec.maximum is not None:
+        schema["maximum"] = int(spec.maximum) if kind == "integer" else float(spec.maximum)
+    if spec.places is not None:
+        schema["multipleOf"] = float(Decimal(1).scaleb(-spec.places))
+    return schema
+
+
+def _bound(value: Decimal | None) -> int | Decimal | None:
+    """A declared min/max as pydantic shows it in messages: 100, not Decimal('100')."""
+    return None if value is None else int(value) if value == value.to_integral_value() else value
+
+
+def _annotation(spec: FactSpec, owner: str) -> Any:
+    """The pydantic type of one declared fact (without its optionality)."""
+    kind = spec.type
+    if kind == "date":
+        return Annotated[date, WrapValidator(_strict_date)]
+    if kind == "bool":
+        return Annotated[bool, WrapValidator(_strict_bool)]
+    if kind == "integer":
+        return Annotated[int, WrapValidator(_strict_integer), Field(ge=_bound(spec.minimum), le=_bound(spec.maximum)),
+                         WithJsonSchema(_number_schema(spec, "integer"))]
+    if kind == "decimal":
+        return Annotated[Decimal, WrapValidator(_strict_decimal),
+                         Field(ge=_bound(spec.minimum), le=_bound(spec.maximum), decimal_places=spec.places, allow_inf_nan=False),
+                         WithJsonSchema(_number_schema(spec, "number"))]
+    if kind == "money":
+        return Money
+    if kind == "enum":
+        return Annotated[Literal.__getitem__(spec.values), WrapValidator(_strict_choice(spec))]
+    if kind == "text":
+        validators: list[Any] = [Field(min_length=spec.min_length, max_length=spec.max_length,
+                                       json_schema_extra={"pattern": spec.pattern.replace("(?P<", "(?<")}  # ECMA-262 group names
+                                       if spec.pattern else None),
+                                 WrapValidator(_strict_text)]
+        if spec.pattern is not None:
+            validators.append(AfterValidator(_pattern_check(spec)))
+        return Annotated[str, *validators]
+    if kind == "country":
+        return Annotated[str, WrapValidator(_strict_text), AfterValidator(validate_country),
+                         WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$"})]
+    if kind == "subdivision":
+        return Annotated[str, WrapValidator(_strict_text), AfterValidator(validate_subdivision),
+                         WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}-[A-Z0-9]{1,3}$"})]
+    record = _record_model(spec, owner)
+    if kind == "list":
+        return Annotated[tuple[record, ...], Field(max_length=spec.max_items),  # type: ignore[valid-type]
+                         AfterValidator(_sorted_items)]
+    return record
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) or "Fact"
+
+
+def _fields(specs: tuple[FactSpec, ...], owner: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for spec in specs:
+        annotation = _annotation(spec, owner)
+        info: dict[str, Any] = {"description": spec.description} if spec.description else {}
+        if spec.type == "list":
+            fields[spec.name] = (annotation, Field(default=(), **info))
+        elif spec.required:
+            fields[spec.name] = (annotation, Field(..., **info))
+        elif spec.has_default:
+            fields[spec.name] = (annotation, Field(default=spec.default, **info))
+        else:
+            fields[spec.name] = (annotation | None, Field(default=None, **info))
+    return fields
+
+
+def _record_model(spec: FactSpec, owner: str) -> type[_Record]:
+    name = _camel(spec.name)
+    within = tuple((field.name, field.within) for field in spec.fields if field.within is not None)
+    model: type[_Record] = create_model(
+        f"{owner}{name}" if owner else name, __base__=_Record, __doc__=spec.description or None,
+        **_fields(spec.fields, owner))
+    model.__within__ = within
+    return model
+
+
+def model_of(vocabulary: Vocabulary) -> type[ClaimFacts]:
+    """The strict claim model of a vocabulary (built once per vocabulary)."""
+    cached = vocabulary.__dict__.get("_model")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    model: type[ClaimFacts] = create_model(
+        "ClaimFacts", __base__=ClaimFacts, __doc__="Everything claimrules may know about one claim.",
+        **_fields(vocabulary.groups, ""))
+    model.__vocabulary__ = vocabulary
+    object.__setattr__(vocabulary, "_model", model)
+    return model
+
+
+# -- cross-field checks ---------------------------------------------------------------------------------
+
+_Tree = tuple[tuple[FactSpec, "_Tree"], ...]
+
+
+def _checked_tree(vocabulary: Vocabulary) -> _Tree:
+    """The vocabulary cut down to the dates and amounts the cross-field checks read (built once)."""
+    cached = vocabulary.__dict__.get("_checked_tree")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+
+    def prune(specs: tuple[FactSpec, ...]) -> _Tree:
+        kept: list[tuple[FactSpec, _Tree]] = []
+        for spec in specs:
+            if spec.type in ("date", "money"):
+                kept.append((spec, ()))
+            elif spec.fields:
+                children = prune(spec.fields)
+                if children:
+                    kept.append((spec, children))
+        return tuple(kept)
+
+    tree = prune(vocabulary.groups)
+    object.__setattr__(vocabulary, "_checked_tree", tree)
+    return tree
+
+
+def _collect(record: BaseModel, tree: _Tree, prefix: str, in_item: bool,
+             dates: list[tuple[str, date, FactSpec, BaseModel, str, bool]], amounts: list[tuple[str, Money]]) -> None:
+    """Every date and amount a claim gives, in the vocabulary's order, with its field path
+    (items of lists as ``extensions[0].new_end``)."""
+    for spec, children in tree:
+        value = getattr(record, spec.name)
+        if value is None:
+            continue
+        if spec.type == "date":
+            dates.append((prefix + spec.name, value, spec, record, prefix, in_item))
+        elif spec.type == "money":
+            amounts.append((prefix + spec.name, value))
+        elif spec.type == "list":
+            for index, item in enumerate(value):
+                _collect(item, children, f"{prefix}{spec.name}[{index}].", True, dates, amounts)
+        else:
+            _collect(value, children, f"{prefix}{spec.name}.", in_item, dates, amounts)
+
+
+def _value_at(model: BaseModel, path: str) -> Any:
+    value: Any = model
+    for part in path.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def _check_not_before(facts: ClaimFacts, path: str, value: date, spec: FactSpec, record: BaseModel, prefix: str,
+                      in_item: bool) -> None:
+    """Declared date order: ``not_before: sibling`` and ``not_before: {first_known: [...], label}``."""
+    rule = spec.not_before
+    assert rule is not None
+    if rule.sibling is not None:
+        other = getattr(record, rule.sibling)
+        if other is not None and value < other:
+            where = f"its {rule.sibling}" if in_item else prefix + rule.sibling
+            raise ValueError(f"{path} is before {where}")
+        return
+    found = next((known for known in (_value_at(facts, target) for target in rule.first_known) if known is not None), None)
+    if found is not None and value < found:
+        raise ValueError(f"{path} {value} is before {rule.label or rule.first_known[0]} {found}")
+
+
+def _check_money(amounts: list[tuple[str, Money]]) -> None:
+    """Amounts are not negative, in one currency of payment (the first amount's), exact to its minor unit."""
+    if not amounts:
+        return
+    reference_label, reference = amounts[0]
+    for label, money in amounts:
+        if money.amount < 0:
+            raise ValueError(f"{label} is negative")
+        if money.currency != reference.currency:  # amounts are compared with each other
+            raise ValueError(f"{label} is in {money.currency}, not in {reference.currency} like {reference_label}")
+        if money.currency in _NO_MINOR_UNIT:
+            raise ValueError(f"{label} is in {money.currency}, which is not a currency of payment")
+        if _decimals(money.amount) > minor_unit(money.currency):
+            raise ValueError(f"{label} {money.amount} has more decimals than {money.currency} uses "
+                             f"({minor_unit(money.currency)})")
+        if money.amount >= MAX_AMOUNT:
+            shown = format(money.amount, "f") if money.amount.adjusted() < 30 else format(money.amount, "E")
+            raise ValueError(f"{label} {shown} is too large (at most {MAX_AMOUNT - 1:,} {money.currency})")
 
 
 def _decimals(amount: Decimal) -> int:
@@ -294,116 +420,49 @@ def _decimals(amount: Decimal) -> int:
     return max(0, -(int(exponent) + trailing))
 
 
-def _dates_in(model: BaseModel, prefix: str) -> list[tuple[str, date]]:
-    """Every date a claim gives, with its field path (items of lists as ``extensions[0].new_end``)."""
-    found: list[tuple[str, date]] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
-        for index, item in items:
-            path = f"{prefix}{name}" if index is None else f"{prefix}{name}[{index}]"
-            if isinstance(item, date):
-                found.append((path, item))
-            elif isinstance(item, BaseModel) and not isinstance(item, Money):
-                found.extend(_dates_in(item, path + "."))
-    return found
+# -- the claim as the engine reads it -------------------------------------------------------------------
 
-Product.model_rebuild()
-
-# -- the fact namespace a policy may name ----------------------------------------------------------
-
-LIST_FACTS = ("prior_incidents", "prior_repairs", "unauthorized_work", "extensions", "product.missing_accessories")
-DERIVED_FACTS = {
-    "plan.term_years": int,
-    "plan.base": str,
-    "plan.options": tuple,
-    "delivery.received_on": date,
-}
-
-
-def _scalar_paths(model: type[BaseModel], prefix: str) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        annotation = info.annotation
-        path = f"{prefix}{name}"
-        inner = _model_in(annotation)
-        if inner is not None and get_origin(annotation) is not tuple:
-            paths[path] = inner
-            paths.update(_scalar_paths(inner, path + "."))
-        else:
-            paths[path] = annotation
-    return paths
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation is not Money:
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-FACT_PATHS: Mapping[str, Any] = {**_scalar_paths(ClaimFacts, ""), **DERIVED_FACTS}
-
-
-def annotation_type(annotation: Any) -> str:
-    """The policy language's type of a fact annotation: date, number, text, bool, money, list or other."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return annotation_type(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        kinds = {annotation_type(arg) for arg in get_args(annotation) if arg is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else "other"
-    if origin is Literal or annotation is str:
-        return "text"
-    if origin is tuple or annotation is tuple:
-        return "list"
-    if annotation is bool:
-        return "bool"
-    if annotation is date:
-        return "date"
-    if annotation in (int, Decimal):
-        return "number"
-    return "money" if annotation is Money else "other"
-
-
-def fact_type(path: str) -> str:
-    """The type of a claim fact by its path ('other' for sections and unknown paths)."""
-    return annotation_type(FACT_PATHS.get(path))
-FACT_ROOTS: frozenset[str] = frozenset(ClaimFacts.model_fields)
-ITEM_FIELDS: Mapping[str, frozenset[str]] = {
-    "prior_incidents": frozenset(PriorIncident.model_fields),
-    "prior_repairs": frozenset(PriorRepair.model_fields),
-    "unauthorized_work": frozenset(UnauthorizedWork.model_fields),
-    "extensions": frozenset(Extension.model_fields),
-    "product.missing_accessories": frozenset(MissingAccessory.model_fields),
-}
-
-
-def _flattening(cls: type[BaseModel], prefix: str, attrs: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], bool]]:
-    """(path, attribute chain, is a list) for every fact and section of a claim, computed once."""
+def _flattening(vocabulary: Vocabulary) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    """(path, attribute chain, is a list) for every fact and group of a claim, computed once."""
+    cached = vocabulary.__dict__.get("_flattening")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     plan: list[tuple[str, tuple[str, ...], bool]] = []
-    for name, info in cls.model_fields.items():
-        path, chain = prefix + name, attrs + (name,)
-        inner = _model_in(info.annotation)
-        is_list = get_origin(info.annotation) is tuple
-        if inner is not None and not is_list:
-            plan.append((path, chain, False))
-            plan.extend(_flattening(inner, path + ".", chain))
-        else:
-            plan.append((path, chain, is_list))
-    return plan
+
+    def walk(specs: tuple[FactSpec, ...], prefix: str, chain: tuple[str, ...]) -> None:
+        for spec in specs:
+            path, attrs = prefix + spec.name, chain + (spec.name,)
+            plan.append((path, attrs, spec.type == "list"))
+            if spec.type == "group":
+                walk(spec.fields, path + ".", attrs)
+
+    walk(vocabulary.groups, "", ())
+    result = tuple(plan)
+    object.__setattr__(vocabulary, "_flattening", result)
+    return result
 
 
-_FLATTENING = tuple(_flattening(ClaimFacts, "", ()))
+def _derivations(vocabulary: Vocabulary) -> tuple[tuple[str, str, re.Pattern[str], str, str, str | None], ...]:
+    """(derived path, source path, pattern, type, template, split) for every derived fact."""
+    cached = vocabulary.__dict__.get("_derivations")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found = []
+    for derived_path, source in sorted(vocabulary.derived_from.items()):
+        spec = vocabulary.specs[source]
+        name = derived_path.rsplit(".", 1)[1]
+        derived = next(item for item in spec.derive if item.name == name)
+        found.append((derived_path, source, re.compile(spec.pattern or ""), derived.type, derived.template, derived.split))
+    result = tuple(found)
+    object.__setattr__(vocabulary, "_derivations", result)
+    return result
 
 
 def fact_values(facts: ClaimFacts) -> dict[str, Any]:
     """The claim as a flat mapping of fact path to value (None where the claim is silent)."""
+    vocabulary = facts.vocabulary
     values: dict[str, Any] = {}
-    for path, chain, is_list in _FLATTENING:
+    for path, chain, is_list in _flattening(vocabulary):
         value: Any = facts
         for attr in chain:
             value = getattr(value, attr)
@@ -412,12 +471,20 @@ def fact_values(facts: ClaimFacts) -> dict[str, Any]:
         if is_list and value is not None:
             value = tuple(item.__dict__ for item in value)
         values[path] = value
-    plan = facts.plan
-    values["plan.term_years"] = plan.term_years if plan else None
-    values["plan.base"] = plan.base if plan else None
-    values["plan.options"] = plan.options if plan else None
-    delivery = facts.delivery
-    values["delivery.received_on"] = delivery.delivered_on or delivery.picked_up_on
+    for derived_path, source, pattern, kind, template, split in _derivations(vocabulary):
+        text = values.get(source)
+        match = pattern.search(text) if isinstance(text, str) else None
+        if match is None:
+            values[derived_path] = None
+            continue
+        groups = {key: value or "" for key, value in match.groupdict().items()}
+        result = template.format_map(groups)
+        if kind == "integer":
+            values[derived_path] = int(result) if result.strip().lstrip("-").isdigit() else None
+        elif kind == "set":
+            values[derived_path] = tuple(sorted(part for part in result.split(split) if part))
+        else:
+            values[derived_path] = result
     return values
 
 
@@ -435,6 +502,7 @@ _EXPECTED = {
     "bool_parsing": "true or false",
     "int_type": "a whole number",
     "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
     "string_type": "text",
     "model_type": "an object",
     "model_attributes_type": "an object",
@@ -447,14 +515,15 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "lax-", "str", "json-")):
+        elif part in ("function-after", "function-before", "function-wrap") or str(part).startswith(
+                ("function-", "lax-", "str", "json-", "literal[")):
             continue
         else:
             parts.append(str(part))
     return ".".join(parts)
 
 
-def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError:
+def claim_error_from(problem: ValidationError, source: str | None, vocabulary: Vocabulary | None = None) -> ClaimError:
     """The first validation problem as one precise ClaimError (the rest in ``help``)."""
     errors = problem.errors(include_url=False)
     # A misspelled field also makes the real one 'missing': name the misspelling first.
@@ -465,7 +534,7 @@ def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError
     expected = _EXPECTED.get(kind)
     message = first["msg"]
     if kind == "extra_forbidden":
-        known = _known_siblings(field or "")
+        known = _known_siblings(field or "", vocabulary) if vocabulary is not None else []
         hint = did_you_mean(field.rsplit(".", 1)[-1] if field else "", known)
         message = "unknown fact"
         help_text = hint
@@ -474,7 +543,7 @@ def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError
         help_text = None
     elif kind == "literal_error":
         expected = message.removeprefix("Input should be ")
-        message = f"{first.get('input')!r} is not allowed"
+        message = f"{_shown(first.get('input'))} is not allowed"
         help_text = None
     elif kind == "missing":
         message = "missing"
@@ -493,6 +562,9 @@ def claim_error_from(problem: ValidationError, source: str | None) -> ClaimError
     elif kind == "tuple_type":
         message = f"{_shown(first.get('input'))} is not a list"
         help_text = None
+    elif kind == "claimrules_type":
+        expected = str(first.get("ctx", {}).get("expected", "")) or None
+        help_text = None
     else:
         message = f"{message}: {_shown(first.get('input'))}" if "input" in first and not isinstance(first.get("input"), (dict, list)) else message
         help_text = None
@@ -510,34 +582,53 @@ def _shown(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
-    text = repr(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 60 else text[:50] + "..." + text[-5:]
 
 
-def _known_siblings(field: str) -> list[str]:
+def _known_siblings(field: str, vocabulary: Vocabulary) -> list[str]:
     prefix = field.rsplit(".", 1)[0] + "." if "." in field else ""
     prefix = re.sub(r"\[\d+\]", "", prefix)
     names = []
-    for path in FACT_PATHS:
+    for path in vocabulary.paths:
+        if path in vocabulary.derived_from:
+            continue
         if prefix and path.startswith(prefix):
             names.append(path[len(prefix):].split(".", 1)[0])
         elif not prefix:
             names.append(path.split(".", 1)[0])
-    for collection, item_fields in ITEM_FIELDS.items():
-        if prefix.startswith(collection + "."):
+    for collection, item_fields in vocabulary.item_fields.items():
+        if prefix == collection + ".":
             names.extend(item_fields)
     return sorted(set(names))
 
 
-def parse_claim(document: Mapping[str, Any], *, source: str | None = None) -> ClaimFacts:
-    """Validate a claim given as a mapping (e.g. parsed JSON); raises ClaimError."""
+def vocabulary_of(policy: Any) -> Vocabulary:
+    """The vocabulary of a Vocabulary, a PolicySet, a CompiledPolicy, or a claim model."""
+    if isinstance(policy, Vocabulary):
+        return policy
+    for attribute in ("vocabulary", "policy"):
+        inner = getattr(policy, attribute, None)
+        if isinstance(inner, Vocabulary):
+            return inner
+        if inner is not None and isinstance(getattr(inner, "vocabulary", None), Vocabulary):
+            return inner.vocabulary  # type: ignore[no-any-return]
+    raise TypeError(f"{type(policy).__name__} carries no claim vocabulary: pass the policy the claim is for")
+
+
+def parse_claim(document: Mapping[str, Any], policy: Any, *, source: str | None = None) -> ClaimFacts:
+    """Validate a claim given as a mapping (e.g. parsed JSON) against the policy set's vocabulary.
+
+    ``policy``: the CompiledPolicy, PolicySet or Vocabulary the claim is for. Raises ClaimError.
+    """
+    vocabulary = vocabulary_of(policy)
     if not isinstance(document, Mapping):
         raise ClaimError("a claim must be a JSON object", file=source, expected="an object with 'claim', 'product', ...")
-    body = {key: value for key, value in document.items() if key not in ("expected", "$schema", "story")}
+    body = {key: value for key, value in document.items() if key not in CLAIM_FILE_KEYS}
     try:
-        return ClaimFacts.model_validate(body)
+        return model_of(vocabulary).model_validate(body)
     except ValidationError as problem:
-        raise claim_error_from(problem, source) from None
+        raise claim_error_from(problem, source, vocabulary) from None
 
 
 class _DuplicateKey(ValueError):
@@ -605,19 +696,20 @@ def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str
     return document
 
 
-def load_claim(path: str | Path) -> ClaimFacts:
-    """Read and validate a claim JSON file."""
+def load_claim(path: str | Path, policy: Any) -> ClaimFacts:
+    """Read and validate a claim JSON file against the policy set it is for (see ``parse_claim``)."""
+    vocabulary = vocabulary_of(policy)
     file = Path(path)
     try:
         raw = file.read_bytes()
     except OSError as problem:
         raise ClaimError(f"cannot read claim: {problem.strerror}", file=str(path)) from None
-    return parse_claim(read_claim_text(raw, source=str(path)), source=str(path))
+    return parse_claim(read_claim_text(raw, source=str(path)), vocabulary, source=str(path))
 
 
-def claim_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a claim file."""
-    schema = ClaimFacts.model_json_schema(mode="validation")
+def claim_json_schema(policy: Any) -> dict[str, Any]:
+    """The JSON Schema of a claim file under the policy set's vocabulary."""
+    schema = model_of(vocabulary_of(policy)).model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "claimrules claim facts"
     return schema

@@ -121,13 +121,13 @@ class Reasons:
     # -- labels ----------------------------------------------------------------------------------
     def label(self, node: ast.Expr) -> str:
         if isinstance(node, ast.Fact):
-            return fact_label(node.path)
+            return fact_label(node.path, self.policy.vocabulary)
         if isinstance(node, ast.Ref):
             return self.definition(node.name)
         if isinstance(node, ast.Shift):
             return f"the day {_duration(node.duration)} {'after' if node.sign > 0 else 'before'} {self.label(node.base)}"
         if isinstance(node, ast.Quantified):
-            what = fact_label(node.collection)
+            what = fact_label(node.collection, self.policy.vocabulary)
             return f"the number of {what} that count here" if node.where is not None else f"the number of {what}"
         if isinstance(node, ast.Call):
             args = [self.label(arg) for arg in node.args if not isinstance(arg, (ast.Const, ast.Duration))]
@@ -211,7 +211,7 @@ class Reasons:
             inner = self._inner(condition, value, ev, values, depth) if condition is not None else ""
             return f"{said}: {inner}" if inner else said
         if isinstance(node, ast.Quantified):
-            what = fact_label(node.collection)
+            what = fact_label(node.collection, self.policy.vocabulary)
             return f"{what} include one that counts here" if value else f"none of {what} counts here"
         if isinstance(node, ast.Fact):
             fact = ev.value(node)
@@ -247,7 +247,7 @@ class Reasons:
             return f"{left_words} is {_DATE_OPS[op]} {right_words}"
         if isinstance(left, (int, Decimal, Money)) and not isinstance(left, bool):
             if isinstance(node.left, ast.Quantified) and node.left.kind == "count" and isinstance(left, int):
-                noun = fact_label(node.left.collection)
+                noun = fact_label(node.left.collection, self.policy.vocabulary)
                 left_words = f"{left} of {noun} count here" if left != 1 else f"1 of {noun} counts here"
                 return f"{left_words}, {_NUMBER_OPS[op]} {right_words}" if op != "==" else f"{left_words}, exactly {right_words}"
             return f"{left_words} is {_NUMBER_OPS[op]} {right_words}"
@@ -268,7 +268,7 @@ class Reasons:
                 military = bool(ev.ctx.values.get("location.military_address"))
                 place = location_words(country, subdivision, military)
                 code = subdivision or country or ""
-                values.append(ValueUsed(name="location", label=fact_label("location"), kind="place", value=str(code),
+                values.append(ValueUsed(name="location", label=fact_label("location", self.policy.vocabulary), kind="place", value=str(code),
                                         words=place))
                 where = self.definition(container.name)
                 if inside is None:
@@ -345,7 +345,7 @@ class Reasons:
             if name == "location":
                 place = location_words(ev.ctx.values.get("location.country"), ev.ctx.values.get("location.subdivision"),
                                        bool(ev.ctx.values.get("location.military_address")))
-                named[name] = ValueUsed(name=name, label=fact_label(name), kind="place",
+                named[name] = ValueUsed(name=name, label=fact_label(name, self.policy.vocabulary), kind="place",
                                         value=str(ev.ctx.values.get("location.subdivision") or ev.ctx.values.get("location.country")),
                                         words=place)
                 continue
@@ -374,7 +374,7 @@ class Reasons:
         reasons = []
         for clause in grounds:
             if outcome == "needs_information" and clause.id == self.policy.information_clause:
-                labels = [fact_label(path) for path in missing]
+                labels = [fact_label(path, self.policy.vocabulary) for path in missing]
                 text = ("We cannot decide yet: we need " + _and(labels) + ", which could change the decision." if labels else clause.text)
                 reasons.append(Reason(clause=clause.id, branch="missing", text=_sentence(text)))
                 continue

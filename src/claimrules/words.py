@@ -94,16 +94,15 @@ def value_words(value: Any) -> str:
 _CITATION = re.compile(r"\s*\((?:[A-Z]{2}[ -]|e\.g\.|ISO )[^)]*\)")
 
 
-def fact_label(path: str) -> str:
+def fact_label(path: str, vocabulary: Any = None) -> str:
     """The customer-facing name of a claim fact.
 
     This is the one place labels come from: the fact's ``description`` (the pydantic Field
     description today; the policy set's vocabulary ``description:`` once it declares one), cut to
     its first clause and without section references; a humanised path where there is none.
     """
-    from claimrules.facts import FACT_PATHS, ClaimFacts  # the vocabulary; imported late (facts imports money)
-
-    description = _description(ClaimFacts, path) if path in FACT_PATHS else None
+    spec = vocabulary.specs.get(path) if vocabulary is not None else None
+    description = spec.description if spec is not None else None
     if description and not description.startswith(_NOT_A_LABEL):
         text = _CITATION.sub("", description).split(";")[0].split(", by ")[0].strip().rstrip(".")
         if text and len(text) <= 80:
@@ -172,19 +171,3 @@ _RENAMES = {
 }
 
 
-def _description(model: Any, path: str) -> str | None:
-    from pydantic import BaseModel
-
-    from claimrules.facts import _model_in
-
-    head, _, rest = path.partition(".")
-    fields = getattr(model, "model_fields", {})
-    info = fields.get(head)
-    if info is None:
-        return None
-    if not rest:
-        return str(info.description) if info.description else None
-    inner = _model_in(info.annotation)
-    if inner is None or not issubclass(inner, BaseModel):
-        return None
-    return _description(inner, rest)

@@ -23,8 +23,9 @@ import pytest
 import yaml
 
 from claimrules.errors import ClaimError, ClaimrulesError, PolicyError
-from claimrules.facts import MAX_CLAIM_BYTES, load_claim
-from claimrules.policy.loader import MAX_CLAUSES, MAX_FILE_BYTES, load_policy
+from claimrules.facts import MAX_CLAIM_BYTES
+from claimrules.facts import load_claim as _load_claim
+from claimrules.policy.loader import MAX_CLAUSES, MAX_FILE_BYTES, load_policy, load_vocabulary
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -33,6 +34,11 @@ VALID_CLAIM = REL / "valid-claim.json"
 VALID_POLICY = REL / "valid-policy"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))
 EXIT = {"claim": 3, "policy": 4}
+
+
+def load_claim(path: Path) -> object:
+    """A claim read with the vocabulary of the valid policy (the one `claimrules check` runs it against)."""
+    return _load_claim(path, load_vocabulary(VALID_POLICY))
 
 
 # -- inputs made at test time ------------------------------------------------------------------------

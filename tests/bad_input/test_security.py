@@ -10,7 +10,6 @@ import pytest
 
 import claimrules
 from claimrules.errors import PolicyError
-from claimrules.facts import FACT_ROOTS
 from claimrules.policy.parser import parse_condition
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,7 +43,7 @@ def test_conditions_parse_in_linear_time(text: str) -> None:
     regular expressions of its own): every condition up to the 4,000-character limit is quick."""
     started = time.monotonic()
     try:
-        parse_condition(text[:4000], FACT_ROOTS)
+        parse_condition(text[:4000], claimrules.load_vocabulary(HERE / "valid-policy").roots)
     except PolicyError:
         pass
     assert time.monotonic() - started < 1.0
@@ -59,8 +58,8 @@ def test_html_output_escapes_policy_and_claim_text(tmp_path: Path) -> None:
         text = text.replace("text: One year from the delivery date.", "text: \"<img src=x onerror=alert(1)> One year.\"")
         text = text.replace('maker: {name: "Maker, Inc."}', 'maker: {name: "<b>Maker</b> & Sons"}')
         (tmp_path / source.name).write_text(text, encoding="utf-8")
-    facts = claimrules.load_claim(HERE / "valid-claim.json")
     with claimrules.load_policy(tmp_path) as policy:
+        facts = policy.load_claim(HERE / "valid-claim.json")
         decision = policy.adjudicate(facts)
         assert decision.deciding.clause == "W 2.1"
         html = render_letter(decision, policy.policy, format="html", claim=facts)

@@ -181,11 +181,11 @@ def defaults_for(facts: Mapping[str, FactSpec], seeds: list[Seed]) -> Callable[[
     return make
 
 
-def derived_facts(claim: Mapping[str, Any], schema_paths: Mapping[str, FactSpec]) -> dict[str, Any]:
+def derived_facts(claim: Mapping[str, Any], schema_paths: Mapping[str, FactSpec], claim_vocabulary: Any) -> dict[str, Any]:
     """The facts the engine derives from a claim (not given in it), e.g. a plan code's options."""
     from claimrules.facts import fact_values, parse_claim
 
-    values = fact_values(parse_claim(claim))
+    values = fact_values(parse_claim(claim, claim_vocabulary))
     return {path: value for path, value in values.items() if path not in schema_paths}
 
 
@@ -200,7 +200,7 @@ def shape(claim: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> tuple[str,
     return tuple(present)
 
 
-def seeds_from(cases: list[tuple[str, dict[str, Any]]], facts: Mapping[str, FactSpec]) -> list[Seed]:
+def seeds_from(cases: list[tuple[str, dict[str, Any]]], facts: Mapping[str, FactSpec], claim_vocabulary: Any) -> list[Seed]:
     """One seed per shape of claim among the examples (name, claim), the first by name of each shape.
 
     Skips examples the vocabulary rejects. Facts a formula reads are the solver's to choose, so two
@@ -214,7 +214,7 @@ def seeds_from(cases: list[tuple[str, dict[str, Any]]], facts: Mapping[str, Fact
         if key in seeds:
             continue
         try:
-            seeds[key] = Seed(name, claim, derived_facts(claim, facts))
+            seeds[key] = Seed(name, claim, derived_facts(claim, facts, claim_vocabulary))
         except ClaimrulesError:
             continue
     return [seeds[key] for key in sorted(seeds)]

@@ -66,7 +66,7 @@ def _key(record: HistoryRecord) -> str:
 def _decide_one(policy: CompiledPolicy, key: str) -> Verdict | str:
     facts, on = json.loads(key)
     try:
-        decision = policy.adjudicate(parse_claim(facts), date.fromisoformat(on) if on else None)
+        decision = policy.adjudicate(parse_claim(facts, policy), date.fromisoformat(on) if on else None)
     except ClaimError as error:
         return str(error)
     return decision.outcome, decision.deciding.clause, tuple(ground.clause for ground in decision.grounds)

@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.evaluate import ConditionCompiler, Context
-from claimrules.facts import fact_type
 from claimrules.policy import expr as ast
 from claimrules.policy.model import PolicySet
 
@@ -84,7 +83,7 @@ class DurableCompiler:
         if isinstance(node, ast.Fact):
             if node.path.startswith("item."):
                 return "other"
-            return fact_type(node.path)
+            return self.policy.vocabulary.fact_type(node.path)
         if isinstance(node, ast.Ref):
             definition = self.policy.definitions[node.name]
             return self.type_of(definition.value) if definition.value is not None else "set"

@@ -62,6 +62,9 @@ class ConditionCompiler:
 
     def __init__(self, policy: PolicySet) -> None:
         self.policy = policy
+        # Business days and territories are counted where the facts with these roles place the claim.
+        self.country_fact = policy.vocabulary.roles.get("country", "")
+        self.subdivision_fact = policy.vocabulary.roles.get("subdivision", "")
         self.atoms: list[Atom] = []
         self.definitions: dict[str, Compiled] = {}
         self.holds: dict[str, Compiled] = {}
@@ -413,11 +416,13 @@ class ConditionCompiler:
         if duration.unit == "years":
             return lambda ctx, value: add_months(value, 12 * amount)
 
+        country_fact, subdivision_fact = self.country_fact, self.subdivision_fact
+
         def business(ctx: Context, value: date) -> date | None:
-            country = ctx.values.get("location.country")
+            country = ctx.values.get(country_fact)
             if country is None:
                 return None
-            return add_business_days(value, amount, country, ctx.values.get("location.subdivision"))
+            return add_business_days(value, amount, country, ctx.values.get(subdivision_fact))
 
         return business
 
@@ -472,11 +477,13 @@ class ConditionCompiler:
         if definition.codes is not None:
             codes = definition.codes
 
+            country_fact, subdivision_fact = self.country_fact, self.subdivision_fact
+
             def located(ctx: Context) -> Value:
-                country = ctx.values.get("location.country")
+                country = ctx.values.get(country_fact)
                 if country is None:
                     return None
-                result = in_territory(codes, country, ctx.values.get("location.subdivision"))
+                result = in_territory(codes, country, ctx.values.get(subdivision_fact))
                 return None if result is None else result != negated
 
             return located

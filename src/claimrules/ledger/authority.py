@@ -44,7 +44,7 @@ def _probe(policy: CompiledPolicy, facts: dict[str, Any], fact: str, item: dict[
     if item is not None:
         probe[fact] = [*probe.get(fact, []), item]
     try:
-        return policy.adjudicate(parse_claim(probe))
+        return policy.adjudicate(parse_claim(probe, policy))
     except ClaimError:
         return None  # a day the claim cannot be asked on (before delivery, say)
 

@@ -92,14 +92,14 @@ class Ledger:
     def decide(self, claim_id: str, facts: ClaimFacts | Mapping[str, Any], *, actor: str,
                on: date | None = None) -> Entry:
         claim_id = check_claim_id(claim_id)
-        given = facts if isinstance(facts, ClaimFacts) else parse_claim(facts)
+        given = facts if isinstance(facts, ClaimFacts) else parse_claim(facts, self.policy)
         given_json = _facts_json(given)
         with self.store.transaction() as tx:
             records = tx.records(claim_id)
             last_facts = next((r for r in reversed(records) if r.kind == "facts"), None)
             last_decision = next((r for r in reversed(records) if r.kind == "decision"), None)
             exceptions = exceptions_in_force(records)
-            merged = parse_claim(merge_exceptions(given_json, exceptions))
+            merged = parse_claim(merge_exceptions(given_json, exceptions), self.policy)
             decision = self.policy.adjudicate(merged, on)
             if last_decision is not None and last_decision.data["decision_id"] == decision.decision_id:
                 recorded = Decision.model_validate(last_decision.data["decision"])
@@ -144,7 +144,7 @@ class Ledger:
                                   field="claim_id", expected="a claim the ledger holds")
             facts = merge_exceptions(last_facts.data["facts"], exceptions_in_force(records))
             # the item must be a valid fact (a role the claim model knows, dates in order) before it is measured
-            parse_claim({**facts, EXTENSIONS: [*facts.get(EXTENSIONS, []), item]})
+            parse_claim({**facts, EXTENSIONS: [*facts.get(EXTENSIONS, []), item]}, self.policy)
             authority = measure(self.policy, facts, EXTENSIONS, item, granted_on, new_end)
             record = tx.append(claim_id, "exception", actor, {
                 "exception": "extension", "fact": EXTENSIONS, "item": item, "policy": self.policy.fingerprint,

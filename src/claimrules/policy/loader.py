@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 
 from claimrules.errors import PolicyError, did_you_mean
-from claimrules.facts import FACT_PATHS, FACT_ROOTS, ITEM_FIELDS, LIST_FACTS
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
     DISCLOSURE_ITEMS,
@@ -36,6 +35,7 @@ from claimrules.policy.model import (
 )
 from claimrules.policy.parser import parse_condition
 from claimrules.territory import NAMED_SETS, validate_country, validate_subdivision
+from claimrules.vocabulary import Vocabulary, read_vocabulary
 
 MANIFEST = "policy-set.yaml"
 MAX_FILE_BYTES = 2_000_000
@@ -142,8 +142,9 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 class _Reader:
     """Reads one file's mappings, checking keys and types, with file:line in every error."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, roots: frozenset[str] = frozenset()) -> None:
         self.display = display
+        self.roots = roots  # the vocabulary's top-level fact names
 
     def where(self, mapping: Any, key: str | None = None) -> tuple[int | None, int | None]:
         if isinstance(mapping, _Mapping):
@@ -194,7 +195,7 @@ class _Reader:
         line, column = self.where(parent, key)
         if isinstance(value, str):
             try:
-                return parse_condition(value, FACT_ROOTS)
+                return parse_condition(value, self.roots)
             except PolicyError as problem:
                 raise PolicyError(problem.message, file=self.display, line=line,
                                   column=(column or 1) + (problem.column or 1) - 1 if line else None,
@@ -704,7 +705,7 @@ def _check_reason_names(reader: _Reader, policy: PolicySet) -> None:
     """Every {name} in a reason template is a claim fact, a definition or a computed name."""
     from claimrules.reasons import COMPUTED_NAMES, template_names
 
-    known = set(FACT_PATHS) | set(policy.definitions) | set(COMPUTED_NAMES) | {"location"}
+    known = set(policy.vocabulary.paths) | set(policy.definitions) | set(COMPUTED_NAMES) | {"location"}
     for clause in policy.clauses_by_key.values():
         for template in (clause.reason, clause.reason_otherwise):
             for name in template_names(template or ""):
@@ -728,8 +729,10 @@ def load_policy(path: str | Path) -> PolicySet:
     root = reader.mapping(raw, "the policy set file")
     reader.keys(root, {"policy_set"}, {"policy_set"}, "the policy set file")
     body = reader.mapping(root["policy_set"], "'policy_set'", root, "policy_set")
-    reader.keys(body, {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information", "site_url"},
+    reader.keys(body, {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information", "site_url",
+                       "facts"},
                 {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information"}, "'policy_set'")
+    vocabulary = _vocabulary(reader, body, folder)
     parties: dict[str, Party] = {}
     parties_node = reader.mapping(body["parties"], "'parties'", body, "parties")
     for party_id in parties_node:
@@ -749,7 +752,7 @@ def load_policy(path: str | Path) -> PolicySet:
             raise reader.error(f"document file '{file_name}' is outside the policy folder", body, "documents",
                                expected="a file inside " + str(folder))
         file_display = str(folder / file_name)
-        file_reader = _Reader(file_display)
+        file_reader = _Reader(file_display, vocabulary.roots)
         content = file_reader.mapping(read_yaml(file_path, file_display), "a policy file")
         file_reader.keys(content, {"documents"}, {"documents"}, "a policy file")
         if not isinstance(content["documents"], list):
@@ -776,12 +779,52 @@ def load_policy(path: str | Path) -> PolicySet:
         fingerprint=_fingerprint(body, raw_documents),
         source=Source(display),
         site_url=reader.text(body, "site_url", "'policy_set'") if "site_url" in body else "",
+        vocabulary=vocabulary,
     )
     from claimrules.policy.validate import validate_policy
 
     validate_policy(policy, reader)
     _check_reason_names(reader, policy)
     return policy
+
+
+VOCABULARY_FILE = "facts.yaml"
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    """Only the claim vocabulary of a policy set (a folder or its policy-set.yaml), documents unread."""
+    given = Path(path)
+    manifest_path = given / MANIFEST if given.is_dir() else given
+    display = str(manifest_path)
+    if not manifest_path.exists():
+        raise PolicyError("no policy set here", file=display, expected=f"a folder with {MANIFEST} or that file")
+    reader = _Reader(display)
+    root = reader.mapping(read_yaml(manifest_path, display), "the policy set file")
+    reader.keys(root, {"policy_set"}, {"policy_set"}, "the policy set file")
+    body = reader.mapping(root["policy_set"], "'policy_set'", root, "policy_set")
+    return _vocabulary(reader, body, manifest_path.parent)
+
+
+def _vocabulary(reader: _Reader, body: _Mapping, folder: Path) -> Vocabulary:
+    """The policy set's claim vocabulary: the file 'facts' names, else facts.yaml beside the manifest."""
+    named = body.get("facts")
+    if named is not None and not isinstance(named, str):
+        raise reader.error("'facts' must name a file", body, "facts", expected="a file name such as facts.yaml")
+    file_name = named if named is not None else VOCABULARY_FILE
+    try:
+        file_path = (folder / file_name).resolve()
+    except (OSError, ValueError):  # a NUL byte, a symlink loop
+        raise reader.error(f"facts file {file_name!r} is not a usable file name", body, "facts",
+                           expected="a file inside " + str(folder)) from None
+    if not file_path.is_relative_to(folder.resolve()):
+        raise reader.error(f"facts file '{file_name}' is outside the policy folder", body, "facts",
+                           expected="a file inside " + str(folder))
+    if not file_path.is_file():
+        raise reader.error(f"the policy set's vocabulary '{file_name}' does not exist", body,
+                           "facts" if named is not None else None,
+                           expected=f"a facts file (policy_set: facts: {VOCABULARY_FILE}) declaring the claim facts")
+    display = str(folder / file_name)
+    return read_vocabulary(read_yaml(file_path, display), display)
 
 
 def _fingerprint(body: Mapping[str, Any], raw_documents: list[Any]) -> str:
@@ -799,10 +842,11 @@ def _fingerprint(body: Mapping[str, Any], raw_documents: list[Any]) -> str:
             return value.isoformat()
         return value
 
-    manifest = {key: value for key, value in body.items() if key != "documents"}
+    # The vocabulary is not part of it: what a claim says enters the decision id as the canonical claim.
+    manifest = {key: value for key, value in body.items() if key not in ("documents", "facts")}
     payload = {"set": canonical(manifest), "documents": canonical(list(raw_documents))}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-__all__ = ["FACT_PATHS", "ITEM_FIELDS", "LIST_FACTS", "load_policy", "read_yaml"]
+__all__ = ["load_policy", "load_vocabulary", "read_yaml"]

@@ -11,6 +11,7 @@ from datetime import date
 from enum import StrEnum
 
 from claimrules.policy.expr import Duration, Expr
+from claimrules.vocabulary import Vocabulary
 
 
 class Effect(StrEnum):
@@ -178,6 +179,7 @@ class PolicySet:
     source: Source
     clauses_by_key: dict[str, Clause] = field(default_factory=dict)
     site_url: str = ""  # where the coverage site (claimrules docs) is published: letters link there
+    vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(groups=()))  # the facts it reads (facts.yaml)
 
     def clause(self, clause_id: str) -> Clause:
         return self.clauses_by_key[clause_id]

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 from claimrules.engine.functions import ARITY
 from claimrules.errors import PolicyError, did_you_mean
-from claimrules.facts import FACT_PATHS, ITEM_FIELDS, LIST_FACTS, fact_type
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, PolicySet, Source
 
@@ -43,8 +42,48 @@ def _check_names(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
     _check_scope(node, policy, source, clause, clause_ids, item_of=None)
 
 
+def _enum_values(node: ast.Expr, policy: PolicySet, item_of: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """(fact path, declared values) when ``node`` is a fact of type enum."""
+    if not isinstance(node, ast.Fact):
+        return None
+    path = node.path
+    if path.startswith("item."):
+        if item_of is None:
+            return None
+        spec = policy.vocabulary.specs.get(f"{item_of}[].{path[5:]}")
+    else:
+        spec = policy.vocabulary.specs.get(path)
+    return (path, spec.values) if spec is not None and spec.type == "enum" else None
+
+
+def _check_enum_values(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, item_of: str | None) -> None:
+    """A value compared with an enum fact must be one of its declared values: a typo would never match."""
+    pairs: list[tuple[ast.Expr, tuple[object, ...]]] = []
+    if isinstance(node, ast.Compare):
+        for fact, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(other, ast.Const):
+                pairs.append((fact, (other.value,)))
+    elif isinstance(node, ast.Member):
+        if isinstance(node.container, ast.SetOf):
+            pairs.append((node.item, tuple(item.value for item in node.container.items)))
+        elif isinstance(node.container, ast.Ref):
+            definition = policy.definitions.get(node.container.name)
+            if definition is not None and definition.constants is not None:
+                pairs.append((node.item, tuple(sorted(definition.constants, key=str))))
+    for fact, constants in pairs:
+        found = _enum_values(fact, policy, item_of)
+        if found is None:
+            continue
+        path, values = found
+        for value in constants:
+            if isinstance(value, str) and value not in values:
+                raise _fail(source, f"'{value}' is not a value of {path}", clause=clause,
+                            expected="one of " + ", ".join(values), help=did_you_mean(value, values))
+
+
 def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str],
                  item_of: str | None) -> None:
+    _check_enum_values(node, policy, source, clause, item_of)
     if isinstance(node, ast.Fact):
         if node.path.startswith("item.") and item_of == _GRANTS:
             if node.path[5:] not in ast.GRANT_FIELDS:
@@ -57,18 +96,19 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
             if item_of is None:
                 raise _fail(source, f"'{node.path}' outside count() or any()", clause=clause,
                             expected="item.x only inside count(list where ...) or any(list where ...)")
-            if field not in ITEM_FIELDS[item_of]:
+            item_fields = policy.vocabulary.item_fields[item_of]
+            if field not in item_fields:
                 raise _fail(source, f"unknown field '{field}' of {item_of}", clause=clause,
-                            expected="one of " + ", ".join(sorted(ITEM_FIELDS[item_of])),
-                            help=did_you_mean(field, ITEM_FIELDS[item_of]))
-        elif node.path not in FACT_PATHS:
+                            expected="one of " + ", ".join(sorted(item_fields)),
+                            help=did_you_mean(field, item_fields))
+        elif node.path not in policy.vocabulary.paths:
             raise _fail(source, f"unknown fact '{node.path}'", clause=clause, expected="a claim fact",
-                        help=did_you_mean(node.path, FACT_PATHS))
+                        help=did_you_mean(node.path, policy.vocabulary.paths))
         return
     if isinstance(node, ast.Ref):
         if node.name not in policy.definitions:
             raise _fail(source, f"unknown definition '{node.name}'", clause=clause, expected="a name under 'definitions'",
-                        help=did_you_mean(node.name, list(policy.definitions) + list(FACT_PATHS)))
+                        help=did_you_mean(node.name, list(policy.definitions) + list(policy.vocabulary.paths)))
         return
     if isinstance(node, ast.Holds):
         if node.clause not in clause_ids:
@@ -87,43 +127,45 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
             raise _fail(source, f"{node.kind}() over '{node.declaration.name}', which is neither a list fact nor a "
                         "declaration of exceptions", clause=clause,
                         expected="a list such as 'prior_incidents', or a definition with 'exceptions'",
-                        help=did_you_mean(node.declaration.name, [*LIST_FACTS, *(name for name, known in
+                        help=did_you_mean(node.declaration.name, [*policy.vocabulary.list_facts, *(name for name, known in
                                           policy.definitions.items() if isinstance(known.value, ast.Exceptions))]))
         if node.where is not None:
             _check_scope(node.where, policy, source, clause, clause_ids, item_of=_GRANTS)
         return
     if isinstance(node, ast.Exceptions) and node.recorded is not None:
-        if node.recorded not in LIST_FACTS:
+        lists = policy.vocabulary.list_facts
+        if node.recorded not in lists:
             raise _fail(source, f"exceptions recorded in '{node.recorded}', which is not a list", clause=clause,
-                        expected="one of " + ", ".join(LIST_FACTS), help=did_you_mean(node.recorded, LIST_FACTS))
+                        expected="one of " + ", ".join(lists), help=did_you_mean(node.recorded, lists))
+        item_fields = policy.vocabulary.item_fields[node.recorded]
         for field in (node.role_field, node.granted_field, node.end_field):
-            if field not in ITEM_FIELDS[node.recorded]:
+            if field not in item_fields:
                 raise _fail(source, f"unknown field '{field}' of {node.recorded}", clause=clause,
-                            expected="one of " + ", ".join(sorted(ITEM_FIELDS[node.recorded])),
-                            help=did_you_mean(field, ITEM_FIELDS[node.recorded]))
+                            expected="one of " + ", ".join(sorted(item_fields)), help=did_you_mean(field, item_fields))
     if isinstance(node, ast.Quantified):
         if node.kind == "sum" and node.value is None:
             raise _fail(source, "sum() needs the value to add up", clause=clause,
                         expected="sum(list, item.field) or sum(list, item.field where condition)")
-        if node.collection not in LIST_FACTS:
+        if node.collection not in policy.vocabulary.list_facts:
             raise _fail(source, f"{node.kind}() over '{node.collection}', which is not a list", clause=clause,
-                        expected="one of " + ", ".join(LIST_FACTS))
+                        expected="one of " + ", ".join(policy.vocabulary.list_facts))
         for part in (node.where, node.value):
             if part is not None:
                 _check_scope(part, policy, source, clause, clause_ids, item_of=node.collection)
         return
     if isinstance(node, ast.Member) and isinstance(node.container, ast.Fact):
-        if node.container.path not in ("plan.options",) and node.container.path not in LIST_FACTS:
+        if node.container.path not in policy.vocabulary.collections:
             raise _fail(source, f"'{node.container.path}' is not a list to test membership in", clause=clause,
-                        expected="a set {...}, a defined set, or plan.options")
+                        expected="a set {...}, a defined set, or a list or derived set fact")
     if isinstance(node, ast.Member) and isinstance(node.container, ast.Ref):
         definition = policy.definitions.get(node.container.name)
         if definition is None:
             raise _fail(source, f"unknown set '{node.container.name}'", clause=clause, expected="a defined set",
                         help=did_you_mean(node.container.name, policy.definitions))
-        if definition.codes is not None and not (isinstance(node.item, ast.Fact) and node.item.path == "location"):
-            raise _fail(source, f"territory '{definition.name}' can only be tested with 'location in {definition.name}'",
-                        clause=clause, expected="location in " + definition.name)
+        place = policy.vocabulary.roles.get("country", "").rpartition(".")[0]  # the group of the 'country' role
+        if definition.codes is not None and not (place and isinstance(node.item, ast.Fact) and node.item.path == place):
+            raise _fail(source, f"territory '{definition.name}' can only be tested with '{place or '<place>'} in {definition.name}'",
+                        clause=clause, expected=f"{place or 'a group holding a fact with role: country'} in {definition.name}")
         if definition.codes is None and definition.constants is None:
             raise _fail(source, f"'{definition.name}' is not a set", clause=clause, expected="a definition with codes or constants")
         _check_scope(node.item, policy, source, clause, clause_ids, item_of)
@@ -196,9 +238,9 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
                 raise _fail(clause.source, f"unknown party '{clause.party}'", clause=clause.id, expected="a party under 'parties'",
                             help=did_you_mean(clause.party, policy.parties))
             for path in clause.requires:
-                if path not in FACT_PATHS:
+                if path not in policy.vocabulary.paths:
                     raise _fail(clause.source, f"requires unknown fact '{path}'", clause=clause.id, expected="a claim fact",
-                                help=did_you_mean(path, FACT_PATHS))
+                                help=did_you_mean(path, policy.vocabulary.paths))
     _check_cycles(policy, clauses)
     _check_types(policy)
 
@@ -260,10 +302,10 @@ _KINDS = {"date": "a date", "number": "a number", "money": "an amount of money",
           "list": "a list", "set": "a set"}
 
 
-def _fact_type(path: str) -> str:
+def _fact_type(policy: PolicySet, path: str) -> str:
     if path.startswith("item."):
         return "any"
-    kind = fact_type(path)
+    kind = policy.vocabulary.fact_type(path)
     return "any" if kind == "other" else kind
 
 
@@ -285,7 +327,7 @@ class _Types:
             return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, Decimal))
                     else "text" if isinstance(value, str) else "date" if isinstance(value, date) else "money")
         if isinstance(node, ast.Fact):
-            return _fact_type(node.path)
+            return _fact_type(self.policy, node.path)
         if isinstance(node, ast.Ref):
             definition = self.policy.definitions.get(node.name)
             if definition is None or definition.value is None:

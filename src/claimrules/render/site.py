@@ -508,7 +508,7 @@ def _examples(compiled: CompiledPolicy, examples_dir: Path | None) -> tuple[list
         try:
             raw = read_claim_text(path.read_bytes(), source=str(path))
             story = str(raw.get("story", "")) if isinstance(raw, dict) else ""
-            facts = parse_claim(raw, source=str(path))
+            facts = parse_claim(raw, compiled, source=str(path))
             decision = compiled.adjudicate(facts)
         except (ClaimrulesError, OSError) as problem:
             message = str(problem)

@@ -172,13 +172,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.get("/schema")
     def schema() -> dict[str, Any]:
         """The JSON Schema of claim facts."""
-        return claim_json_schema()
+        return claim_json_schema(policy())
 
     @app.post("/decide", response_model=DecideResponse)
     def decide(body: DecideRequest, request: Request) -> DecideResponse:
         """Decide a claim. With ``claim_id`` the decision is recorded (a write: needs the API key when one is set)."""
         if body.claim_id is None:
-            return DecideResponse(decision=policy().adjudicate(parse_claim(body.facts), body.on).model_copy(update={"trace": (), "facts": ()}))
+            return DecideResponse(decision=policy().adjudicate(parse_claim(body.facts, policy()), body.on).model_copy(update={"trace": (), "facts": ()}))
         require_key(request)
         entry = ledger().decide(body.claim_id, body.facts, actor=body.actor or "http", on=body.on)
         return DecideResponse(decision=entry.decision.model_copy(update={"trace": (), "facts": ()}),
@@ -188,12 +188,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.post("/explain", response_model=DecideResponse)
     def explain(body: DecideRequest) -> DecideResponse:
         """The decision with its full trace (nothing is recorded)."""
-        return DecideResponse(decision=policy().adjudicate(parse_claim(body.facts), body.on))
+        return DecideResponse(decision=policy().adjudicate(parse_claim(body.facts, policy()), body.on))
 
     @app.post("/letter", response_class=PlainTextResponse)
     def letter(body: LetterRequest) -> PlainTextResponse:
         """The written decision for the customer."""
-        facts = parse_claim(body.facts)
+        facts = parse_claim(body.facts, policy())
         decision = policy().adjudicate(facts, body.on)
         text = render_letter(decision, policy().policy, format=body.format, claim=facts, docs_base=body.docs_base)
         media = {"html": "text/html", "md": "text/markdown", "txt": "text/plain"}[body.format]
