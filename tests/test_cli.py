@@ -79,11 +79,14 @@ def test_schema_comes_from_the_policy_sets_vocabulary(tmp_path: Path) -> None:
     assert northwind != schema and "plan" in northwind["properties"]
 
 
-def test_without_a_policy_set_the_command_line_is_wrong() -> None:
+def test_without_a_policy_set_the_command_line_is_wrong(tmp_path: Path) -> None:
+    # outside the repository (whose claimrules.toml names the reference set), with no user config
     env = {key: value for key, value in os.environ.items() if key != "CLAIMRULES_POLICY"}
     env["PYTHONPATH"] = str(ROOT / "src")
-    result = subprocess.run([sys.executable, "-m", "claimrules.cli", "check", "examples/claims/gulf-onsite-request.json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "claimrules.cli", "check",
+                             str(ROOT / "examples" / "claims" / "gulf-onsite-request.json")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--policy" in result.stderr
 
 

@@ -29,6 +29,13 @@ from claimrules.words import long_date, place_name
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples" / "claims").glob("*.json"))
 LATE_REFURB = ROOT / "examples" / "claims" / "gulf-late-refurb-return.json"
+_VOCABULARY = claimrules.load_vocabulary(ROOT / "policies" / "northwind")
+
+
+def _load_claim(path: Path) -> claimrules.ClaimFacts:
+    """A Northwind claim, read with the reference set's vocabulary."""
+    return claimrules.load_claim(path, _VOCABULARY)
+
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,7 @@ def test_our_decision_states_the_deciding_values(northwind: claimrules.CompiledP
     """LW 7.1: every decision is given in writing and states its grounds. For every example, the
     letter's "Our decision" is not empty and names every date, amount and place that the deciding
     clause's condition compared (read from the explanation tree, a separate code path)."""
-    facts = claimrules.load_claim(path)
+    facts = _load_claim(path)
     decision = northwind.adjudicate(facts)
     ours = _our_decision(render_letter(decision, northwind.policy, claim=facts))
     assert len(ours) > 40, ours
@@ -88,7 +95,7 @@ def test_our_decision_states_the_deciding_values(northwind: claimrules.CompiledP
 def test_late_refurbished_return_says_when_the_window_closed(northwind: claimrules.CompiledPolicy) -> None:
     """RT 1.2: "Certified Refurbished and Open-Box Products may be returned within 14 days after the
     Delivery Date." Delivered 3 June 2024, so the last day was 17 June; Dana asked on 23 June."""
-    facts = claimrules.load_claim(LATE_REFURB)
+    facts = _load_claim(LATE_REFURB)
     decision = northwind.adjudicate(facts)
     reason = decision.reason("RT 1.2")
     assert reason is not None and reason.branch == "otherwise"
@@ -102,7 +109,7 @@ def test_late_refurbished_return_says_when_the_window_closed(northwind: claimrul
 
 def test_generated_reason_names_the_place_by_name(northwind: claimrules.CompiledPolicy) -> None:
     """LW 5.2: depot repair "for Products in the Service Territory"; the Product is in Mobile, Alabama."""
-    decision = northwind.adjudicate(claimrules.load_claim(ROOT / "examples" / "claims" / "gulf-onsite-request.json"))
+    decision = northwind.adjudicate(_load_claim(ROOT / "examples" / "claims" / "gulf-onsite-request.json"))
     reason = decision.reason("LW 5.2")
     assert reason is not None and "Alabama, United States" in reason.text and "Service Territory" in reason.text
     assert place_name("US-AL") == "Alabama, United States"
@@ -111,7 +118,7 @@ def test_generated_reason_names_the_place_by_name(northwind: claimrules.Compiled
 def test_third_incident_is_counted_in_words(northwind: claimrules.CompiledPolicy) -> None:
     """CP 4.1: "an incident is the third in 12 months if two covered Accidental Damage incidents
     occurred in the 12 months before it" -- the clause's own sentence, with the count as an ordinal."""
-    decision = northwind.adjudicate(claimrules.load_claim(
+    decision = northwind.adjudicate(_load_claim(
         ROOT / "examples" / "claims" / "soda-third-incident-on-12-month-boundary.json"))
     reason = decision.reason("CP 4.1")
     assert reason is not None and "your third Accidental Damage incident in 12 months" in reason.text
@@ -120,7 +127,7 @@ def test_third_incident_is_counted_in_words(northwind: claimrules.CompiledPolicy
 
 def test_held_claim_letter_says_what_to_send_to_whom_and_when(northwind: claimrules.CompiledPolicy) -> None:
     """LW 6.3: a held claim "is asked in writing for exactly the missing facts"."""
-    facts = claimrules.load_claim(ROOT / "examples" / "claims" / "lw-serial-missing-needs-information.json")
+    facts = _load_claim(ROOT / "examples" / "claims" / "lw-serial-missing-needs-information.json")
     decision = northwind.adjudicate(facts)
     assert decision.outcome == "needs_information"
     ours = _our_decision(render_letter(decision, northwind.policy, claim=facts))
@@ -144,7 +151,7 @@ def test_reason_template_with_unknown_name_is_a_policy_error(tmp_path: Path) -> 
 
 
 def test_letter_links_are_absolute_where_the_site_is_published(northwind: claimrules.CompiledPolicy) -> None:
-    facts = claimrules.load_claim(LATE_REFURB)
+    facts = _load_claim(LATE_REFURB)
     decision = northwind.adjudicate(facts)
     base = northwind.policy.site_url
     assert base.startswith("https://")
@@ -160,7 +167,7 @@ def test_letter_links_are_absolute_where_the_site_is_published(northwind: claimr
 
 def test_explain_of_every_example_fits_100_columns_and_round_trips(northwind: claimrules.CompiledPolicy) -> None:
     for path in EXAMPLES:
-        facts = claimrules.load_claim(path)
+        facts = _load_claim(path)
         decision = northwind.adjudicate(facts)
         explanation = explain(northwind.program, facts, decision)
         text = explanation_text(explanation)
@@ -173,7 +180,7 @@ def test_explain_of_every_example_fits_100_columns_and_round_trips(northwind: cl
 
 
 def test_explain_marks_the_deciding_test_and_the_why_not(northwind: claimrules.CompiledPolicy) -> None:
-    facts = claimrules.load_claim(LATE_REFURB)
+    facts = _load_claim(LATE_REFURB)
     explanation = explain(northwind.program, facts, northwind.adjudicate(facts))
     rt12 = next(clause for document in explanation.documents for clause in document.clauses if clause.clause == "RT 1.2")
     assert rt12.result == "false" and rt12.otherwise_result == "true"
@@ -192,7 +199,7 @@ def test_explain_marks_the_deciding_test_and_the_why_not(northwind: claimrules.C
 
 def test_why_not_on_site_names_the_failed_condition(northwind: claimrules.CompiledPolicy) -> None:
     """CP 6.2: on-site was asked for; CP 6.1 (b) "within 100 miles by road" failed (140 miles)."""
-    facts = claimrules.load_claim(ROOT / "examples" / "claims" / "gulf-onsite-request.json")
+    facts = _load_claim(ROOT / "examples" / "claims" / "gulf-onsite-request.json")
     explanation = explain(northwind.program, facts, northwind.adjudicate(facts))
     assert explanation.why_not is not None
     assert [(needed.clause, needed.test) for needed in explanation.why_not.needed] == [
