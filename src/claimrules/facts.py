@@ -243,9 +243,8 @@ class ClaimFacts(_Facts):
             raise ValueError("delivery.delivered_on is before delivery.invoice_date")
         if self.claim.reported_on < received:
             raise ValueError(f"claim.reported_on {self.claim.reported_on} is before the delivery {received}")
-        for index, extension in enumerate(self.extensions):
-            if extension.new_end < extension.granted_on:
-                raise ValueError(f"extensions[{index}].new_end is before its granted_on")
+        # An extension whose new end is before its grant date is not an input error: under RT 3.2
+        # and RT 3.3 it extends nothing, and the claim is still decided (issue #11, item 12).
         if self.plan and self.plan.cancelled_on and self.plan.cancelled_on < self.plan.purchased_on:
             raise ValueError("plan.cancelled_on is before plan.purchased_on")
         for name in ("price",):
