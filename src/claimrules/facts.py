@@ -50,6 +50,8 @@ Role = Literal["agent", "supervisor", "manager"]
 DeploymentKind = Literal["armed_forces", "emergency_response", "disaster_response"]
 Diagnosis = Literal["on_site_repairable", "depot_only"]
 ReturnReason = Literal["no_reason", "defective"]
+CauseSource = Literal["customer", "inspection", "seller"]
+FailureSeverity = Literal["major", "minor"]
 
 
 class Claim(_Facts):
@@ -169,6 +171,9 @@ class Incident(_Facts):
     caused_by_natural_disaster: bool | None = None
     description: Text | None = None
     consumer_caused_proven: bool | None = Field(None, description="Inspection proved the consumer caused it (RG EU.3, RG UK.3).")
+    cause_stated_by: CauseSource | None = Field(
+        None, description="Who states the cause: the customer's own account, an inspection's finding, or the "
+                          "seller's attribution (RG EU.3, RG UK.3: only the seller's unproven attribution is presumed against).")
 
 
 class PriorIncident(_Facts):
