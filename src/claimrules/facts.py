@@ -76,6 +76,8 @@ class Product(_Facts):
     price: Money
     opened: bool | None = None
     defective: bool | None = Field(None, description="For a return: found defective on inspection (RT 2.1).")
+    failure: FailureSeverity | None = Field(
+        None, description="A defective Product's failure under the Australian consumer guarantees: major or minor (RG AU.1).")
     damaged_by_customer: bool | None = None
     licence_activated: bool | None = None
     missing_accessories: tuple[MissingAccessory, ...] = Field(default=(), max_length=MAX_LIST)

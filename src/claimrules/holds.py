@@ -1,0 +1,345 @@
+"""Which missing facts could change a decision (LW 6.3), found by case-splitting on their values.
+
+A claim that leaves facts out is held only for the facts whose value can change the outcome, the
+remedy or the charge; a fact that cannot change the decision is not asked for (LW 6.3). The
+analysis is exact for the policy language:
+
+1. The facts considered are the missing facts read by the tests (atoms) that came out *unknown* in
+   the rules that came out unknown. A rule that is already true or false stays so whatever values
+   the missing facts take (Kleene logic is monotone), so no other fact can matter.
+2. Each such fact gets a finite set of candidate values that reaches every outcome of every test
+   that reads it: every value of an enumeration, both truth values, and for numbers, amounts and
+   dates the constants, amounts and dates of the claim that the policy compares them with, shifted
+   by every duration the policy names, with the neighbours on either side of each boundary.
+   Candidates that give the same result in every test reading the fact (and no other missing fact)
+   are interchangeable, so one of each such class is kept.
+3. Every combination of the candidates is decided (rule truth by the traced closures, then the
+   resolver), and a fact is asked for iff two combinations that differ only in that fact decide
+   differently (outcome, remedy or charge).
+
+``tests/test_holds.py`` cross-checks this by brute force against whole decisions of completed claims.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+
+from claimrules.engine.evaluate import Context
+from claimrules.facts import FACT_PATHS
+from claimrules.money import Money
+from claimrules.periods import add_days, add_months
+from claimrules.policy import expr as ast
+
+if TYPE_CHECKING:
+    from claimrules.decide import Resolution, Resolver
+    from claimrules.engine.program import Program
+
+# Facts computed from another fact: a test of them asks for the fact they come from.
+DERIVED = {"plan.options": "plan.code", "plan.base": "plan.code", "plan.term_years": "plan.code"}
+# More combinations than this are not enumerated: the analysis falls back to asking for every
+# fact that some unknown test reads (never fewer than could matter).
+MAX_COMBINATIONS = 20_000
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    """The facts to ask for, and (when none) the resolution every value of the missing facts gives."""
+
+    missing: tuple[str, ...]
+    resolution: Resolution | None
+
+
+class HoldAnalysis:
+    """Case-splitting on missing facts for one compiled policy set."""
+
+    def __init__(self, program: Program, resolver: Resolver) -> None:
+        self.program = program
+        self.resolver = resolver
+        self.policy = program.policy
+        self.atoms = tuple(program.conditions.atoms)
+        self._atom_facts = {atom.index: self._facts_behind(atom.node, frozenset()) for atom in self.atoms}
+        self._presence = frozenset(atom.index for atom in self.atoms if self._tests_presence(atom.node, frozenset()))
+        nodes = self._all_nodes()
+        self.durations = sorted({(node.amount, node.unit) for node in nodes if isinstance(node, ast.Duration)
+                                 and node.unit != "business_days"} | {(0, "days")})
+        self.constants: dict[str, set[Any]] = {}
+        for node in nodes:
+            if isinstance(node, ast.Compare):
+                for side, other in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(side, ast.Fact) and isinstance(other, ast.Const):
+                        self.constants.setdefault(side.path, set()).add(other.value)
+            elif isinstance(node, ast.Member) and isinstance(node.item, ast.Fact) and isinstance(node.container, ast.SetOf):
+                self.constants.setdefault(node.item.path, set()).update(item.value for item in node.container.items)
+
+    # -- static ----------------------------------------------------------------------------------
+    def _all_nodes(self) -> list[ast.Expr]:
+        roots: list[ast.Expr] = []
+        for document in self.policy.documents:
+            if document.applies_when is not None:
+                roots.append(document.applies_when)
+            for earlier in document.earlier_versions:
+                if earlier.applies_when is not None:
+                    roots.append(earlier.applies_when)
+        for clause in self.policy.clauses_by_key.values():
+            roots += [node for node in (clause.applies, clause.when, clause.refund) if node is not None]
+            for case in clause.amount:
+                roots += [node for node in (case.when, case.amount) if node is not None]
+        for definition in self.policy.definitions.values():
+            if definition.value is not None:
+                roots.append(definition.value)
+        return [node for root in roots for node in ast.walk(root)]
+
+    def _tests_presence(self, node: ast.Expr, seen: frozenset[str]) -> bool:
+        """Whether a test reads whether a fact is given ('is known', 'is missing', coalesce)."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Known) or (isinstance(sub, ast.Call) and sub.name == "coalesce"):
+                return True
+            if isinstance(sub, ast.Ref) and sub.name not in seen:
+                definition = self.policy.definitions[sub.name]
+                if definition.value is not None and self._tests_presence(definition.value, seen | {sub.name}):
+                    return True
+            if isinstance(sub, ast.Holds) and sub.clause not in seen:
+                for clause in self.policy.clauses_by_key.values():
+                    if clause.id == sub.clause and any(
+                            part is not None and self._tests_presence(part, seen | {sub.clause})
+                            for part in (clause.applies, clause.when)):
+                        return True
+        return False
+
+    def _facts_behind(self, node: ast.Expr, seen: frozenset[str]) -> frozenset[str]:
+        """Every claim fact a test depends on, through definitions and holds() (statically)."""
+        paths = set(ast.facts_of(node))
+        for name in ast.refs_of(node):
+            definition = self.policy.definitions[name]
+            if definition.value is not None and name not in seen:
+                paths |= self._facts_behind(definition.value, seen | {name})
+            if definition.codes is not None:
+                paths |= {"location.country", "location.subdivision", "location.military_address"}
+        for clause_id in ast.holds_of(node):
+            if clause_id in seen:
+                continue
+            for clause in self.policy.clauses_by_key.values():
+                if clause.id == clause_id:
+                    for part in (clause.applies, clause.when):
+                        if part is not None:
+                            paths |= self._facts_behind(part, seen | {clause_id})
+        return frozenset(DERIVED.get(path, path) for path in paths)
+
+    def _unknown_behind(self, node: ast.Expr, ctx: Context, seen: frozenset[str]) -> set[str]:
+        """The missing facts behind a test of this claim: a definition the claim already knows
+        (``coalesce`` found a value) needs nothing more (LW 6.3)."""
+        paths = self.resolver._facts_behind(node, ctx)
+        for clause_id in ast.holds_of(node):
+            if clause_id in seen:
+                continue
+            for clause in self.policy.clauses_by_key.values():
+                if clause.id == clause_id:
+                    for part in (clause.applies, clause.when):
+                        if part is not None:
+                            paths |= self._unknown_behind(part, ctx, seen | {clause_id})
+        return {DERIVED.get(path, path) for path in paths}
+
+    # -- per claim -------------------------------------------------------------------------------
+    def analyse(self, values: dict[str, Any], ctx: Context, unknown_rules: list[str]) -> HoldResult:
+        """The facts to ask for, given the baseline context and the relevant rules that came out unknown."""
+        facts: set[str] = set()
+        for key in unknown_rules:
+            rule = self.program.rules_by_key[key]
+            for atom in rule.atoms:
+                if (ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx)) is None:
+                    facts |= {path for path in self._unknown_behind(atom.node, ctx, frozenset())
+                              if self._missing(path, values)}
+        ordered = sorted(facts)
+        if not ordered:
+            return HoldResult((), None)
+        candidates = {path: self._classes(path, values, ctx, set(ordered)) for path in ordered}
+        total = 1
+        for path in ordered:
+            total *= max(1, len(candidates[path]))
+        if total > MAX_COMBINATIONS or any(not candidates[path] for path in ordered):
+            return HoldResult(tuple(ordered), None)
+        table: dict[tuple[int, ...], tuple[Any, ...]] = {}
+        resolutions: dict[tuple[Any, ...], Resolution] = {}
+        for choice in itertools.product(*(range(len(candidates[path])) for path in ordered)):
+            assigned = dict(values)
+            for path, index in zip(ordered, choice):
+                assigned[path] = candidates[path][index]
+            resolution = self._resolve(assigned)
+            signature = self.signature(resolution)
+            table[choice] = signature
+            resolutions.setdefault(signature, resolution)
+        mattering = []
+        for position, path in enumerate(ordered):
+            seen: dict[tuple[int, ...], tuple[Any, ...]] = {}
+            for choice, signature in table.items():
+                rest = choice[:position] + choice[position + 1:]
+                if seen.setdefault(rest, signature) != signature:
+                    mattering.append(path)
+                    break
+        if mattering:
+            return HoldResult(tuple(mattering), None)
+        return HoldResult((), next(iter(resolutions.values())))
+
+    @staticmethod
+    def signature(resolution: Resolution) -> tuple[Any, ...]:
+        winner = resolution.winner
+        return (resolution.outcome, winner.remedy if winner else None, winner.charge() if winner else (),
+                winner.missing if winner is not None and winner.outcome == "needs_information" else ())
+
+    def _resolve(self, values: dict[str, Any]) -> Resolution:
+        ctx = Context(values)
+        truth: dict[str, bool | None] = {}
+        for rule in self.program.rules:
+            truth[rule.key] = rule.fn(ctx)
+        assumed: dict[str, bool | None] = {key: (value if value is not None else False) for key, value in truth.items()}
+        return self.resolver.resolve(assumed, ctx)
+
+    @staticmethod
+    def _missing(path: str, values: dict[str, Any]) -> bool:
+        return path in FACT_PATHS and values.get(path) is None and ast_type(path) != "section"
+
+    # -- candidate values ------------------------------------------------------------------------
+    def _classes(self, path: str, values: dict[str, Any], ctx: Context, missing: set[str]) -> list[Any]:
+        """One candidate value per class of values that every test reading ``path`` treats alike."""
+        reading = [atom for atom in self.atoms if path in self._atom_facts[atom.index]]
+        # A test that also reads another missing fact separates two values unless it is already
+        # true or false with this value alone (Kleene logic: knowing more keeps it so), except a
+        # test of presence ('is known', coalesce), which knowing the other fact can change.
+        open_ended = {atom.index for atom in reading if len(self._atom_facts[atom.index] & missing) > 1
+                      and atom.index in self._presence}
+        shared = {atom.index for atom in reading if len(self._atom_facts[atom.index] & missing) > 1}
+        kept: dict[tuple[Any, ...], Any] = {}
+        for value in self._candidates(path, values, ctx):
+            probe = Context({**values, path: value})
+            key: list[Any] = []
+            for atom in reading:
+                result = atom.fn(probe)
+                if atom.index in open_ended or (atom.index in shared and result is None):
+                    key.append(("value", value))
+                else:
+                    key.append(result)
+            kept.setdefault(tuple(key), value)
+        return list(kept.values())
+
+    def _candidates(self, path: str, values: dict[str, Any], ctx: Context) -> list[Any]:
+        annotation = FACT_PATHS[path]
+        kind = ast_type(path)
+        if kind == "enum":
+            return sorted(_literals(annotation))
+        if kind == "bool":
+            return [False, True]
+        if kind == "date":
+            return self._dates(values, ctx)
+        if kind == "money":
+            return self._amounts(values)
+        if kind == "number":
+            return self._numbers(path, annotation)
+        if kind == "text":
+            found = {str(value) for value in self.constants.get(path, ()) if isinstance(value, str)}
+            field = path.rsplit(".", 1)[-1]
+            for value in values.values():
+                if isinstance(value, tuple):
+                    found |= {str(item[field]) for item in value if isinstance(item, dict) and item.get(field) is not None}
+            return sorted(found) + ["(another value)"]
+        return []
+
+    def _dates(self, values: dict[str, Any], ctx: Context) -> list[date]:
+        anchors: set[date] = {value for value in values.values() if isinstance(value, date)}
+        for value in values.values():
+            if isinstance(value, tuple):
+                for item in value:
+                    if isinstance(item, dict):
+                        anchors |= {field for field in item.values() if isinstance(field, date)}
+        definitions = self.program.conditions.definitions
+        for name in sorted(definitions):
+            found = definitions[name](ctx)
+            if isinstance(found, date):
+                anchors.add(found)
+        found_dates: set[date] = set()
+        for anchor in anchors:
+            for amount, unit in self.durations:
+                for sign in (1, -1):
+                    try:
+                        moved = add_days(anchor, sign * amount) if unit == "days" else add_months(
+                            anchor, sign * amount * (12 if unit == "years" else 1))
+                    except (OverflowError, ValueError):
+                        continue
+                    for nudge in (-1, 0, 1):
+                        try:
+                            found_dates.add(moved + timedelta(days=nudge))
+                        except OverflowError:
+                            continue
+        return sorted(found_dates)
+
+    @staticmethod
+    def _amounts(values: dict[str, Any]) -> list[Money]:
+        known = [value for value in values.values() if isinstance(value, Money)]
+        if not known:
+            return []
+        currency = known[0].currency
+        step = Decimal("0.01")
+        figures = {Decimal(0)}
+        for first in known:
+            figures |= {first.amount, first.amount + step, first.amount - step}
+            for second in known:
+                difference = first.amount - second.amount
+                figures |= {difference, difference + step, difference - step}
+        return [Money(amount=figure, currency=currency) for figure in sorted(figures) if figure >= 0]
+
+    def _numbers(self, path: str, annotation: Any) -> list[Any]:
+        integer = _is_int(annotation)
+        found: set[Any] = {0}
+        for constant in self.constants.get(path, ()):
+            if isinstance(constant, (int, Decimal)) and not isinstance(constant, bool):
+                step = 1 if integer else Decimal("0.01")
+                found |= {constant - step, constant, constant + step}
+        return sorted(value for value in found if value >= 0)
+
+
+def ast_type(path: str) -> str:
+    """enum, bool, date, money, number, text, or section (a group of facts)."""
+    annotation = FACT_PATHS.get(path)
+    if annotation is None:
+        return "section"
+    if _literals(annotation):
+        return "enum"
+    for kind, test in (("bool", bool), ("date", date), ("money", Money)):
+        if _is(annotation, test):
+            return kind
+    if _is(annotation, int) or _is(annotation, Decimal):
+        return "number"
+    if _is(annotation, str):
+        return "text"
+    return "section"
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return tuple(arg for arg in get_args(annotation) if arg is not type(None))
+    return (annotation,)
+
+
+def _literals(annotation: Any) -> set[str]:
+    found: set[str] = set()
+    for arg in _args(annotation):
+        if get_origin(arg) is Literal:
+            found |= {value for value in get_args(arg) if isinstance(value, str)}
+    return found
+
+
+def _is(annotation: Any, kind: type) -> bool:
+    for arg in _args(annotation):
+        base = get_args(arg)[0] if get_origin(arg) is not None and get_origin(arg) is not Literal and get_args(arg) else arg
+        if base is kind:
+            return True
+    return False
+
+
+def _is_int(annotation: Any) -> bool:
+    return _is(annotation, int)
