@@ -22,6 +22,7 @@ analysis is exact for the policy language:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import types
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
+import pycountry
+
 from claimrules.engine.evaluate import Context
+from claimrules.errors import ClaimrulesError
 from claimrules.facts import FACT_PATHS
 from claimrules.money import Money
 from claimrules.periods import add_days, add_months
@@ -218,12 +222,16 @@ class HoldAnalysis:
             probe = Context({**values, path: value})
             key: list[Any] = []
             for atom in reading:
-                result = atom.fn(probe)
+                try:
+                    result = atom.fn(probe)
+                except (ValueError, ClaimrulesError):
+                    break  # not a value this fact can take (e.g. an amount in another currency)
                 if atom.index in open_ended or (atom.index in shared and result is None):
                     key.append(("value", value))
                 else:
                     key.append(result)
-            kept.setdefault(tuple(key), value)
+            else:
+                kept.setdefault(tuple(key), value)
         return list(kept.values())
 
     def _candidates(self, path: str, values: dict[str, Any], ctx: Context) -> list[Any]:
@@ -239,6 +247,8 @@ class HoldAnalysis:
             return self._amounts(values)
         if kind == "number":
             return self._numbers(path, annotation)
+        if path == "location.subdivision":
+            return subdivisions_of(str(values.get("location.country")))
         if kind == "text":
             found = {str(value) for value in self.constants.get(path, ()) if isinstance(value, str)}
             field = path.rsplit(".", 1)[-1]
@@ -343,3 +353,10 @@ def _is(annotation: Any, kind: type) -> bool:
 
 def _is_int(annotation: Any) -> bool:
     return _is(annotation, int)
+
+
+@functools.lru_cache(maxsize=256)
+def subdivisions_of(country: str) -> list[str]:
+    """Every ISO 3166-2 subdivision of a country (the values ``location.subdivision`` can take)."""
+    found = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
+    return sorted(str(subdivision.code) for subdivision in found)
