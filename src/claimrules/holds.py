@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -50,6 +51,33 @@ DERIVED = {"plan.options": "plan.code", "plan.base": "plan.code", "plan.term_yea
 MAX_COMBINATIONS = 20_000
 
 
+@dataclass(frozen=True, eq=False)
+class Test:
+    """A leaf test or an amount, with the claim facts it depends on."""
+
+    fn: Callable[[Context], Any]
+    facts: frozenset[str]
+    presence: frozenset[str]  # the facts whose presence it tests ('is known', coalesce)
+
+
+_LEAF_TYPES = (ast.Compare, ast.Member, ast.Within, ast.Known, ast.Quantified, ast.Fact, ast.Const)
+
+
+def _leaves_of(node: ast.Expr, conditions: dict[str, list[ast.Expr]], seen: frozenset[str] = frozenset()) -> list[ast.Expr]:
+    """The leaf tests of a condition: what ``and``, ``or``, ``not``, labels and ``holds()`` combine."""
+    if isinstance(node, _LEAF_TYPES):
+        return [node]
+    if isinstance(node, (ast.All, ast.AnyOf)):
+        return [leaf for item in node.items for leaf in _leaves_of(item, conditions, seen)]
+    if isinstance(node, (ast.Not, ast.Labelled)):
+        return _leaves_of(node.item, conditions, seen)
+    if isinstance(node, ast.Holds):
+        if node.clause in seen:
+            return []
+        return [leaf for part in conditions.get(node.clause, []) for leaf in _leaves_of(part, conditions, seen | {node.clause})]
+    return [node]
+
+
 @dataclass(frozen=True)
 class HoldResult:
     """The facts to ask for, and (when none) the resolution every value of the missing facts gives."""
@@ -67,7 +95,32 @@ class HoldAnalysis:
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
         self._atom_facts = {atom.index: self._facts_behind(atom.node, frozenset()) for atom in self.atoms}
-        self._presence = frozenset(atom.index for atom in self.atoms if self._tests_presence(atom.node, frozenset()))
+        self._presence = {atom.index: tested for atom in self.atoms
+                          if (tested := self._tests_presence(atom.node, frozenset()))}
+        # (atoms that test whether some fact is given: a known rule may change when it is)
+        # The leaf tests inside each atom (a labelled atom may join several), compiled once: two
+        # values of a fact that every leaf reading it treats alike are interchangeable.
+        compiled: dict[ast.Expr, Test] = {}
+        self._leaves: dict[int, tuple[Test, ...]] = {}
+        conditions: dict[str, list[ast.Expr]] = {}
+        for clause in self.policy.clauses_by_key.values():
+            conditions.setdefault(clause.id, []).extend(part for part in (clause.applies, clause.when) if part is not None)
+        for atom in self.atoms:
+            leaves: list[Test] = []
+            for leaf in dict.fromkeys(_leaves_of(atom.node, conditions)):
+                test = compiled.get(leaf)
+                if test is None:
+                    test = compiled[leaf] = Test(program.conditions.compile(leaf, record=False),
+                                                 self._facts_behind(leaf, frozenset()),
+                                                 self._tests_presence(leaf, frozenset()))
+                leaves.append(test)
+            self._leaves[atom.index] = tuple(leaves)
+        # Amounts (fee tables, refunds) read facts too: their values are part of the answer.
+        self._amount_tests = tuple(
+            Test(program.amounts[id(node)], self._facts_behind(node, frozenset()), self._tests_presence(node, frozenset()))
+            for clause in self.policy.clauses_by_key.values()
+            for node in [*(part for case in clause.amount for part in (case.when, case.amount)), clause.refund]
+            if node is not None)
         nodes = self._all_nodes()
         self.durations = sorted({(node.amount, node.unit) for node in nodes if isinstance(node, ast.Duration)
                                  and node.unit != "business_days"} | {(0, "days")})
@@ -98,22 +151,24 @@ class HoldAnalysis:
                 roots.append(definition.value)
         return [node for root in roots for node in ast.walk(root)]
 
-    def _tests_presence(self, node: ast.Expr, seen: frozenset[str]) -> bool:
-        """Whether a test reads whether a fact is given ('is known', 'is missing', coalesce)."""
+    def _tests_presence(self, node: ast.Expr, seen: frozenset[str]) -> frozenset[str]:
+        """The facts whose presence a test reads ('is known', 'is missing', coalesce), through
+        definitions and holds()."""
+        found: set[str] = set()
         for sub in ast.walk(node):
             if isinstance(sub, ast.Known) or (isinstance(sub, ast.Call) and sub.name == "coalesce"):
-                return True
+                found |= self._facts_behind(sub, seen)
             if isinstance(sub, ast.Ref) and sub.name not in seen:
                 definition = self.policy.definitions[sub.name]
-                if definition.value is not None and self._tests_presence(definition.value, seen | {sub.name}):
-                    return True
+                if definition.value is not None:
+                    found |= self._tests_presence(definition.value, seen | {sub.name})
             if isinstance(sub, ast.Holds) and sub.clause not in seen:
                 for clause in self.policy.clauses_by_key.values():
-                    if clause.id == sub.clause and any(
-                            part is not None and self._tests_presence(part, seen | {sub.clause})
-                            for part in (clause.applies, clause.when)):
-                        return True
-        return False
+                    if clause.id == sub.clause:
+                        for part in (clause.applies, clause.when):
+                            if part is not None:
+                                found |= self._tests_presence(part, seen | {sub.clause})
+        return frozenset(found)
 
     def _facts_behind(self, node: ast.Expr, seen: frozenset[str]) -> frozenset[str]:
         """Every claim fact a test depends on, through definitions and holds() (statically)."""
@@ -161,19 +216,33 @@ class HoldAnalysis:
         ordered = sorted(facts)
         if not ordered:
             return HoldResult((), None)
-        candidates = {path: self._classes(path, values, ctx, set(ordered)) for path in ordered}
+        # Only the tests of the rules still unknown can change (a known rule stays known), and any
+        # test of presence; then the amounts the answer charges or refunds.
+        tests = tuple(dict.fromkeys(
+            [test for key in unknown_rules for atom in self.program.rules_by_key[key].atoms
+             for test in self._leaves[atom.index]]
+            + [test for index, tested in sorted(self._presence.items()) if tested & facts
+               for test in self._leaves[index]]
+            + list(self._amount_tests)))
+        candidates = {path: self._classes(path, values, ctx, set(ordered), tests) for path in ordered}
         total = 1
         for path in ordered:
             total *= max(1, len(candidates[path]))
         if total > MAX_COMBINATIONS or any(not candidates[path] for path in ordered):
             return HoldResult(tuple(ordered), None)
+        # Only the rules still unknown, and those testing whether a missing fact is given, can
+        # change; every other rule keeps the value it has for this claim.
+        varying = sorted(set(unknown_rules) | {
+            rule.key for rule in self.program.rules
+            if any(self._presence.get(atom.index, frozenset()) & facts for atom in rule.atoms)})
+        baseline = {rule.key: (value if (value := rule.fn(ctx)) is not None else False) for rule in self.program.rules}
         table: dict[tuple[int, ...], tuple[Any, ...]] = {}
         resolutions: dict[tuple[Any, ...], Resolution] = {}
         for choice in itertools.product(*(range(len(candidates[path])) for path in ordered)):
             assigned = dict(values)
             for path, index in zip(ordered, choice):
                 assigned[path] = candidates[path][index]
-            resolution = self._resolve(assigned)
+            resolution = self._resolve(assigned, baseline, varying)
             signature = self.signature(resolution)
             table[choice] = signature
             resolutions.setdefault(signature, resolution)
@@ -195,43 +264,42 @@ class HoldAnalysis:
         return (resolution.outcome, winner.remedy if winner else None, winner.charge() if winner else (),
                 winner.missing if winner is not None and winner.outcome == "needs_information" else ())
 
-    def _resolve(self, values: dict[str, Any]) -> Resolution:
+    def _resolve(self, values: dict[str, Any], baseline: dict[str, bool | None], varying: list[str]) -> Resolution:
         ctx = Context(values)
-        truth: dict[str, bool | None] = {}
-        for rule in self.program.rules:
-            truth[rule.key] = rule.fn(ctx)
-        assumed: dict[str, bool | None] = {key: (value if value is not None else False) for key, value in truth.items()}
-        return self.resolver.resolve(assumed, ctx)
+        truth = dict(baseline)
+        rules = self.program.rules_by_key
+        for key in varying:
+            value = rules[key].fn(ctx)
+            truth[key] = value if value is not None else False
+        return self.resolver.resolve(truth, ctx)
 
     @staticmethod
     def _missing(path: str, values: dict[str, Any]) -> bool:
         return path in FACT_PATHS and values.get(path) is None and ast_type(path) != "section"
 
     # -- candidate values ------------------------------------------------------------------------
-    def _classes(self, path: str, values: dict[str, Any], ctx: Context, missing: set[str]) -> list[Any]:
-        """One candidate value per class of values that every test reading ``path`` treats alike."""
-        reading = [atom for atom in self.atoms if path in self._atom_facts[atom.index]]
-        # A test that also reads another missing fact separates two values unless it is already
-        # true or false with this value alone (Kleene logic: knowing more keeps it so), except a
-        # test of presence ('is known', coalesce), which knowing the other fact can change.
-        open_ended = {atom.index for atom in reading if len(self._atom_facts[atom.index] & missing) > 1
-                      and atom.index in self._presence}
-        shared = {atom.index for atom in reading if len(self._atom_facts[atom.index] & missing) > 1}
+    def _classes(self, path: str, values: dict[str, Any], ctx: Context, missing: set[str],
+                 tests: tuple[Test, ...]) -> list[Any]:
+        """One candidate value per class of values that every test reading ``path`` treats alike.
+
+        A test that also reads another missing fact separates two values unless it is already true
+        or false (or has a value) with this one alone: Kleene logic keeps a known result known
+        whatever the other facts turn out to be, except in a test of presence ('is known',
+        coalesce), which always separates them.
+        """
+        reading = [test for test in tests if path in test.facts]
         kept: dict[tuple[Any, ...], Any] = {}
         for value in self._candidates(path, values, ctx):
             probe = Context({**values, path: value})
             key: list[Any] = []
-            for atom in reading:
-                try:
-                    result = atom.fn(probe)
-                except (ValueError, ClaimrulesError):
-                    break  # not a value this fact can take (e.g. an amount in another currency)
-                if atom.index in open_ended or (atom.index in shared and result is None):
-                    key.append(("value", value))
-                else:
-                    key.append(result)
-            else:
-                kept.setdefault(tuple(key), value)
+            try:
+                for test in reading:
+                    result = test.fn(probe)
+                    shared = len(test.facts & missing) > 1
+                    key.append(("value", value) if shared and (result is None or test.presence & missing) else result)
+            except (ValueError, ClaimrulesError):
+                continue  # not a value this fact can take here (e.g. a subdivision of another country)
+            kept.setdefault(tuple(key), value)
         return list(kept.values())
 
     def _candidates(self, path: str, values: dict[str, Any], ctx: Context) -> list[Any]:
