@@ -11,11 +11,12 @@ analysis is exact for the policy language:
    that reads it: every value of an enumeration, both truth values, and for numbers, amounts and
    dates the constants, amounts and dates of the claim that the policy compares them with, shifted
    by every duration the policy names, with the neighbours on either side of each boundary.
-   Candidates that give the same result in every test reading the fact (and no other missing fact)
-   are interchangeable, so one of each such class is kept.
-3. Every combination of the candidates is decided (rule truth by the traced closures, then the
-   resolver), and a fact is asked for iff two combinations that differ only in that fact decide
-   differently (outcome, remedy or charge).
+   Values that give the same result in every leaf test (through ``holds()`` too) and amount
+   reading the fact are interchangeable, so one of each such class is kept; a leaf that also reads
+   another missing fact keeps two values apart unless it is already decided by this fact alone.
+3. Every combination of the candidates is decided (the rules that can change by the traced
+   closures, then the resolver), and a fact is asked for iff two combinations that differ only in
+   that fact decide differently (outcome, remedy or charge).
 
 ``tests/test_holds.py`` cross-checks this by brute force against whole decisions of completed claims.
 """
@@ -94,7 +95,6 @@ class HoldAnalysis:
         self.resolver = resolver
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
-        self._atom_facts = {atom.index: self._facts_behind(atom.node, frozenset()) for atom in self.atoms}
         self._presence = {atom.index: tested for atom in self.atoms
                           if (tested := self._tests_presence(atom.node, frozenset()))}
         # (atoms that test whether some fact is given: a known rule may change when it is)
@@ -275,7 +275,7 @@ class HoldAnalysis:
 
     @staticmethod
     def _missing(path: str, values: dict[str, Any]) -> bool:
-        return path in FACT_PATHS and values.get(path) is None and ast_type(path) != "section"
+        return path in FACT_PATHS and values.get(path) is None and fact_kind(path) != "section"
 
     # -- candidate values ------------------------------------------------------------------------
     def _classes(self, path: str, values: dict[str, Any], ctx: Context, missing: set[str],
@@ -304,7 +304,7 @@ class HoldAnalysis:
 
     def _candidates(self, path: str, values: dict[str, Any], ctx: Context) -> list[Any]:
         annotation = FACT_PATHS[path]
-        kind = ast_type(path)
+        kind = fact_kind(path)
         if kind == "enum":
             return sorted(_literals(annotation))
         if kind == "bool":
@@ -379,7 +379,7 @@ class HoldAnalysis:
         return sorted(value for value in found if value >= 0)
 
 
-def ast_type(path: str) -> str:
+def fact_kind(path: str) -> str:
     """enum, bool, date, money, number, text, or section (a group of facts)."""
     annotation = FACT_PATHS.get(path)
     if annotation is None:
