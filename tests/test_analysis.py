@@ -136,7 +136,7 @@ def _write(tmp_path: Path, claim: dict[str, object]) -> str:
 def test_diff_finds_a_third_incident_allowed(reference: claimrules.CompiledPolicy, seeds: list[Seed],
                                              schema: dict[str, object], tmp_path: Path) -> None:
     policy = mutated(tmp_path, "care-plan.yaml", lambda text: text.replace(
-        "and item.occurred_on < incident.occurred_on) >= 2", "and item.occurred_on < incident.occurred_on) >= 3", 1))
+        "and item.occurred_on < incident.occurred_on) < 2", "and item.occurred_on < incident.occurred_on) < 3", 1))
     with claimrules.load_policy(policy) as faulty:
         report = diff.semantic_diff(reference, faulty, seeds, schema)
     assert report.changed_rules == ["CP 4.1"]
@@ -204,7 +204,7 @@ def test_cli_lint_and_diff_exit_codes(tmp_path: Path) -> None:
     same = runner.invoke(app, ["diff", str(NORTHWIND), str(NORTHWIND), "-e", str(EXAMPLES)])
     assert same.exit_code == 0 and "rules that changed: none" in same.output
     policy = mutated(tmp_path, "care-plan.yaml", lambda text: text.replace(
-        "and item.occurred_on < incident.occurred_on) >= 2", "and item.occurred_on < incident.occurred_on) >= 3", 1))
+        "and item.occurred_on < incident.occurred_on) < 2", "and item.occurred_on < incident.occurred_on) < 3", 1))
     changed = runner.invoke(app, ["diff", str(NORTHWIND), str(policy), "-e", str(EXAMPLES), "--format", "json"])
     assert changed.exit_code == 1
     assert json.loads(changed.output)["changed_rules"] == ["CP 4.1"]

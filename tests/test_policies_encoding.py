@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from claimrules.engine.compiler import DurableCompiler
+from claimrules.engine.evaluate import ConditionCompiler, _holding
 from claimrules.policy import expr as ast
 from claimrules.policy.loader import load_policy
 from claimrules.policy.model import Effect, PolicySet
@@ -135,17 +137,23 @@ def test_a_referral_names_who_decides(policy: PolicySet) -> None:
 
 # -- what the engine relies on -----------------------------------------------------------------------
 
-def test_holds_names_only_clauses_without_applies(policy: PolicySet) -> None:
-    """holds('X') is X's condition. The traced evaluator reads only X's 'when' while the durable_rules
-    compiler reads 'applies and when', so a clause named in holds() must not have 'applies'."""
+def test_holds_reads_applies_and_when(policy: PolicySet) -> None:
+    """holds('X') is X's whole condition, 'applies and when', in the traced evaluator as in the
+    durable_rules compiler (RG EU.4 names RG EU.2, a clause with both)."""
     named: set[str] = set()
     for clause in policy.clauses_by_key.values():
         for node in (clause.when, clause.applies):
             if node is not None:
                 named |= ast.holds_of(node)
-    with_applies = sorted(key for key, clause in policy.clauses_by_key.items()
-                          if clause.id in named and clause.applies is not None)
-    assert not with_applies
+    with_applies = [clause for clause in policy.clauses_by_key.values()
+                    if clause.id in named and clause.applies is not None and clause.when is not None]
+    assert with_applies
+    compiler = DurableCompiler(policy, ConditionCompiler(policy))
+    for clause in with_applies:
+        holding = _holding(clause)
+        assert isinstance(holding, ast.All) and holding.items == (clause.applies, clause.when), clause.key
+        assert any(isinstance(variant, ast.All) and variant.items == (clause.applies, clause.when)
+                   for variant in compiler._variants[clause.id]), clause.key
 
 
 def test_a_definition_uses_only_definitions_named_before_it(policy: PolicySet) -> None:

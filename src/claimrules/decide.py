@@ -30,6 +30,7 @@ from claimrules.engine.evaluate import Context, render_value
 from claimrules.engine.program import Evaluation, Program
 from claimrules.errors import EvaluationError
 from claimrules.facts import ClaimFacts, fact_values
+from claimrules.holds import HoldAnalysis
 from claimrules.money import Money
 from claimrules.periods import add_business_days, add_days, add_months
 from claimrules.policy import expr as ast
@@ -273,6 +274,7 @@ class Adjudicator:
         self.program = program
         self.policy = program.policy
         self.resolver = Resolver(program)
+        self.holds = HoldAnalysis(program, self.resolver)
         self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
         self._citations: dict[str, Citation] = {}
         self._rendered: dict[tuple[str, Any], FactUsed] = {}
@@ -295,11 +297,15 @@ class Adjudicator:
         resolution = self.resolver.resolve(self._assume(truth, {}), ctx)
         missing: list[str] = []
         if relevant:
-            mattering = self._mattering(truth, relevant, ctx, resolution)
-            if mattering:
-                missing = sorted({path for key in mattering for path in self._missing_facts(key, evaluation)})
-                if not missing:
-                    missing = sorted({path for key in mattering for path in self._facts_of_rule(key, ctx)})
+            # LW 6.3: case-split on the missing facts (claimrules.holds); ask for exactly those whose
+            # value changes the outcome, remedy or charge.
+            found = self.holds.analyse(values, ctx, relevant)
+            missing = list(found.missing)
+            if (not missing and found.resolution is not None
+                    and self.holds.signature(found.resolution) != self.holds.signature(resolution)):
+                # Every value of the missing facts gives one answer, which the baseline (unknown
+                # taken as not holding) does not: decide by the answer every value gives.
+                resolution = found.resolution
         return self._decision(facts, decided_on, evaluation, resolution, missing)
 
     # -- unknowns (LW 6.3) -----------------------------------------------------------------------
@@ -324,72 +330,6 @@ class Adjudicator:
         merged: dict[str, bool | None] = {key: (value if value is not None else False) for key, value in truth.items()}
         merged.update(assumed)
         return merged
-
-    def _signature(self, resolution: Resolution) -> tuple[Any, ...]:
-        winner = resolution.winner
-        return (resolution.outcome, winner.remedy if winner else None, winner.charge() if winner else ())
-
-    def _polarity(self, key: str) -> bool | None:
-        """True when a rule holding can only help the customer, False when it can only hurt, None if either."""
-        rule = self.program.rules_by_key[key]
-        if rule.clause is None:
-            return True  # a document applying adds an answer; the most favourable wins
-        if rule.branch == "otherwise":
-            return False
-        effect = rule.clause.effect
-        if effect in COVERING_EFFECTS:
-            return True
-        if effect in (*REFUSING_EFFECTS, Effect.REFERS, Effect.REQUIRES, Effect.FEE):
-            return False
-        return None
-
-    def _mattering(self, truth: dict[str, bool | None], unknown: list[str], ctx: Context,
-                   baseline: Resolution) -> list[str]:
-        """The unknown rules whose truth can change the outcome, remedy or charge.
-
-        Outcomes are monotone in each rule's polarity, so the best and the worst case (favourable
-        rules true and adverse false, and the reverse) bound every combination. A rule matters
-        when flipping it changes the result in the best or in the worst case.
-        """
-        polarity = {key: self._polarity(key) for key in unknown}
-
-        def signature(assumed: dict[str, bool]) -> tuple[Any, ...]:
-            return self._signature(self.resolver.resolve(self._assume(truth, assumed), ctx))
-
-        best = {key: True if value is None else value for key, value in polarity.items()}
-        worst = {key: True if value is None else not value for key, value in polarity.items()}
-        if signature(best) == signature(worst) and all(value is not None for value in polarity.values()):
-            return []
-        mattering = []
-        for key in unknown:
-            for case in (best, worst):
-                if signature({**case, key: True}) != signature({**case, key: False}):
-                    mattering.append(key)
-                    break
-        return mattering
-
-    def _missing_facts(self, key: str, evaluation: Evaluation) -> set[str]:
-        """The missing facts behind the tests of a rule that came out unknown."""
-        rule = self.program.rules_by_key[key]
-        ctx = evaluation.context
-        found: set[str] = set()
-        for atom in rule.atoms:
-            if (ctx.atoms[atom.index] if atom.index in ctx.atoms else atom.fn(ctx)) is None:
-                found |= self._unknown_facts(atom.node, ctx)
-        return found
-
-    def _unknown_facts(self, node: ast.Expr, ctx: Context) -> set[str]:
-        paths = self.resolver._facts_behind(node, ctx)
-        for clause_id in ast.holds_of(node):
-            for rule in self.program.rules:
-                if rule.clause is not None and rule.clause.id == clause_id and rule.condition is not None:
-                    paths |= self._unknown_facts(rule.condition, ctx)
-        derived = self.policy.vocabulary.derived_from  # a derived fact is asked for as the fact it is read from
-        return {derived.get(path, path) for path in paths}
-
-    def _facts_of_rule(self, key: str, ctx: Context) -> set[str]:
-        rule = self.program.rules_by_key[key]
-        return self._unknown_facts(rule.condition, ctx) if rule.condition is not None else set()
 
     # -- assembling the decision -----------------------------------------------------------------
     def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,
