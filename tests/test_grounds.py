@@ -88,7 +88,7 @@ def expected_grounds(decision: Decision, policy: PolicySet) -> set[Key] | None:
 
 @given(claims())
 def test_grounds_are_exactly_the_clauses_relied_on(northwind: CompiledPolicy, facts: dict[str, Any]) -> None:
-    decision = northwind.adjudicate(parse_claim(facts))
+    decision = northwind.adjudicate(parse_claim(facts, northwind))
     event(decision.outcome)
     policy = northwind.policy
     grounds = {(ground.clause, ground.version) for ground in decision.grounds}

@@ -158,7 +158,7 @@ def brute_force(policy: claimrules.CompiledPolicy, facts: dict[str, Any], remove
     for choice in itertools.product(*(range(len(domain)) for domain in domains)):
         assignment = {path: domain[index] for path, domain, index in zip(removed, domains, choice)}
         try:
-            claim = parse_claim(with_values(facts, assignment))
+            claim = parse_claim(with_values(facts, assignment), policy)
         except claimrules.ClaimError:
             continue  # e.g. an incident date the claim model refuses
         table[choice] = signature(policy.adjudicate(claim))
@@ -186,7 +186,7 @@ CASES = list(removed_claims(seed=11, count=40))
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_missing_facts_are_exactly_those_that_change_the_decision(northwind: claimrules.CompiledPolicy, case: int) -> None:
     facts, removed = CASES[case]
-    decision = northwind.adjudicate(parse_claim(facts))
+    decision = northwind.adjudicate(parse_claim(facts, northwind))
     mattering, outcomes = brute_force(northwind, facts, removed)
     story = json.dumps({"removed": removed, "claim": facts})
     # A fact a clause 'requires' (LW 6.1, CP 7.2: "A claim lacking one is held") is asked for when

@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import functools
 import itertools
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
 import pycountry
 
 from claimrules.engine.evaluate import Context
 from claimrules.errors import ClaimrulesError
-from claimrules.facts import FACT_PATHS
 from claimrules.money import Money
 from claimrules.periods import add_days, add_months
 from claimrules.policy import expr as ast
@@ -132,6 +130,10 @@ class HoldAnalysis:
                         self.constants.setdefault(side.path, set()).add(other.value)
             elif isinstance(node, ast.Member) and isinstance(node.item, ast.Fact) and isinstance(node.container, ast.SetOf):
                 self.constants.setdefault(node.item.path, set()).update(item.value for item in node.container.items)
+            elif isinstance(node, ast.Member) and isinstance(node.item, ast.Fact) and isinstance(node.container, ast.Ref):
+                named = self.policy.definitions.get(node.container.name)   # a named set of constants or codes
+                if named is not None:
+                    self.constants.setdefault(node.item.path, set()).update(named.constants or named.codes or ())
 
     # -- static ----------------------------------------------------------------------------------
     def _all_nodes(self) -> list[ast.Expr]:
@@ -273,9 +275,15 @@ class HoldAnalysis:
             truth[key] = value if value is not None else False
         return self.resolver.resolve(truth, ctx)
 
-    @staticmethod
-    def _missing(path: str, values: dict[str, Any]) -> bool:
-        return path in FACT_PATHS and values.get(path) is None and fact_kind(path) != "section"
+    def _missing(self, path: str, values: dict[str, Any]) -> bool:
+        return values.get(path) is None and self._kind(path) != "section"
+
+    def _kind(self, path: str) -> str:
+        """enum, bool, date, money, number, text, or section (a group of facts), from the vocabulary."""
+        spec = self.policy.vocabulary.specs.get(path)
+        if spec is None or spec.is_record:
+            return "section"
+        return {"decimal": "number", "integer": "number", "country": "text", "subdivision": "text"}.get(spec.type, spec.type)
 
     # -- candidate values ------------------------------------------------------------------------
     def _classes(self, path: str, values: dict[str, Any], ctx: Context, missing: set[str],
@@ -303,20 +311,24 @@ class HoldAnalysis:
         return list(kept.values())
 
     def _candidates(self, path: str, values: dict[str, Any], ctx: Context) -> list[Any]:
-        annotation = FACT_PATHS[path]
-        kind = fact_kind(path)
+        spec = self.policy.vocabulary.specs[path]
+        kind = self._kind(path)
+        if path == self.policy.vocabulary.roles.get("subdivision"):
+            return subdivisions_of(str(values.get(self.policy.vocabulary.roles.get("country", ""))))
         if kind == "enum":
-            return sorted(_literals(annotation))
+            return sorted(spec.values)
         if kind == "bool":
             return [False, True]
         if kind == "date":
-            return self._dates(values, ctx)
+            dates = set(self._dates(values, ctx))
+            for constant in self.constants.get(path, ()):   # a date the policy compares the fact with
+                if isinstance(constant, date):
+                    dates |= {constant - timedelta(days=1), constant, constant + timedelta(days=1)}
+            return sorted(dates)
         if kind == "money":
             return self._amounts(values)
         if kind == "number":
-            return self._numbers(path, annotation)
-        if path == "location.subdivision":
-            return subdivisions_of(str(values.get("location.country")))
+            return self._numbers(path, spec.type == "integer")
         if kind == "text":
             found = {str(value) for value in self.constants.get(path, ()) if isinstance(value, str)}
             field = path.rsplit(".", 1)[-1]
@@ -369,8 +381,7 @@ class HoldAnalysis:
                 figures |= {difference, difference + step, difference - step}
         return [Money(amount=figure, currency=currency) for figure in sorted(figures) if figure >= 0]
 
-    def _numbers(self, path: str, annotation: Any) -> list[Any]:
-        integer = _is_int(annotation)
+    def _numbers(self, path: str, integer: bool) -> list[Any]:
         found: set[Any] = {0}
         for constant in self.constants.get(path, ()):
             if isinstance(constant, (int, Decimal)) and not isinstance(constant, bool):
@@ -378,49 +389,6 @@ class HoldAnalysis:
                 found |= {constant - step, constant, constant + step}
         return sorted(value for value in found if value >= 0)
 
-
-def fact_kind(path: str) -> str:
-    """enum, bool, date, money, number, text, or section (a group of facts)."""
-    annotation = FACT_PATHS.get(path)
-    if annotation is None:
-        return "section"
-    if _literals(annotation):
-        return "enum"
-    for kind, test in (("bool", bool), ("date", date), ("money", Money)):
-        if _is(annotation, test):
-            return kind
-    if _is(annotation, int) or _is(annotation, Decimal):
-        return "number"
-    if _is(annotation, str):
-        return "text"
-    return "section"
-
-
-def _args(annotation: Any) -> tuple[Any, ...]:
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return tuple(arg for arg in get_args(annotation) if arg is not type(None))
-    return (annotation,)
-
-
-def _literals(annotation: Any) -> set[str]:
-    found: set[str] = set()
-    for arg in _args(annotation):
-        if get_origin(arg) is Literal:
-            found |= {value for value in get_args(arg) if isinstance(value, str)}
-    return found
-
-
-def _is(annotation: Any, kind: type) -> bool:
-    for arg in _args(annotation):
-        base = get_args(arg)[0] if get_origin(arg) is not None and get_origin(arg) is not Literal and get_args(arg) else arg
-        if base is kind:
-            return True
-    return False
-
-
-def _is_int(annotation: Any) -> bool:
-    return _is(annotation, int)
 
 
 @functools.lru_cache(maxsize=256)
