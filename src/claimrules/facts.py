@@ -608,10 +608,13 @@ def read_claim_text(text: str | bytes, *, source: str | None = None) -> dict[str
 def load_claim(path: str | Path) -> ClaimFacts:
     """Read and validate a claim JSON file."""
     file = Path(path)
+    from claimrules.files import FileProblem, read_bounded  # bounded: no FIFO, device or huge file
+
     try:
-        raw = file.read_bytes()
-    except OSError as problem:
-        raise ClaimError(f"cannot read claim: {problem.strerror}", file=str(path)) from None
+        raw = read_bounded(file, MAX_CLAIM_BYTES)
+    except FileProblem as problem:
+        message, expected = problem.describe("claim")
+        raise ClaimError(message, file=str(path), expected=expected) from None
     return parse_claim(read_claim_text(raw, source=str(path)), source=str(path))
 
 
