@@ -113,6 +113,7 @@ MAX_BOOL_NODES_PER_RULE = 15
 #: that reaches 255 properties (error 302), so 254 minus sid, id and the guard.
 MAX_FACT_FIELDS = 251
 
+ERR_MAX_OBJECT_PROPERTIES = 302
 ERR_MAX_STACK_SIZE = 303
 ERR_EXPRESSION_LIMIT_EXCEEDED = 113
 ERR_SID_NOT_FOUND = 309
@@ -307,6 +308,13 @@ def _compile_rule(name: str, cond: Any) -> tuple[dict[str, Any], int]:
             f"{MAX_BOOL_NODES_PER_RULE}",
             ERR_EXPRESSION_LIMIT_EXCEEDED,
         )
+    reads = _fields_of(conjuncts)
+    if len(reads) > MAX_FACT_FIELDS:
+        raise EngineError(
+            f"{where} reads {len(reads)} fact fields; durable_rules parses at most {MAX_FACT_FIELDS} "
+            "besides sid, id and the guard",
+            ERR_MAX_OBJECT_PROPERTIES,
+        )
     if weight > MAX_PATHS_PER_RULESET - 1:
         raise EngineError(
             f"{where} has {weight} alpha paths ($or branches multiplied through $and); "
@@ -322,14 +330,21 @@ def rule_weight(cond: Mapping[str, Any]) -> int:
 
 
 def _chunk(compiled: list[tuple[str, dict[str, Any], int]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Pack rules, in order, into rulesets within both per-ruleset limits: at most 63 alpha paths
+    (error 303) and at most MAX_FACT_FIELDS fact fields read (each ruleset is sent only the fields
+    its rules read; an object of 255 properties is error 302)."""
     chunks: list[list[tuple[str, dict[str, Any]]]] = []
     budget = 0
+    fields: set[str] = set()
     for name, cond, weight in compiled:
-        if not chunks or budget + weight > MAX_PATHS_PER_RULESET - 1:
+        reads = _fields_of(cond) - {GUARD_FIELD}
+        if not chunks or budget + weight > MAX_PATHS_PER_RULESET - 1 or len(fields | reads) > MAX_FACT_FIELDS:
             chunks.append([])
             budget = 0
+            fields = set()
         chunks[-1].append((name, cond))
         budget += weight
+        fields |= reads
     return chunks
 
 

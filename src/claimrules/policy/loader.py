@@ -43,7 +43,7 @@ MAX_CLAUSES = 2000
 MAX_NESTING = 64  # [ and { levels: PyYAML's scanner is quadratic in them (50,000 '[' take minutes)
 MAX_CONDITION_LENGTH = 4000  # characters of one condition, in the text and in the list forms alike
 MAX_LIST_ITEMS = 200  # conditions in one all/any list (and the items of a list-of-conditions 'when')
-MAX_TESTS_PER_CONDITION = 400  # leaf tests in one condition, written in any form
+MAX_TESTS_PER_CONDITION = 256  # leaf tests in one condition, written in any form
 MAX_ID_LENGTH = 200
 #: Characters an id may not contain: the engine's rule keys are built from ids with them
 #: (``doc:<document>``, ``<clause>@<version>``, ``<clause>!``), so no id can spell another's key.
@@ -245,11 +245,12 @@ class _Reader:
         line, column = self.where(parent, key)
         if isinstance(value, str):
             try:
-                return parse_condition(value, FACT_ROOTS)
+                parsed = parse_condition(value, FACT_ROOTS)
             except PolicyError as problem:
                 raise PolicyError(problem.message, file=self.display, line=line,
                                   column=(column or 1) + (problem.column or 1) - 1 if line else None,
                                   clause=clause, expected=problem.expected, help=problem.help) from None
+            return self._checked(parsed, parent, key, clause)
         if isinstance(value, bool):
             return ast.Const(value, text=str(value).lower())
         if isinstance(value, list):
