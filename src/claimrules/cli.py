@@ -20,6 +20,7 @@ import typer
 from claimrules.api import load_policy
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import claim_json_schema, load_claim
+from claimrules.files import FileProblem, write_new
 from claimrules.render.letter import FORMATS, render_letter
 from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
@@ -34,7 +35,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
 
 PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
-OnOption = Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
+def _check_on(value: str | None) -> str | None:
+    """A bad --on is a bad command line (exit 2), not a bad claim."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            typer.echo(f"error: --on: {value[:40]!r} is not a real date (expected a date YYYY-MM-DD)", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        if len(value) != 10:
+            typer.echo(f"error: --on: {value[:40]!r} is not a plain date (expected a date YYYY-MM-DD)", err=True)
+            raise typer.Exit(EXIT_USAGE)
+    return value
+
+
+OnOption = Annotated[str | None, typer.Option("--on", callback=_check_on,
+                                              help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
 
 
 def _fail(error: ClaimrulesError) -> None:
@@ -104,6 +120,7 @@ def letter(
     policy: PolicyOption = Path("policies/northwind"),
     format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     on: OnOption = None,
     docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
 ) -> None:
@@ -126,11 +143,10 @@ def letter(
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as problem:
-        typer.echo(f"error: cannot write {output}: {problem.strerror}", err=True)
+    try:  # never over an input, through a link, or over a file without --force
+        write_new(output, text.encode("utf-8"), force=force, inputs=(claim, policy, policy / "policy-set.yaml"))
+    except FileProblem as problem:
+        typer.echo(f"error: cannot write {output}: {problem.reason} (expected {problem.expected})", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"wrote {output} ({decision.outcome}, decision {decision.decision_id})", err=True)
 
@@ -174,11 +190,14 @@ def schema() -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except EvaluationError as error:  # pragma: no cover - typer exits inside app() normally
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    from claimrules.cli_output import guard_stdout
+
+    with guard_stdout(EXIT_USAGE):
+        try:
+            app()
+        except EvaluationError as error:  # pragma: no cover - typer exits inside app() normally
+            typer.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":
