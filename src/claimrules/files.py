@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["FileProblem", "read_bounded", "write_new"]
+__all__ = ["FileProblem", "read_bounded", "read_claim_file", "write_new"]
 
 
 class FileProblem(Exception):
@@ -130,3 +130,15 @@ def write_new(path: Path, data: bytes, *, force: bool = False, inputs: Iterable[
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def read_claim_file(path: str | Path) -> bytes:
+    """A claim file's bytes, bounded like ``load_claim``; ClaimError names the file otherwise."""
+    from claimrules.errors import ClaimError
+    from claimrules.facts import MAX_CLAIM_BYTES
+
+    try:
+        return read_bounded(path, MAX_CLAIM_BYTES)
+    except FileProblem as problem:
+        message, expected = problem.describe("claim")
+        raise ClaimError(message, file=str(path), expected=expected) from None

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from claimrules.errors import PolicyError, did_you_mean
-from claimrules.files import FileProblem, read_bounded
 from claimrules.facts import FACT_PATHS, FACT_ROOTS, ITEM_FIELDS, LIST_FACTS
+from claimrules.files import FileProblem, read_bounded
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
     DISCLOSURE_ITEMS,
@@ -145,7 +145,8 @@ def _check_text(loaded: Any, display: str) -> None:
         elif isinstance(value, list):
             stack.extend((item, where) for item in value)
         elif isinstance(value, str):
-            _check_string(value, *(where or (None, None)), display)
+            mapping, key = where if where is not None else (None, None)
+            _check_string(value, mapping, key, display)
 
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")

@@ -451,10 +451,10 @@ def _check_effective_depth(policy: PolicySet) -> None:
                 continue
             stack.pop()
             deepest = 0
-            for condition, source, clause in bodies[key]:
+            for condition, source, clause_id in bodies[key]:
                 found = measure(condition)
                 if found > MAX_EFFECTIVE_DEPTH:
-                    raise _fail(source, f"condition nested {found} levels deep, counting the definitions it uses", clause=clause,
+                    raise _fail(source, f"condition nested {found} levels deep, counting the definitions it uses", clause=clause_id,
                                 expected=f"at most {MAX_EFFECTIVE_DEPTH}")
                 deepest = max(deepest, found)
             depths[key] = deepest
