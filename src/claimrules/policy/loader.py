@@ -327,7 +327,7 @@ class _Reader:
         if len(node.text) > MAX_CONDITION_LENGTH:
             raise self.error(f"condition is {len(node.text)} characters long", parent, key, clause=clause,
                              expected=f"at most {MAX_CONDITION_LENGTH}")
-        tests = sum(1 for sub in ast.walk(node) if not ast.children(sub))
+        tests = count_tests(node)
         if tests > MAX_TESTS_PER_CONDITION:
             raise self.error(f"condition has {tests} tests", parent, key, clause=clause,
                              expected=f"at most {MAX_TESTS_PER_CONDITION} tests in one condition (limit MAX_TESTS_PER_CONDITION)")
@@ -354,6 +354,22 @@ class _Reader:
 _DURATION = re.compile(r"\s*\d+\s+(business\s+)?(day|days|month|months|year|years)\s*", re.ASCII)
 ID_EXPECTED = ("a non-blank id of at most 200 characters without spaces around it, control characters or "
                + " ".join(f"'{character}'" for character in sorted(ID_RESERVED)))
+
+
+def count_tests(node: ast.Expr) -> int:
+    """The tests of a condition: what its and/or/not/labels combine (a comparison, a membership, a
+    holds(), a definition used as a condition, ...), each counted once where it is written."""
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.All, ast.AnyOf)):
+            stack.extend(current.items)
+        elif isinstance(current, (ast.Not, ast.Labelled)):
+            stack.append(current.item)
+        else:
+            count += 1
+    return count
 
 
 def identifier_problem(value: str) -> str | None:
