@@ -214,7 +214,8 @@ def _workdir() -> Path:
 
 def _dump(value: Any) -> str | None:
     try:
-        return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=1000)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: the pure-Python emitter was most of a run
+        return yaml.dump(value, Dumper=dumper, allow_unicode=True, sort_keys=False, width=1000)
     except (yaml.YAMLError, UnicodeEncodeError):
         return None
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.engine.program import MAX_ENGINE_FIELDS
 from claimrules.errors import PolicyError
 from claimrules.policy.loader import MAX_CLAUSES, MAX_LIST_ITEMS, MAX_TESTS_PER_CONDITION
 from claimrules.policy.validate import MAX_HOLDS_DEPTH
-from support import claim, clause, document, write_policy
 
 SECONDS = 2.0
 # The claim every generated set decides: a product of USD 500.00, an incident on 2025-03-10.

@@ -92,7 +92,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.
 _CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)  # libyaml's scanner and parser, where PyYAML has them
 _FastLoader: Any = None
 if _CSafeLoader is not None:
-    class _FastLoader(_CSafeLoader):  # type: ignore[no-redef]
+    class _FastLoader(_CSafeLoader):  # type: ignore[no-redef,misc]
         """The same safe loader on libyaml's parser: about ten times faster for large policies. Any
         problem it meets is reported by re-reading with :class:`_Loader`, so messages do not
         depend on which parser is installed."""
