@@ -24,7 +24,7 @@ from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.bounded import ByteBoundedCache
-from claimrules.engine.durable import MAX_FACT_FIELDS, RuleNetwork
+from claimrules.engine.durable import MAX_FACT_FIELDS, EngineError, RuleNetwork
 from claimrules.errors import MAX_MESSAGE_CHARS, EvaluationError, PolicyError
 from claimrules.facts import parse_claim
 from claimrules.files import FileProblem, read_bounded, write_new
@@ -153,6 +153,19 @@ def test_seventy_clauses_of_month_windows_decide(tmp_path: Path) -> None:
     with claimrules.load_policy(tmp_path) as compiled:
         decision = compiled.adjudicate(claim())
     assert (decision.outcome, decision.deciding.clause) == ("approve", "W 1")
+
+
+def test_one_rule_at_the_field_limit_works_and_one_past_is_refused() -> None:
+    """durable_rules parses at most 254 properties per fact (255 fails with 302); sid, id and the
+    guard leave 251 for a rule's fields. At the limit the rule fires (in its own ruleset: the other
+    rule's field would take the fact past it); past it the wrapper refuses before the engine fails."""
+    fields = [f"f{n}" for n in range(MAX_FACT_FIELDS)]
+    with RuleNetwork({"big": {"$and": [{field: 1} for field in fields]}, "small": {"g": 1}}) as network:
+        assert network.ruleset_count == 2
+        assert network.fired({**dict.fromkeys(fields, 1), "g": 1}) == {"big", "small"}
+    with pytest.raises(EngineError) as refused:
+        RuleNetwork({"big": {"$and": [{field: 1} for field in [*fields, "one_more"]]}})
+    assert refused.value.code == 302
 
 
 def test_the_wrapper_splits_rulesets_by_fields() -> None:
