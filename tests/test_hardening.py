@@ -379,3 +379,20 @@ def test_the_adjudicator_caches_are_byte_bounded() -> None:
     with claimrules.load_policy(VALID_POLICY) as compiled:
         assert isinstance(compiled.adjudicator._rendered, ByteBoundedCache)
         assert isinstance(compiled.adjudicator._trace_cache, ByteBoundedCache)
+
+
+# -- the structure fuzz target, on fixed inputs (the coverage-guided run is in .ci/run) -----------------
+
+def test_the_structure_fuzz_target_survives_fixed_inputs() -> None:
+    """Thirty fixed programs of structural edits (fuzz/structure.py): each loads, compiles and decides,
+    or is refused with a PolicyError / ClaimError; never another exception."""
+    import random
+
+    sys.path.insert(0, str(ROOT / "fuzz"))
+    try:
+        import structure
+    finally:
+        sys.path.remove(str(ROOT / "fuzz"))
+    rng = random.Random(13)
+    for _ in range(30):
+        structure.fuzz_structure(rng.randbytes(96))
