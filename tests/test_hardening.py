@@ -24,7 +24,7 @@ from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.bounded import ByteBoundedCache
-from claimrules.engine.durable import MAX_FACT_FIELDS, EngineError, RuleNetwork
+from claimrules.engine.durable import MAX_FACT_FIELDS, EngineError, RuleNetwork, property_hash
 from claimrules.errors import MAX_MESSAGE_CHARS, EvaluationError, PolicyError
 from claimrules.facts import parse_claim
 from claimrules.files import FileProblem, read_bounded, write_new
@@ -166,6 +166,25 @@ def test_one_rule_at_the_field_limit_works_and_one_past_is_refused() -> None:
     with pytest.raises(EngineError) as refused:
         RuleNetwork({"big": {"$and": [{field: 1} for field in [*fields, "one_more"]]}})
     assert refused.value.code == 302
+
+
+def test_fields_durable_rules_cannot_tell_apart_are_refused() -> None:
+    """durable_rules knows a field only by the FNV-1 hash of its name: f_449599 and f_612382 share
+    one, and a rule on the first fired for a fact giving only the second (checked on the engine when
+    this test was written). The wrapper refuses such a pair instead of deciding wrongly."""
+    assert property_hash("f_449599") == property_hash("f_612382")
+    with pytest.raises(EngineError, match="same durable_rules property hash"):
+        RuleNetwork({"ra": {"$eq": {"f_449599": 1}}, "rb": {"$eq": {"f_612382": 2}}})
+
+
+def test_the_fields_claimrules_generates_never_share_a_hash() -> None:
+    from claimrules.engine.program import MAX_ENGINE_FIELDS
+
+    names = [f"t{n}" for n in range(MAX_ENGINE_FIELDS + 1)] + ["one", "sid", "id", "__crg", "__crp"]
+    with claimrules.load_policy(ROOT / "policies" / "northwind") as compiled:
+        names += list(compiled.program.durable.fields)
+    names = sorted(set(names))
+    assert len({property_hash(name) for name in names}) == len(names)
 
 
 def test_the_wrapper_splits_rulesets_by_fields() -> None:

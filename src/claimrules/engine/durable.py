@@ -99,6 +99,7 @@ __all__ = [
     "RuleNetwork",
     "compile_rulesets",
     "prime_ruleset",
+    "property_hash",
     "rule_weight",
 ]
 
@@ -401,6 +402,29 @@ def _compile_rules(rules: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, di
     return compiled
 
 
+def property_hash(name: str) -> int:
+    """durable_rules' name for a fact field: ``fnv1Hash32`` (state.c) of its UTF-8 bytes, with C's
+    signed ``char`` (x86) sign-extending bytes from 0x80."""
+    value = 0x811C9DC5
+    for byte in name.encode("utf-8"):
+        value ^= byte if byte < 0x80 else byte | 0xFFFFFF00
+        value = (value * 16777619) & 0xFFFFFFFF
+    return value
+
+
+def _check_hashes(rules: list[tuple[str, dict[str, Any], int]]) -> None:
+    """durable_rules identifies a fact's fields by this 32-bit hash alone (``getObjectProperty``
+    compares hashes, never names): two fields with one hash are one field to the engine, and a rule
+    on the first would fire for a fact giving only the second. Refuse such a network."""
+    seen = {property_hash(name): name for name in sorted(RESERVED_FIELDS - {"$s", "$forward"})}
+    for _, cond, _ in rules:
+        for name in sorted(_fields_of(cond)):
+            other = seen.setdefault(property_hash(name), name)
+            if other != name:
+                raise EngineError(f"fields {other!r} and {name!r} have the same durable_rules property hash "
+                                  f"{property_hash(name):#010x}: the engine could not tell them apart")
+
+
 # -- runtime ------------------------------------------------------------------
 
 
@@ -481,6 +505,7 @@ class RuleNetwork:
         if not isinstance(label, str) or not label or "\x00" in label:
             raise ValueError(f"label must be a non-empty string, got {label!r}")
         compiled = _compile_rules(rules)
+        _check_hashes(compiled)
         self._label = f"{label}.{next(_network_ids)}"
         self._ruleset_ids = itertools.count()
         self._sids = itertools.count()
