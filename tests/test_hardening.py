@@ -333,6 +333,14 @@ def test_letter_output_is_never_overwritten_silently(tmp_path: Path) -> None:
     again = runner.invoke(app, [*base, str(out)])
     assert again.exit_code == 2 and "already exists" in again.stderr
     assert runner.invoke(app, [*base, str(out), "--force"]).exit_code == 0
+    policy_copy = tmp_path / "policy"
+    policy_copy.mkdir()
+    for source in VALID_POLICY.iterdir():
+        (policy_copy / source.name).write_bytes(source.read_bytes())
+    over_policy = runner.invoke(app, ["letter", str(claim_file), "--policy", str(policy_copy), "-o",
+                                      str(policy_copy / "warranty.yaml"), "--force"])
+    assert over_policy.exit_code == 2 and "is the input" in over_policy.stderr
+    assert (policy_copy / "warranty.yaml").read_bytes() == (VALID_POLICY / "warranty.yaml").read_bytes()
     target = tmp_path / "elsewhere.txt"
     target.write_text("keep", encoding="utf-8")
     link = tmp_path / "link.html"

@@ -35,6 +35,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
 
 PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
+
+
 def _check_on(value: str | None) -> str | None:
     """A bad --on is a bad command line (exit 2), not a bad claim."""
     if value is not None:
@@ -144,7 +146,8 @@ def letter(
         typer.echo(text, nl=False)
         return
     try:  # never over an input, through a link, or over a file without --force
-        write_new(output, text.encode("utf-8"), force=force, inputs=(claim, policy, policy / "policy-set.yaml"))
+        read = {Path(document.source.file) for document in compiled.policy.documents}  # never over a policy file
+        write_new(output, text.encode("utf-8"), force=force, inputs=(claim, policy, policy / "policy-set.yaml", *sorted(read)))
     except FileProblem as problem:
         typer.echo(f"error: cannot write {output}: {problem.reason} (expected {problem.expected})", err=True)
         raise typer.Exit(EXIT_USAGE) from None
