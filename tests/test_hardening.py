@@ -423,3 +423,20 @@ def test_the_structure_fuzz_target_survives_fixed_inputs() -> None:
     rng = random.Random(13)
     for _ in range(30):
         structure.fuzz_structure(rng.randbytes(96))
+
+
+def test_explain_never_sends_escape_sequences_to_the_terminal(tmp_path: Path) -> None:
+    """A policy that reads the claim's description shows it in the trace; its escapes are dropped."""
+    from typer.testing import CliRunner
+
+    from claimrules.cli import app
+
+    write_policy(tmp_path / "policy", [document("W", [clause("W 1", "covers", "claim.description == 'x'", remedy="repair")])])
+    data = claim()
+    data["claim"]["description"] = "\x1b]0;pwned\x07\x1b[2J\u202eerased"
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["explain", str(claim_file), "--policy", str(tmp_path / "policy")])
+    assert result.exit_code == 0, result.stderr
+    assert "erased" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\u202e" not in result.stdout

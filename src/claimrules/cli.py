@@ -21,6 +21,7 @@ from claimrules.api import load_policy
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import claim_json_schema, load_claim
 from claimrules.files import FileProblem, write_new
+from claimrules.render.escape import clean_text
 from claimrules.render.letter import FORMATS, render_letter
 from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
@@ -56,7 +57,7 @@ OnOption = Annotated[str | None, typer.Option("--on", callback=_check_on,
 
 
 def _fail(error: ClaimrulesError) -> None:
-    typer.echo(f"error: {error}", err=True)
+    typer.echo(f"error: {clean_text(error)}", err=True)  # no terminal escapes from a claim or policy
     code = EXIT_BAD_CLAIM if isinstance(error, ClaimError) else EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_INTERNAL
     raise typer.Exit(code)
 
@@ -91,7 +92,8 @@ def _print_decision(claim: Path, policy: Path, format: str, on: str | None, *, t
     except ClaimrulesError as error:
         _fail(error)
         return
-    typer.echo(decision_json(decision, trace=trace) if format == "json" else decision_text(decision, trace=trace), nl=False)
+    typer.echo(decision_json(decision, trace=trace) if format == "json" else clean_text(decision_text(decision, trace=trace)),
+               nl=False)  # the terminal never receives escape sequences or bidi overrides from claim text
 
 
 @app.command()
