@@ -194,6 +194,11 @@ def schema() -> None:
     typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
 
 
+from claimrules import cli_analysis  # noqa: E402 - commands registered once the app exists
+
+cli_analysis.register(app)
+
+
 def main() -> None:
     from claimrules.cli_output import guard_stdout
 

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["FileProblem", "read_bounded", "read_claim_file", "write_new"]
+__all__ = ["FileProblem", "read_bounded", "read_claim_file", "read_claim_lines", "write_new"]
 
 
 class FileProblem(Exception):
@@ -142,3 +142,22 @@ def read_claim_file(path: str | Path) -> bytes:
     except FileProblem as problem:
         message, expected = problem.describe("claim")
         raise ClaimError(message, file=str(path), expected=expected) from None
+
+
+#: A file of claims, one JSON object a line (``claimrules diff --claims``).
+MAX_CLAIM_LINES_BYTES = 200_000_000
+
+
+def read_claim_lines(path: str | Path) -> list[str]:
+    """The lines of a claims file (JSON lines), bounded; ClaimError names the file otherwise."""
+    from claimrules.errors import ClaimError
+
+    try:
+        raw = read_bounded(path, MAX_CLAIM_LINES_BYTES)
+    except FileProblem as problem:
+        message, expected = problem.describe("claims file")
+        raise ClaimError(message, file=str(path), expected=expected) from None
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as problem:
+        raise ClaimError(f"not UTF-8 text (byte {problem.start})", file=str(path), expected="UTF-8 JSON lines") from None
