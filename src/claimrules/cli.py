@@ -212,3 +212,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+from claimrules.cli_record import register as _register_record  # noqa: E402
+
+_register_record(app)
