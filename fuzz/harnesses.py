@@ -9,6 +9,7 @@ target     what it feeds                                         the only except
 ========== ===================================================== ===============================
 expression one condition: parse, then check its names and types   PolicyError
 policy     a whole policy set (files packed in one input)         PolicyError
+structure  edits to a valid policy's structure, then decisions    PolicyError, ClaimError
 claim      claim JSON bytes: read, validate, then adjudicate      ClaimError
 ========== ===================================================== ===============================
 
@@ -194,4 +195,11 @@ def mutate_claim(data: bytes, max_size: int, seed: int) -> bytes:
     return out[:max_size]
 
 
-TARGETS = {"expression": fuzz_expression, "policy": fuzz_policy, "claim": fuzz_claim}
+def fuzz_structure(data: bytes) -> None:
+    """A policy's structure edited (ids, references, sizes): see fuzz/structure.py."""
+    from structure import fuzz_structure as run
+
+    run(data)
+
+
+TARGETS = {"expression": fuzz_expression, "policy": fuzz_policy, "claim": fuzz_claim, "structure": fuzz_structure}

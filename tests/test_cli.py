@@ -110,5 +110,7 @@ def test_invalid_policy_exits_4(tmp_path: Path) -> None:
 
 
 def test_bad_decision_date_and_format() -> None:
-    assert run("check", "examples/claims/gulf-late-refurb-return.json", "--on", "2025-02-30").returncode == 3
+    bad_on = run("check", "examples/claims/gulf-late-refurb-return.json", "--on", "2025-02-30")
+    assert bad_on.returncode == 2  # a bad command line (issue #13), not a bad claim
+    assert bad_on.stderr == "error: --on: '2025-02-30' is not a real date (expected a date YYYY-MM-DD)\n"
     assert run("check", "examples/claims/gulf-late-refurb-return.json", "--format", "pdf").returncode == 2

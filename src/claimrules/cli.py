@@ -32,6 +32,8 @@ from claimrules.cli_support import (
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError
 from claimrules.explanation import explain as explain_decision
 from claimrules.facts import ClaimFacts, claim_json_schema, read_claim_text
+from claimrules.files import FileProblem, write_new
+from claimrules.render.escape import clean_text
 from claimrules.render.explain import explanation_text
 from claimrules.render.letter import render_letter
 from claimrules.render.site import build_site
@@ -84,7 +86,22 @@ def _global(
 PolicyOption = Annotated[Path | None, typer.Option(
     "--policy", "-p", help=f"Policy set folder (with policy-set.yaml). Default: ${ENV_POLICY}, or policy = \"DIR\" in "
                            "claimrules.toml (here or a parent) or ~/.config/claimrules/config.toml.")]
-OnOption = Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
+def _check_on(value: str | None) -> str | None:
+    """A bad --on is a bad command line (exit 2), not a bad claim."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            typer.echo(f"error: --on: {value[:40]!r} is not a real date (expected a date YYYY-MM-DD)", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        if len(value) != 10:
+            typer.echo(f"error: --on: {value[:40]!r} is not a plain date (expected a date YYYY-MM-DD)", err=True)
+            raise typer.Exit(EXIT_USAGE)
+    return value
+
+
+OnOption = Annotated[str | None, typer.Option("--on", callback=_check_on,
+                                              help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
 ClaimsArgument = Annotated[list[str], typer.Argument(
     help="Claim files (JSON); '-' reads standard input; a .jsonl file (or --format jsonl) holds one claim per line.")]
 
@@ -93,7 +110,7 @@ def _fail(error: ClaimrulesError, as_json: bool = False) -> None:
     if as_json:
         typer.echo(error_json(error))
     else:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {clean_text(error)}", err=True)  # no terminal escapes from a claim or policy
     raise typer.Exit(exit_code(error))
 
 
@@ -146,7 +163,8 @@ def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, 
                 if format is DecisionFormat.text:
                     out = (explanation_text(explain_decision(compiled.program, facts, decision)) if trace
                            else decision_text(decision))
-                    results.append((f"== {source.name}\n" if len(sources) > 1 else "") + out)
+                    # the terminal never receives escape sequences or bidi overrides from claim text
+                    results.append((f"== {source.name}\n" if len(sources) > 1 else "") + clean_text(out))
                 elif trace:
                     results.append(explain_decision(compiled.program, facts, decision).model_dump_json(indent=None if format is DecisionFormat.jsonl else 2))
                 elif format is DecisionFormat.jsonl:
@@ -207,6 +225,7 @@ def letter(
     policy: PolicyOption = None,
     format: Annotated[LetterFormat, typer.Option("--format", "-f", help="Letter format.")] = LetterFormat.html,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     on: OnOption = None,
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="Where the coverage site is published (absolute URL); default: the policy set's site_url.")] = None,
@@ -227,6 +246,8 @@ def letter(
                            "policy-set.yaml or pass --base-url so they work once the letter is sent", err=True)
                 base = "site/"
             text = render_letter(decision, compiled.policy, format=format.value, claim=facts, docs_base=base)
+            policy_files = (folder, folder / "policy-set.yaml",
+                            *sorted({Path(document.source.file) for document in compiled.policy.documents}))
     except ClaimrulesError as error:
         _fail(error)
         return
@@ -236,11 +257,11 @@ def letter(
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as problem:
-        typer.echo(f"error: cannot write {output}: {problem.strerror}", err=True)
+    try:  # never over an input (the claim, a policy file), through a link, or over a file without --force
+        inputs = (Path(claim),) if claim != "-" else ()
+        write_new(output, text.encode("utf-8"), force=force, inputs=(*inputs, *policy_files))
+    except FileProblem as problem:
+        typer.echo(f"error: cannot write {output}: {problem.reason} (expected {problem.expected})", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"wrote {output} ({decision.outcome}, decision {decision.decision_id})", err=True)
 
@@ -299,11 +320,14 @@ _register_record(app)
 
 
 def main() -> None:
-    try:
-        app()
-    except EvaluationError as error:  # pragma: no cover - typer exits inside app() normally
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    from claimrules.cli_output import guard_stdout
+
+    with guard_stdout(EXIT_USAGE):
+        try:
+            app()
+        except EvaluationError as error:  # pragma: no cover - typer exits inside app() normally
+            typer.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

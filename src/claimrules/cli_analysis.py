@@ -129,6 +129,7 @@ def register_analysis(app: typer.Typer) -> None:
         from claimrules.analysis import diff
         from claimrules.api import load_policy
         from claimrules.facts import read_claim_text
+        from claimrules.files import read_claim_lines
 
         try:
             with load_policy(old) as before, load_policy(new) as after:
@@ -136,7 +137,7 @@ def register_analysis(app: typer.Typer) -> None:
                 report = diff.semantic_diff(before, after, seeds, schema)
                 if claims is not None:
                     rows = []
-                    for number, line in enumerate(claims.read_text(encoding="utf-8").splitlines(), start=1):
+                    for number, line in enumerate(read_claim_lines(claims), start=1):  # bounded, regular files only
                         if line.strip():
                             rows.append((f"{claims}:{number}", read_claim_text(line, source=f"{claims}:{number}")))
                     report.replayed = diff.replay(before, after, rows)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from claimrules.bounded import ByteBoundedCache
 from claimrules.decision import (
     Amount,
     Citation,
@@ -275,9 +276,9 @@ class Adjudicator:
         self.policy = program.policy
         self.resolver = Resolver(program)
         self.holds = HoldAnalysis(program, self.resolver)
-        self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
+        self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = ByteBoundedCache()  # bounded by bytes (issue #13)
         self._citations: dict[str, Citation] = {}
-        self._rendered: dict[tuple[str, Any], FactUsed] = {}
+        self._rendered: dict[tuple[str, Any], FactUsed] = ByteBoundedCache()  # free text makes every claim a key
         self._escalations: dict[tuple[Any, ...], tuple[EscalationStep, ...]] = {}
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)

@@ -29,14 +29,14 @@ class ClaimrulesError(Exception):
         expected: str | None = None,
         help: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = _capped(message)
         self.file = file
         self.line = line
         self.column = column
         self.clause = clause
         self.field = field
-        self.expected = expected
-        self.help = help
+        self.expected = None if expected is None else _capped(expected)
+        self.help = None if help is None else _capped(help)
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -92,6 +92,17 @@ class EvaluationError(ClaimrulesError):
     """The engine met a state it cannot decide on (a bug, never a silent approval)."""
 
     family = "evaluation"
+
+
+#: Longest message, 'expected' or 'help' an error carries: a 5,000-digit number or a cycle through
+#: 1,500 clauses is not echoed whole.
+MAX_MESSAGE_CHARS = 500
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[: MAX_MESSAGE_CHARS - 40] + f"... ({len(text) - MAX_MESSAGE_CHARS + 40} more characters)"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

@@ -700,10 +700,13 @@ def load_claim(path: str | Path, policy: Any) -> ClaimFacts:
     """Read and validate a claim JSON file against the policy set it is for (see ``parse_claim``)."""
     vocabulary = vocabulary_of(policy)
     file = Path(path)
+    from claimrules.files import FileProblem, read_bounded  # bounded: no FIFO, device or huge file
+
     try:
-        raw = file.read_bytes()
-    except OSError as problem:
-        raise ClaimError(f"cannot read claim: {problem.strerror}", file=str(path)) from None
+        raw = read_bounded(file, MAX_CLAIM_BYTES)
+    except FileProblem as problem:
+        message, expected = problem.describe("claim")
+        raise ClaimError(message, file=str(path), expected=expected) from None
     return parse_claim(read_claim_text(raw, source=str(path)), vocabulary, source=str(path))
 
 

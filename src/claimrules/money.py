@@ -113,6 +113,26 @@ def _to_amount(value: object) -> Decimal:
         raise InvalidAmount(f"amount {value!r} given; expected a finite number")
     if len(amount.as_tuple().digits) > _PRECISION:
         raise InvalidAmount(f"amount {value!r} given; expected at most {_PRECISION} significant digits")
+    return amount.copy_abs() if amount.is_zero() else amount  # -0.00 is 0.00: never "not negative" yet shown with a minus
+
+
+def canonical_amount(amount: Decimal, currency: str) -> Decimal:
+    """The amount with exactly the currency's decimals when that is exact (1299.000000 -> 1299.00,
+    49 -> 49.00), more only where they carry value (0.005), and never a negative zero: equal amounts
+    serialise alike, so they give the same fingerprint and decision id."""
+    if amount.is_zero():
+        amount = amount.copy_abs()
+    if currency in _NO_MINOR_UNIT:
+        return amount
+    places = minor_unit(currency)
+    step = Decimal(1).scaleb(-places)
+    if _places(amount) < places:
+        return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
+    if _places(amount) > places:
+        try:
+            return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
+        except (Inexact, InvalidOperation):
+            return amount.normalize(Context(prec=_PRECISION + 4))
     return amount
 
 
@@ -157,12 +177,8 @@ class Money(BaseModel):
 
     @field_serializer("amount", when_used="json")
     def _amount_as_text(self, amount: Decimal) -> str:
-        """Exact text with at least the currency's decimals, so USD 49 and USD 49.00 read alike."""
-        if self.currency not in _NO_MINOR_UNIT:
-            places = minor_unit(self.currency)
-            if _places(amount) < places:
-                amount = amount.quantize(Decimal(1).scaleb(-places))
-        return format(amount, "f")
+        """Exact text with the currency's decimals, so USD 49, USD 49.00 and USD 49.000 read alike."""
+        return format(canonical_amount(amount, self.currency), "f")
 
     @classmethod
     def parse(cls, text: str) -> Money:
@@ -244,13 +260,7 @@ class Money(BaseModel):
 
     def __str__(self) -> str:
         """ "USD 49.00": at least the minor unit's decimals, never rounded."""
-        amount = self.amount
-        if self.currency not in _NO_MINOR_UNIT:
-            places = minor_unit(self.currency)
-            if amount.as_tuple().exponent > -places:  # type: ignore[operator]
-                padding = Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact])
-                amount = amount.quantize(Decimal(1).scaleb(-places), context=padding)
-        return f"{self.currency} {format(amount, 'f')}"
+        return f"{self.currency} {format(canonical_amount(self.amount, self.currency), 'f')}"
 
 
 def _arith(operation: Any, left: Decimal, right: Decimal) -> Decimal:

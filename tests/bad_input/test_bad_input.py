@@ -25,7 +25,8 @@ import yaml
 from claimrules.errors import ClaimError, ClaimrulesError, PolicyError
 from claimrules.facts import MAX_CLAIM_BYTES
 from claimrules.facts import load_claim as _load_claim
-from claimrules.policy.loader import MAX_CLAUSES, MAX_FILE_BYTES, load_policy, load_vocabulary
+from claimrules.policy.loader import MAX_CLAUSES, MAX_FILE_BYTES, MAX_LIST_ITEMS, load_policy, load_vocabulary
+from claimrules.policy.validate import MAX_HOLDS_DEPTH
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -123,7 +124,103 @@ def _policy_symlink_escape(folder: Path) -> Path:
     return policy
 
 
+# -- issue #13: files that are not regular files, limits of the policy language ---------------------
+
+def _claim_dev_zero(folder: Path) -> Path:
+    return Path("/dev/zero")  # endless: refused as a device before a byte is read
+
+
+def _claim_fifo(folder: Path) -> Path:
+    path = folder / "claim.json"
+    os.mkfifo(path)  # no writer: reading it would block forever
+    return path
+
+
+def _claim_link_to_dev_zero(folder: Path) -> Path:
+    path = folder / "claim.json"
+    path.symlink_to("/dev/zero")
+    return path
+
+
+def _claim_sparse_8gb(folder: Path) -> Path:
+    path = folder / "claim.json"
+    with path.open("wb") as handle:
+        handle.truncate(8_000_000_000)  # sparse: no disk used, and refused by its size without reading
+    return path
+
+
+def _policy_dev_zero(folder: Path) -> Path:
+    return Path("/dev/zero")
+
+
+def _policy_manifest_link_to_dev_zero(folder: Path) -> Path:
+    policy = _copy_valid_policy(folder)
+    (policy / "policy-set.yaml").unlink()
+    (policy / "policy-set.yaml").symlink_to("/dev/zero")
+    return policy
+
+
+def _policy_manifest_symlink_escape(folder: Path) -> Path:
+    policy = _copy_valid_policy(folder)
+    outside = folder / "outside.yaml"
+    outside.write_text("secret_key_name: 1\n")  # its keys must not be echoed
+    (policy / "policy-set.yaml").unlink()
+    (policy / "policy-set.yaml").symlink_to(outside)
+    return policy
+
+
+def _policy_document_fifo(folder: Path) -> Path:
+    policy = _copy_valid_policy(folder)
+    (policy / "warranty.yaml").unlink()
+    os.mkfifo(policy / "warranty.yaml")
+    return policy
+
+
+def _policy_document_sparse_8gb(folder: Path) -> Path:
+    policy = _copy_valid_policy(folder)
+    with (policy / "warranty.yaml").open("r+b") as handle:
+        handle.truncate(8_000_000_000)
+    return policy
+
+
+def _append_clauses(policy: Path, clauses: str) -> Path:
+    document = policy / "warranty.yaml"
+    document.write_text(document.read_text() + clauses)
+    return policy
+
+
+def _policy_holds_chain_too_deep(folder: Path) -> Path:
+    chain = "      - {id: W 10.0, title: Link, text: Link., effect: states, when: \"product.serial_intact\"}\n"
+    chain += "".join(f"      - {{id: W 10.{n}, title: Link, text: Link., effect: states, when: \"holds('W 10.{n - 1}')\"}}\n"
+                     for n in range(1, MAX_HOLDS_DEPTH + 2))
+    return _append_clauses(_copy_valid_policy(folder), chain)
+
+
+def _policy_condition_list_too_many_items(folder: Path) -> Path:
+    items = ", ".join(["product.serial_intact"] * (MAX_LIST_ITEMS + 1))
+    return _append_clauses(_copy_valid_policy(folder),
+                           f"      - {{id: W 10.1, title: Many, text: Many., effect: states, when: {{any: [{items}]}}}}\n")
+
+
+def _policy_condition_list_too_long(folder: Path) -> Path:
+    items = ", ".join(f"\"product.price == USD {n}\"" for n in range(150))
+    return _append_clauses(_copy_valid_policy(folder),
+                           f"      - {{id: W 10.1, title: Long, text: Long., effect: states, when: {{any: [{items}]}}}}\n")
+
+
 GENERATORS: dict[str, Callable[[Path], Path]] = {
+    "claim-dev-zero": _claim_dev_zero,
+    "claim-fifo": _claim_fifo,
+    "claim-link-to-dev-zero": _claim_link_to_dev_zero,
+    "claim-sparse-8gb": _claim_sparse_8gb,
+    "policy-dev-zero": _policy_dev_zero,
+    "policy-manifest-link-to-dev-zero": _policy_manifest_link_to_dev_zero,
+    "policy-manifest-symlink-escape": _policy_manifest_symlink_escape,
+    "policy-document-fifo": _policy_document_fifo,
+    "policy-document-sparse-8gb": _policy_document_sparse_8gb,
+    "policy-holds-chain-too-deep": _policy_holds_chain_too_deep,
+    "policy-condition-list-too-many-items": _policy_condition_list_too_many_items,
+    "policy-condition-list-too-long": _policy_condition_list_too_long,
     "claim-huge-file": _claim_huge_file,
     "claim-deeply-nested": _claim_deeply_nested,
     "claim-too-many-list-items": _claim_too_many_list_items,

@@ -26,7 +26,8 @@ def test_no_code_is_ever_run_from_a_policy_or_a_claim() -> None:
             assert not forbidden.search(line), f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
     loader = (SOURCE / "policy" / "loader.py").read_text(encoding="utf-8")
     assert "class _Loader(yaml.SafeLoader)" in loader
-    assert all("Loader=_Loader" in line or "Loader=yaml.SafeLoader" in line
+    assert "class _FastLoader(_CSafeLoader)" in loader and '_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)' in loader
+    assert all(re.search(r"Loader=(_Loader|yaml\.SafeLoader|_FastLoader|_CSafeLoader)\)", line)
                for line in loader.splitlines() if re.search(r"yaml\.(load|parse)\(", line))
 
 

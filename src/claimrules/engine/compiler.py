@@ -28,6 +28,7 @@ FALSE: Json = {"one": 0}
 NATIVE = frozenset({"date", "number", "text", "bool"})
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_ORDERING = frozenset({"<", "<=", ">", ">="})
 _OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
@@ -60,6 +61,7 @@ class DurableCompiler:
         self.fields: dict[str, Projection] = {}
         self._terms: dict[ast.Expr, str] = {}
         self._variants: dict[str, list[ast.Expr | None]] = {}
+        self._nested: dict[str, bool] = {}
         for document in policy.documents:
             for clause in document.clauses:
                 combined: ast.Expr | None = clause.when
@@ -203,6 +205,11 @@ class DurableCompiler:
             return parts[0] if len(parts) == 1 else {op: parts}
         if isinstance(node, ast.Const) and isinstance(node.value, bool):
             return TRUE if node.value != negate else FALSE
+        if isinstance(node, ast.Holds) and self._holds_nested(node.clause):
+            # holds() of a clause that itself reads holds(): inlining would repeat shared clauses
+            # (exponentially for A = holds(B) and holds(C), B = holds(C) and ...). Computed per claim
+            # as a term instead, with the evaluator's per-claim memo.
+            return {"$eq": {self._term(node): not negate}}
         if isinstance(node, ast.Holds):
             variants = [self.compile(variant) if variant is not None else TRUE for variant in self._variants[node.clause]]
             if negate:
@@ -235,7 +242,20 @@ class DurableCompiler:
         # Anything else: computed per claim as a true/false term.
         return {"$eq": {self._term(node): not negate}}
 
+    def _holds_nested(self, clause_id: str) -> bool:
+        found = self._nested.get(clause_id)
+        if found is None:
+            found = any(isinstance(sub, ast.Holds) for variant in self._variants.get(clause_id, ()) if variant is not None
+                        for sub in ast.walk(variant))
+            self._nested[clause_id] = found
+        return found
+
     def _compare(self, op: str, left_node: ast.Expr, right_node: ast.Expr) -> Json | None:
+        if op in _ORDERING and "text" in (self.type_of(left_node), self.type_of(right_node)) and not (
+                _ascii_text(left_node) and _ascii_text(right_node)):
+            # durable_rules orders text by its JSON-escaped bytes ("\u00e9" < "m"), Python by code
+            # points ("é" > "m"): ordering on text is computed as a term, so both always agree.
+            return None
         left, right = self.operand(left_node), self.operand(right_node)
         if left is None or right is None:
             return None
@@ -264,6 +284,18 @@ class DurableCompiler:
 
 MAX_WEIGHT = 48
 MAX_LOGIC_NODES = 12
+#: Fact fields one rule may read natively (durable_rules parses at most 251 per fact, and each
+#: ruleset is sent the fields of its rules: the wrapper packs rulesets by this count too).
+MAX_RULE_FIELDS = 200
+
+
+def _ascii_text(node: ast.Expr) -> bool:
+    """Text that is always ASCII, where byte and code point order agree: an ASCII constant or a
+    month_day() ('MM-DD'). JSON escapes quotes, backslashes and control characters,
+    so those are not safe either."""
+    if isinstance(node, ast.Const):
+        return isinstance(node.value, str) and all(" " <= c <= "~" and c not in '"\\' for c in node.value)
+    return isinstance(node, ast.Call) and node.name == "month_day"
 
 
 def _cost(condition: Json) -> tuple[int, int]:
@@ -286,9 +318,28 @@ def _cost(condition: Json) -> tuple[int, int]:
     return 1, 0
 
 
+def _fields(condition: Any, found: set[str] | None = None) -> set[str]:
+    """The fact fields a durable_rules condition reads (iteratively: conditions may be long)."""
+    found = set() if found is None else found
+    stack = [condition]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if key == "$m" and isinstance(value, str):
+                    found.add(value)
+                elif not key.startswith("$"):
+                    found.add(key)
+                if isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(current, list):
+            stack.extend(current)
+    return found
+
+
 def _fits(condition: Json) -> bool:
     weight, nodes = _cost(condition)
-    return weight <= MAX_WEIGHT and nodes <= MAX_LOGIC_NODES
+    return weight <= MAX_WEIGHT and nodes <= MAX_LOGIC_NODES and len(_fields(condition)) <= MAX_RULE_FIELDS
 
 
 def fact_for(fields: Mapping[str, Projection], ctx: Context) -> dict[str, Any]:

@@ -99,6 +99,7 @@ __all__ = [
     "RuleNetwork",
     "compile_rulesets",
     "prime_ruleset",
+    "property_hash",
     "rule_weight",
 ]
 
@@ -113,6 +114,7 @@ MAX_BOOL_NODES_PER_RULE = 15
 #: that reaches 255 properties (error 302), so 254 minus sid, id and the guard.
 MAX_FACT_FIELDS = 251
 
+ERR_MAX_OBJECT_PROPERTIES = 302
 ERR_MAX_STACK_SIZE = 303
 ERR_EXPRESSION_LIMIT_EXCEEDED = 113
 ERR_SID_NOT_FOUND = 309
@@ -307,6 +309,13 @@ def _compile_rule(name: str, cond: Any) -> tuple[dict[str, Any], int]:
             f"{MAX_BOOL_NODES_PER_RULE}",
             ERR_EXPRESSION_LIMIT_EXCEEDED,
         )
+    reads = _fields_of(conjuncts)
+    if len(reads) > MAX_FACT_FIELDS:
+        raise EngineError(
+            f"{where} reads {len(reads)} fact fields; durable_rules parses at most {MAX_FACT_FIELDS} "
+            "besides sid, id and the guard",
+            ERR_MAX_OBJECT_PROPERTIES,
+        )
     if weight > MAX_PATHS_PER_RULESET - 1:
         raise EngineError(
             f"{where} has {weight} alpha paths ($or branches multiplied through $and); "
@@ -322,14 +331,21 @@ def rule_weight(cond: Mapping[str, Any]) -> int:
 
 
 def _chunk(compiled: list[tuple[str, dict[str, Any], int]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Pack rules, in order, into rulesets within both per-ruleset limits: at most 63 alpha paths
+    (error 303) and at most MAX_FACT_FIELDS fact fields read (each ruleset is sent only the fields
+    its rules read; an object of 255 properties is error 302)."""
     chunks: list[list[tuple[str, dict[str, Any]]]] = []
     budget = 0
+    fields: set[str] = set()
     for name, cond, weight in compiled:
-        if not chunks or budget + weight > MAX_PATHS_PER_RULESET - 1:
+        reads = _fields_of(cond) - {GUARD_FIELD}
+        if not chunks or budget + weight > MAX_PATHS_PER_RULESET - 1 or len(fields | reads) > MAX_FACT_FIELDS:
             chunks.append([])
             budget = 0
+            fields = set()
         chunks[-1].append((name, cond))
         budget += weight
+        fields |= reads
     return chunks
 
 
@@ -384,6 +400,29 @@ def _compile_rules(rules: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, di
         guarded, weight = _compile_rule(name, cond)
         compiled.append((name, guarded, weight))
     return compiled
+
+
+def property_hash(name: str) -> int:
+    """durable_rules' name for a fact field: ``fnv1Hash32`` (state.c) of its UTF-8 bytes, with C's
+    signed ``char`` (x86) sign-extending bytes from 0x80."""
+    value = 0x811C9DC5
+    for byte in name.encode("utf-8"):
+        value ^= byte if byte < 0x80 else byte | 0xFFFFFF00
+        value = (value * 16777619) & 0xFFFFFFFF
+    return value
+
+
+def _check_hashes(rules: list[tuple[str, dict[str, Any], int]]) -> None:
+    """durable_rules identifies a fact's fields by this 32-bit hash alone (``getObjectProperty``
+    compares hashes, never names): two fields with one hash are one field to the engine, and a rule
+    on the first would fire for a fact giving only the second. Refuse such a network."""
+    seen = {property_hash(name): name for name in sorted(RESERVED_FIELDS - {"$s", "$forward"})}
+    for _, cond, _ in rules:
+        for name in sorted(_fields_of(cond)):
+            other = seen.setdefault(property_hash(name), name)
+            if other != name:
+                raise EngineError(f"fields {other!r} and {name!r} have the same durable_rules property hash "
+                                  f"{property_hash(name):#010x}: the engine could not tell them apart")
 
 
 # -- runtime ------------------------------------------------------------------
@@ -466,6 +505,7 @@ class RuleNetwork:
         if not isinstance(label, str) or not label or "\x00" in label:
             raise ValueError(f"label must be a non-empty string, got {label!r}")
         compiled = _compile_rules(rules)
+        _check_hashes(compiled)
         self._label = f"{label}.{next(_network_ids)}"
         self._ruleset_ids = itertools.count()
         self._sids = itertools.count()

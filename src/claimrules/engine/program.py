@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimrules.engine.compiler import DurableCompiler, fact_for
-from claimrules.engine.durable import RuleNetwork
+from claimrules.engine.durable import EngineError, RuleNetwork
 from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context
-from claimrules.errors import EvaluationError
+from claimrules.errors import EvaluationError, PolicyError
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, Document, PolicySet
 
@@ -41,6 +41,10 @@ class Evaluation:
 
     truth: dict[str, bool | None]
     context: Context
+
+
+#: Fields (claim facts and values computed per claim) one policy set may make durable_rules read.
+MAX_ENGINE_FIELDS = 2000
 
 
 class Program:
@@ -81,7 +85,14 @@ class Program:
             for document in policy.documents)
         self._by_name = {rule.name: rule for rule in rules}
         self.engine_rules = engine_rules
-        self.network = RuleNetwork(engine_rules, label=f"claimrules_{policy.id}")
+        if len(self.durable.fields) > MAX_ENGINE_FIELDS:
+            raise PolicyError(f"the policy set needs {len(self.durable.fields)} facts and computed values per claim",
+                              file=policy.source.file, expected=f"at most {MAX_ENGINE_FIELDS} (limit MAX_ENGINE_FIELDS)")
+        try:
+            self.network = RuleNetwork(engine_rules, label=f"claimrules_{policy.id}")
+        except (EngineError, ValueError) as problem:  # a durable_rules limit the compiler did not keep to
+            raise PolicyError(f"durable_rules cannot hold this policy set: {problem}", file=policy.source.file,
+                              expected="rules within durable_rules' limits (docs/durable-rules.md)") from None
         self.amounts: dict[int, Compiled] = {}
         for document in policy.documents:
             for clause in document.clauses:
@@ -103,7 +114,14 @@ class Program:
         answer as it is. Everywhere else the closures must agree with what fired.
         """
         ctx = Context(values)
-        fired = self.network.fired(fact_for(self.durable.fields, ctx))
+        if self.network.closed:
+            raise EvaluationError(f"policy set '{self.policy.id}' was closed", expected="an open policy set",
+                                  help="load the policy set again (claimrules.load_policy) to decide claims")
+        try:
+            fired = self.network.fired(fact_for(self.durable.fields, ctx))
+        except (EngineError, ValueError) as problem:
+            raise EvaluationError(f"durable_rules failed on this claim: {problem}",
+                                  help="this is a bug in claimrules; please report it with the claim") from None
         truth: dict[str, bool | None] = {}
         for rule in self.document_rules:
             truth[rule.key] = self._checked(rule, rule.fn(ctx), fired)

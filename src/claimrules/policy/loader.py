@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from claimrules.errors import PolicyError, did_you_mean
+from claimrules.files import FileProblem, read_bounded
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
     DISCLOSURE_ITEMS,
@@ -39,8 +40,15 @@ from claimrules.vocabulary import Vocabulary, read_vocabulary
 
 MANIFEST = "policy-set.yaml"
 MAX_FILE_BYTES = 2_000_000
-MAX_CLAUSES = 2000
+MAX_CLAUSES = 1000  # in one document, and in a whole policy set: each compiles and decides well within 2 s
 MAX_NESTING = 64  # [ and { levels: PyYAML's scanner is quadratic in them (50,000 '[' take minutes)
+MAX_CONDITION_LENGTH = 4000  # characters of one condition, in the text and in the list forms alike
+MAX_LIST_ITEMS = 200  # conditions in one all/any list (and the items of a list-of-conditions 'when')
+MAX_TESTS_PER_CONDITION = 256  # leaf tests in one condition, written in any form
+MAX_ID_LENGTH = 200
+#: Characters an id may not contain: the engine's rule keys are built from ids with them
+#: (``doc:<document>``, ``<clause>@<version>``, ``<clause>!``), so no id can spell another's key.
+ID_RESERVED = frozenset(":!@")
 
 
 class _Mapping(dict[str, Any]):
@@ -82,21 +90,51 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
 
+_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)  # libyaml's scanner and parser, where PyYAML has them
+_FastLoader: Any = None
+if _CSafeLoader is not None:
+    class _FastLoader(_CSafeLoader):  # type: ignore[no-redef,misc]
+        """The same safe loader on libyaml's parser: about ten times faster for large policies. Any
+        problem it meets is reported by re-reading with :class:`_Loader`, so messages do not
+        depend on which parser is installed."""
+
+        construct_mapping = _Loader.construct_mapping
+
+    _FastLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+def _load_fast(text: str) -> Any:
+    """The document through libyaml, or _NOT_LOADED when it has an alias or any problem at all."""
+    if _FastLoader is None:
+        return _NOT_LOADED
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_CSafeLoader)):
+            return _NOT_LOADED
+        return yaml.load(text, Loader=_FastLoader)
+    except (yaml.YAMLError, PolicyError, RecursionError, ValueError, OverflowError):
+        return _NOT_LOADED
+
+
+_NOT_LOADED = object()
+
 
 def read_yaml(path: Path, display: str) -> Any:
     """Read one YAML file safely; PolicyError names the file, line and column of any problem."""
     try:
-        raw = path.read_bytes()
-    except OSError as problem:
-        raise PolicyError(f"cannot read policy file: {problem.strerror}", file=display) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise PolicyError(f"policy file is {len(raw)} bytes", file=display, expected=f"at most {MAX_FILE_BYTES} bytes")
+        raw = read_bounded(path, MAX_FILE_BYTES)
+    except FileProblem as problem:
+        message, expected = problem.describe("policy file")
+        raise PolicyError(message, file=display, expected=expected) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as problem:
         line = raw[: problem.start].count(b"\n") + 1
         raise PolicyError(f"not UTF-8 text (byte {problem.start})", file=display, line=line, expected="UTF-8") from None
     _check_nesting(text, display)
+    loaded = _load_fast(text)
+    if loaded is not _NOT_LOADED:
+        _check_text(loaded, display)
+        return loaded
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
@@ -105,7 +143,9 @@ def read_yaml(path: Path, display: str) -> Any:
                     "YAML aliases are not allowed in policies", file=display, line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None, expected="plain values",
                 )
-        return yaml.load(text, Loader=_Loader)
+        loaded = yaml.load(text, Loader=_Loader)
+        _check_text(loaded, display)
+        return loaded
     except PolicyError as problem:
         if problem.file is None:
             problem = PolicyError(problem.message, file=display, line=problem.line, column=problem.column,
@@ -122,6 +162,36 @@ def read_yaml(path: Path, display: str) -> Any:
         raise PolicyError("YAML nested too deeply", file=display, expected="a policy document") from None
     except (ValueError, OverflowError) as problem:  # a bad timestamp outside any mapping
         raise PolicyError(f"invalid YAML value: {problem}", file=display, expected="valid YAML") from None
+
+
+def _check_text(loaded: Any, display: str) -> None:
+    """No lone surrogate (``"\\ud800"`` in a double-quoted YAML string) or NUL anywhere in a policy:
+    neither can be hashed, stored, compiled or shown faithfully."""
+    stack: list[tuple[Any, Any]] = [(loaded, None)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key, value, key, display)
+                stack.append((item, (value, key)))
+        elif isinstance(value, list):
+            stack.extend((item, where) for item in value)
+        elif isinstance(value, str):
+            mapping, key = where if where is not None else (None, None)
+            _check_string(value, mapping, key, display)
+
+
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_string(value: str, mapping: Any, key: Any, display: str) -> None:
+    found = _BAD_TEXT.search(value)
+    if found is not None:
+        character = found.group()
+        name = "a NUL character" if character == "\x00" else f"a lone surrogate U+{ord(character):04X}"
+        line, column = mapping.positions.get(key, (mapping.line, mapping.column)) if isinstance(mapping, _Mapping) else (None, None)
+        raise PolicyError(f"text contains {name}", file=display, line=line, column=column,
+                          expected="Unicode text (characters, not escaped halves of a UTF-16 pair or NUL)")
 
 
 def _check_nesting(text: str, display: str) -> None:
@@ -182,6 +252,20 @@ class _Reader:
             raise self.error(f"'{key}' must be text, not {_kind(value)}", mapping, key, clause=clause, expected="text")
         return value
 
+    def identifier(self, mapping: _Mapping, key: str, what: str, clause: str | None = None) -> str:
+        """An id as written: text (``2.10`` unquoted is a number and would read as 2.1), not blank,
+        no spaces around it, no control characters and none of the characters rule keys use."""
+        value = mapping.get(key)
+        if value is None:
+            raise self.error(f"{what} has no '{key}'", mapping, clause=clause, expected=f"a '{key}' key")
+        if not isinstance(value, str):
+            raise self.error(f"'{key}' of {what} is {_kind(value)} ({_short(value)}), not text", mapping, key, clause=clause,
+                             expected="text; put an id like 2.10 in quotes so it is not read as the number 2.1")
+        problem = identifier_problem(value)
+        if problem is not None:
+            raise self.error(f"'{key}' of {what} {problem}", mapping, key, clause=clause, expected=ID_EXPECTED)
+        return value
+
     def strings(self, mapping: _Mapping, key: str, clause: str | None = None) -> tuple[str, ...]:
         value = mapping.get(key, [])
         if isinstance(value, str):
@@ -195,18 +279,20 @@ class _Reader:
         line, column = self.where(parent, key)
         if isinstance(value, str):
             try:
-                return parse_condition(value, self.roots)
+                parsed = parse_condition(value, self.roots)
             except PolicyError as problem:
                 raise PolicyError(problem.message, file=self.display, line=line,
                                   column=(column or 1) + (problem.column or 1) - 1 if line else None,
                                   clause=clause, expected=problem.expected, help=problem.help) from None
+            return self._checked(parsed, parent, key, clause)
         if isinstance(value, bool):
             return ast.Const(value, text=str(value).lower())
         if isinstance(value, list):
+            self._check_items(value, parent, key, clause)
             items = tuple(self.condition(item, parent, key, clause) for item in value)
             if not items:
                 raise self.error("an empty list of conditions", parent, key, clause=clause, expected="at least one condition")
-            return ast.All(items, text=" and ".join(f"({item.text})" for item in items))
+            return self._checked(ast.All(items, text=" and ".join(f"({item.text})" for item in items)), parent, key, clause)
         if isinstance(value, dict):
             node = self.mapping(value, "a condition", parent, key, clause)
             if set(node) == {"label", "test"}:
@@ -218,10 +304,12 @@ class _Reader:
                 if kind in ("all", "any"):
                     if not isinstance(inner_value, list) or not inner_value:
                         raise self.error(f"'{kind}' takes a non-empty list", node, kind, clause=clause, expected="a list of conditions")
+                    self._check_items(inner_value, node, kind, clause)
                     items = tuple(self.condition(item, node, kind, clause) for item in inner_value)
                     joiner = " and " if kind == "all" else " or "
                     text = joiner.join(f"({item.text})" for item in items)
-                    return ast.All(items, text=text) if kind == "all" else ast.AnyOf(items, text=text)
+                    combined = ast.All(items, text=text) if kind == "all" else ast.AnyOf(items, text=text)
+                    return self._checked(combined, node, kind, clause)
                 if kind == "not":
                     inner = self.condition(inner_value, node, kind, clause)
                     return ast.Not(inner, text=f"not ({inner.text})")
@@ -230,6 +318,22 @@ class _Reader:
                              help=did_you_mean(next(iter(node), ""), ["all", "any", "not", "label", "test"]))
         raise self.error(f"a condition must be text or a mapping, not {_kind(value)}", parent, key, clause=clause,
                          expected="a condition")
+
+    def _check_items(self, items: list[Any], parent: Any, key: str, clause: str | None) -> None:
+        if len(items) > MAX_LIST_ITEMS:
+            raise self.error(f"a list of {len(items)} conditions", parent, key, clause=clause,
+                             expected=f"at most {MAX_LIST_ITEMS} conditions in one list (limit MAX_LIST_ITEMS)")
+
+    def _checked(self, node: ast.Expr, parent: Any, key: str, clause: str | None) -> ast.Expr:
+        """A condition written as a list obeys the limits a condition written as text does."""
+        if len(node.text) > MAX_CONDITION_LENGTH:
+            raise self.error(f"condition is {len(node.text)} characters long", parent, key, clause=clause,
+                             expected=f"at most {MAX_CONDITION_LENGTH}")
+        tests = count_tests(node)
+        if tests > MAX_TESTS_PER_CONDITION:
+            raise self.error(f"condition has {tests} tests", parent, key, clause=clause,
+                             expected=f"at most {MAX_TESTS_PER_CONDITION} tests in one condition (limit MAX_TESTS_PER_CONDITION)")
+        return node
 
     def duration(self, mapping: _Mapping, key: str, clause: str | None) -> ast.Duration | None:
         value = mapping.get(key)
@@ -249,7 +353,47 @@ class _Reader:
         return node.duration
 
 
-_DURATION = re.compile(r"\s*\d+\s+(business\s+)?(day|days|month|months|year|years)\s*")
+_DURATION = re.compile(r"\s*\d+\s+(business\s+)?(day|days|month|months|year|years)\s*", re.ASCII)
+ID_EXPECTED = ("a non-blank id of at most 200 characters without spaces around it, control characters or "
+               + " ".join(f"'{character}'" for character in sorted(ID_RESERVED)))
+
+
+def count_tests(node: ast.Expr) -> int:
+    """The tests of a condition: what its and/or/not/labels combine (a comparison, a membership, a
+    holds(), a definition used as a condition, ...), each counted once where it is written."""
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.All, ast.AnyOf)):
+            stack.extend(current.items)
+        elif isinstance(current, (ast.Not, ast.Labelled)):
+            stack.append(current.item)
+        else:
+            count += 1
+    return count
+
+
+def identifier_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id (of a clause, document, version or policy set), or None."""
+    if not value.strip():
+        return "is blank"
+    if value != value.strip():
+        return f"{_short(value)} has spaces around it"
+    if len(value) > MAX_ID_LENGTH:
+        return f"is {len(value)} characters long"
+    for character in value:
+        if character in ID_RESERVED:
+            return f"{_short(value)} contains '{character}', which claimrules uses in its internal rule keys"
+        if not character.isprintable():
+            return f"{_short(value)} contains the control character U+{ord(character):04X}"
+    return None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: repr, capped (a 5,000-digit number is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} characters)"
 
 
 def _kind(value: Any) -> str:
@@ -274,7 +418,7 @@ OUTCOMES = {"approve", "deny", "refer", "needs_information"}
 
 def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: str | None = None) -> Clause:
     node = reader.mapping(raw, "a clause", parent)
-    clause_id = reader.text(node, "id", "a clause") if "id" in node else None
+    clause_id = reader.identifier(node, "id", "a clause") if "id" in node else None
     reader.keys(node, CLAUSE_KEYS, {"id", "title", "text", "effect"}, "a clause", clause_id)
     assert clause_id is not None
     effect_text = reader.text(node, "effect", "a clause", clause_id)
@@ -388,6 +532,9 @@ def _definitions(reader: _Reader, raw: Any, parent: _Mapping) -> list[Definition
     node = reader.mapping(raw, "'definitions'", parent, "definitions")
     found: list[Definition] = []
     for name in node:
+        if name in reader.roots or name.split(".", 1)[0] in reader.roots:
+            raise reader.error(f"definition '{name}' has the name of a claim fact", node, name,
+                               expected="a name that is not a claim fact or a fact root (it would hide the fact)")
         body = reader.mapping(node[name], f"definition '{name}'", node, name)
         reader.keys(body, {"clause", "value", "codes", "sets", "constants", "description", "table", "exceptions"}, set(),
                     f"definition '{name}'")
@@ -539,9 +686,9 @@ def _exceptions(reader: _Reader, body: _Mapping, clause: str | None) -> ast.Exce
 def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Definition]) -> Document:
     node = reader.mapping(raw, "a document", parent)
     reader.keys(node, DOCUMENT_KEYS, {"id", "title", "issuer", "responsible", "version", "clauses"}, "a document")
-    document_id = reader.text(node, "id", "a document")
+    document_id = reader.identifier(node, "id", "a document")
     effective = node.get("effective_from")
-    if effective is not None and not isinstance(effective, date):
+    if effective is not None and type(effective) is not date:  # a datetime is a date too: refuse a time and zone
         raise reader.error("'effective_from' must be a date YYYY-MM-DD", node, "effective_from", expected="a date")
     raw_clauses = node["clauses"]
     if not isinstance(raw_clauses, list) or not raw_clauses:
@@ -561,7 +708,7 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
         version_node = reader.mapping(raw_version, "an earlier version", node, "earlier_versions")
         reader.keys(version_node, {"version", "applies_when", "effective_from", "clauses"}, {"version", "clauses"},
                     "an earlier version")
-        version = reader.text(version_node, "version", "an earlier version")
+        version = reader.identifier(version_node, "version", "an earlier version")
         if ("applies_when" in version_node) == ("effective_from" in version_node):
             raise reader.error(f"earlier version {version} needs either 'applies_when' or 'effective_from'", version_node,
                                expected="one of applies_when, effective_from",
@@ -639,7 +786,7 @@ def _dated_versions(reader: _Reader, node: _Mapping, version_date: ast.Expr | No
     starts: list[tuple[date, Any]] = []
     for version in dated:
         start = version["effective_from"]
-        if not isinstance(start, date):
+        if type(start) is not date:  # a datetime is a date too: refuse a time and zone
             raise reader.error("'effective_from' must be a date YYYY-MM-DD", version, "effective_from", expected="a date")
         if start >= effective:
             raise reader.error(f"earlier version takes effect on {start}, not before the document's {effective}", version,
@@ -724,6 +871,13 @@ def load_policy(path: str | Path) -> PolicySet:
     display = str(manifest_path)
     if not manifest_path.exists():
         raise PolicyError("no policy set here", file=display, expected=f"a folder with {MANIFEST} or that file")
+    try:
+        escapes = not manifest_path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        escapes = True
+    if escapes:  # refused before it is read: nothing of the outside file is echoed
+        raise PolicyError(f"{MANIFEST} is a link to a file outside the policy folder", file=display,
+                          expected=f"a {MANIFEST} inside {folder}")
     reader = _Reader(display)
     raw = read_yaml(manifest_path, display)
     root = reader.mapping(raw, "the policy set file")
@@ -760,6 +914,10 @@ def load_policy(path: str | Path) -> PolicySet:
         for raw_document in content["documents"]:
             documents.append(_document(file_reader, raw_document, content, definitions))
             raw_documents.append(raw_document)
+    total = sum(len(document.clauses) for document in documents)
+    if total > MAX_CLAUSES:
+        raise reader.error(f"{total} clauses in the policy set", body, "documents",
+                           expected=f"at most {MAX_CLAUSES} (limit MAX_CLAUSES)")
     precedence = reader.mapping(body.get("precedence", {}), "'precedence'", body, "precedence")
     reader.keys(precedence, {"rule", "clause", "tie_order"}, {"clause", "tie_order"}, "'precedence'")
     otherwise = reader.mapping(body.get("otherwise", {}), "'otherwise'", body, "otherwise")
@@ -767,7 +925,7 @@ def load_policy(path: str | Path) -> PolicySet:
     information = reader.mapping(body.get("needs_information", {}), "'needs_information'", body, "needs_information")
     reader.keys(information, {"clause"}, {"clause"}, "'needs_information'")
     policy = PolicySet(
-        id=reader.text(body, "id", "'policy_set'"),
+        id=reader.identifier(body, "id", "'policy_set'"),
         title=reader.text(body, "title", "'policy_set'"),
         documents=tuple(sorted(documents, key=lambda document: document.id)),
         definitions=dict(sorted(definitions.items())),

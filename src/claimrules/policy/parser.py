@@ -48,7 +48,7 @@ _TOKEN = re.compile(
   | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|\(|\)|\{|\}|,)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # digits and spaces are ASCII: Arabic-Indic digits are not numbers here
 )
 
 

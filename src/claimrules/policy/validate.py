@@ -12,6 +12,8 @@ from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, PolicySet, Source
 
 MAX_DEPTH = 40
+#: Longest chain of holds() (clause A reads holds('B'), B reads holds('C'), ...).
+MAX_HOLDS_DEPTH = 32
 _GRANTS = "<grants>"  # the item scope of a query over the grants of an exceptions declaration
 
 
@@ -178,7 +180,12 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
     """Raise PolicyError on the first dangling name, duplicate, cycle or unknown party."""
     clauses: dict[str, Clause] = {}
     seen_ids: dict[str, Clause] = {}
+    seen_documents: dict[str, Source] = {}
     for document in policy.documents:
+        if document.id in seen_documents:
+            raise _fail(document.source, f"duplicate document id '{document.id}' (also at {seen_documents[document.id]})",
+                        expected="each document id once in a policy set")
+        seen_documents[document.id] = document.source
         if document.responsible not in policy.parties:
             raise _fail(document.source, f"document {document.id} names unknown party '{document.responsible}'",
                         expected="a party under 'parties'", help=did_you_mean(document.responsible, policy.parties))
@@ -196,6 +203,10 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
             raise _fail(policy.source, f"the policy set names clause '{clause_id}', which no document has",
                         expected="a clause id", help=did_you_mean(clause_id, ids))
     document_ids = {document.id for document in policy.documents}
+    repeated = sorted({document_id for document_id in policy.tie_order if policy.tie_order.count(document_id) > 1})
+    if repeated:
+        raise _fail(policy.source, "tie_order names " + ", ".join(repeated) + " more than once",
+                    expected="every document once")
     for document_id in policy.tie_order:
         if document_id not in document_ids:
             raise _fail(policy.source, f"tie_order names document '{document_id}', which the set does not have",
@@ -242,6 +253,7 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
                     raise _fail(clause.source, f"requires unknown fact '{path}'", clause=clause.id, expected="a claim fact",
                                 help=did_you_mean(path, policy.vocabulary.paths))
     _check_cycles(policy, clauses)
+    _check_holds_depth(policy)
     _check_types(policy)
 
 
@@ -441,43 +453,106 @@ class _Types:
         return "any"
 
 
+def _check_holds_depth(policy: PolicySet) -> None:
+    """holds() chains no longer than MAX_HOLDS_DEPTH (no cycles: checked before). Linear: each clause
+    id's chain length is computed once, dependencies first, without recursion."""
+    reads: dict[str, set[str]] = {}
+    where: dict[str, Clause] = {}
+    for document in policy.documents:
+        for clause in document.clauses:
+            where.setdefault(clause.id, clause)
+            found = reads.setdefault(clause.id, set())
+            for condition in _conditions(clause):
+                found |= _holds_through_definitions(condition, policy)
+    length: dict[str, int] = {}
+    for start in sorted(reads):
+        stack = [start]
+        while stack:
+            current = stack[-1]
+            pending = [target for target in sorted(reads.get(current, ())) if target not in length]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if current not in length:
+                length[current] = 1 + max((length[target] for target in reads.get(current, ())), default=0) \
+                    if reads.get(current) else 0
+                if length[current] > MAX_HOLDS_DEPTH:
+                    clause = where[current]
+                    raise _fail(clause.source, f"holds() chained {length[current]} clauses deep", clause=clause.id,
+                                expected=f"at most {MAX_HOLDS_DEPTH} (limit MAX_HOLDS_DEPTH)")
+
+
+def _holds_through_definitions(node: ast.Expr, policy: PolicySet) -> set[str]:
+    found: set[str] = set()
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        found |= ast.holds_of(current)
+        for name in ast.refs_of(current):
+            definition = policy.definitions.get(name)
+            if name not in seen and definition is not None and definition.value is not None:
+                seen.add(name)
+                stack.append(definition.value)
+    return found
+
+
 MAX_EFFECTIVE_DEPTH = 120
 
 
 def _check_effective_depth(policy: PolicySet) -> None:
-    """A condition's depth counting the definitions it uses (d2 = d1 + 1 day, d3 = d2 + 1 day, ...): the
-    checks below and the engine recurse that deep. Definitions are measured dependencies first."""
-    depths: dict[str, int] = {}
+    """A condition's depth counting the definitions and the holds() it uses (d2 = d1 + 1 day, d3 = d2 +
+    1 day, ...; A = holds('B') and ..., B = holds('C') and ...): the checks below and the engine
+    recurse that deep. Each definition and clause is measured once, its dependencies first, without
+    recursion (no cycles: checked before)."""
+    depths: dict[str, int] = {}  # "d:<definition>" or "c:<clause id>" -> its depth
+    bodies: dict[str, list[tuple[ast.Expr, Source, str | None]]] = {}
+    for name, definition in policy.definitions.items():
+        if definition.value is not None:
+            bodies[f"d:{name}"] = [(definition.value, definition.source, definition.clause)]
+    for document in policy.documents:
+        for clause in document.clauses:
+            bodies.setdefault(f"c:{clause.id}", []).extend((condition, clause.source, clause.id)
+                                                           for condition in _conditions(clause))
+
+    def uses(key: str) -> list[str]:
+        found: set[str] = set()
+        for condition, _, _ in bodies.get(key, ()):
+            found |= {f"d:{name}" for name in ast.refs_of(condition)} | {f"c:{name}" for name in ast.holds_of(condition)}
+        return sorted(found & bodies.keys())
 
     def measure(node: ast.Expr) -> int:
         best = 0
         stack: list[tuple[ast.Expr, int]] = [(node, 1)]
         while stack:
             current, level = stack.pop()
-            best = max(best, level + (depths.get(current.name, 0) if isinstance(current, ast.Ref) else 0))
+            extra = (depths.get(f"d:{current.name}", 0) if isinstance(current, ast.Ref)
+                     else depths.get(f"c:{current.clause}", 0) if isinstance(current, ast.Holds) else 0)
+            best = max(best, level + extra)
             stack.extend((child, level + 1) for child in ast.children(current))
         return best
 
-    def check(node: ast.Expr, source: Source, clause: str | None) -> int:
-        found = measure(node)
-        if found > MAX_EFFECTIVE_DEPTH:
-            raise _fail(source, f"condition nested {found} levels deep, counting the definitions it uses", clause=clause,
-                        expected=f"at most {MAX_EFFECTIVE_DEPTH}")
-        return found
-
-    pending = {name: definition for name, definition in policy.definitions.items() if definition.value is not None}
-    while pending:  # no cycles (checked before): each round measures the definitions whose own are measured
-        ready = [name for name, definition in pending.items()
-                 if all(ref in depths or ref not in pending for ref in ast.refs_of(definition.value))]  # type: ignore[arg-type]
-        for name in sorted(ready):
-            definition = pending.pop(name)
-            depths[name] = check(definition.value, definition.source, definition.clause)  # type: ignore[arg-type]
-        if not ready:
-            break
-    for document in policy.documents:
-        for clause in document.clauses:
-            for condition in _conditions(clause):
-                check(condition, clause.source, clause.id)
+    for start in sorted(bodies):
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if key in depths:
+                stack.pop()
+                continue
+            pending = [used for used in uses(key) if used not in depths]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            deepest = 0
+            for condition, source, clause_id in bodies[key]:
+                found = measure(condition)
+                if found > MAX_EFFECTIVE_DEPTH:
+                    raise _fail(source, f"condition nested {found} levels deep, counting the definitions it uses", clause=clause_id,
+                                expected=f"at most {MAX_EFFECTIVE_DEPTH}")
+                deepest = max(deepest, found)
+            depths[key] = deepest
 
 
 def _check_types(policy: PolicySet) -> None:

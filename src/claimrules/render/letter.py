@@ -27,6 +27,7 @@ from claimrules.facts import ClaimFacts
 from claimrules.policy.model import Clause, Effect, PolicySet
 from claimrules.reasons import definition_label
 from claimrules.render.anchors import clause_href
+from claimrules.render.escape import clean_text, markdown_inline
 from claimrules.render.text import REMEDY_WORDS
 from claimrules.words import fact_label, long_date, place_name
 
@@ -361,8 +362,16 @@ def _md_escape(value: Any) -> str:
     """Text safe inside Markdown: no raw HTML, no accidental emphasis, links, tables or headings.
 
     CommonMark backslash escapes keep the raw text readable: ``<script>`` becomes ``\\<script\\>``.
+    A newline in the value cannot start a heading, rule, list or quote (``render.escape``).
     """
-    return re.sub(r"([\\`*_\[\]<>&#|!~])", r"\\\1", str(value))
+    return markdown_inline(value)
+
+
+def _finalize(value: Any) -> Any:
+    """Every value a template writes: no terminal escape sequences, control or bidi characters."""
+    if isinstance(value, Markup):
+        return Markup(clean_text(value))
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _wrap(value: Any, indent: str = "", first: str | None = None, width: int = 78) -> str:
@@ -385,6 +394,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     env.filters["md"] = _md_escape
     env.filters["wrap"] = _wrap

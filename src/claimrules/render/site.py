@@ -20,6 +20,7 @@ from claimrules.decide import clause_order
 from claimrules.decision import Decision
 from claimrules.errors import ClaimrulesError
 from claimrules.facts import ClaimFacts, parse_claim, read_claim_text
+from claimrules.files import read_claim_file
 from claimrules.policy import expr as ast
 from claimrules.policy.model import (
     COVERING_EFFECTS,
@@ -32,6 +33,7 @@ from claimrules.policy.model import (
     PolicySet,
 )
 from claimrules.render.anchors import clause_anchor, clause_href, document_page
+from claimrules.render.collisions import NameRegister, check_site_names
 from claimrules.render.letter import (
     TEMPLATES,
     Cited,
@@ -506,7 +508,7 @@ def _examples(compiled: CompiledPolicy, examples_dir: Path | None) -> tuple[list
         anchor = "example-" + clause_anchor(name)
         story = ""
         try:
-            raw = read_claim_text(path.read_bytes(), source=str(path))
+            raw = read_claim_text(read_claim_file(path), source=str(path))
             story = str(raw.get("story", "")) if isinstance(raw, dict) else ""
             facts = parse_claim(raw, compiled, source=str(path))
             decision = compiled.adjudicate(facts)
@@ -534,10 +536,12 @@ class _Writer:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self.written: list[str] = []
+        self.names = NameRegister()
 
     def write(self, relative: str, text: str) -> None:
         if relative.endswith(".md"):
             text = re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
+        self.names.add(relative)
         target = self.out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -566,6 +570,8 @@ def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: str | 
     out = Path(out_dir)
     with load_policy(policy_dir) as compiled:
         policy = compiled.policy
+        check_site_names(policy, sorted(Path(examples_dir).glob("*.json"))
+                         if examples_dir is not None and Path(examples_dir).is_dir() else ())
         example_views, results, decisions, claims = _examples(
             compiled, Path(examples_dir) if examples_dir is not None else None)
         reader = _Reader(policy)
