@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from claimrules.engine.program import Program
 
 # Facts computed from another fact: a test of them asks for the fact they come from.
-DERIVED = {"plan.options": "plan.code", "plan.base": "plan.code", "plan.term_years": "plan.code"}
 # More combinations than this are not enumerated: the analysis falls back to asking for every
 # fact that some unknown test reads (never fewer than could matter).
 MAX_COMBINATIONS = 20_000
@@ -62,18 +61,26 @@ class Test:
 _LEAF_TYPES = (ast.Compare, ast.Member, ast.Within, ast.Known, ast.Quantified, ast.Fact, ast.Const)
 
 
-def _leaves_of(node: ast.Expr, conditions: dict[str, list[ast.Expr]], seen: frozenset[str] = frozenset()) -> list[ast.Expr]:
-    """The leaf tests of a condition: what ``and``, ``or``, ``not``, labels and ``holds()`` combine."""
+def _leaves_of(node: ast.Expr, conditions: dict[str, list[ast.Expr]], seen: frozenset[str] = frozenset(),
+               memo: dict[str, list[ast.Expr]] | None = None) -> list[ast.Expr]:
+    """The leaf tests of a condition: what ``and``, ``or``, ``not``, labels and ``holds()`` combine.
+
+    A clause's leaves are found once (``memo``): a diamond of ``holds()`` stays linear."""
+    memo = {} if memo is None else memo
     if isinstance(node, _LEAF_TYPES):
         return [node]
     if isinstance(node, (ast.All, ast.AnyOf)):
-        return [leaf for item in node.items for leaf in _leaves_of(item, conditions, seen)]
+        return list(dict.fromkeys(leaf for item in node.items for leaf in _leaves_of(item, conditions, seen, memo)))
     if isinstance(node, (ast.Not, ast.Labelled)):
-        return _leaves_of(node.item, conditions, seen)
+        return _leaves_of(node.item, conditions, seen, memo)
     if isinstance(node, ast.Holds):
         if node.clause in seen:
             return []
-        return [leaf for part in conditions.get(node.clause, []) for leaf in _leaves_of(part, conditions, seen | {node.clause})]
+        if node.clause not in memo:
+            memo[node.clause] = list(dict.fromkeys(
+                leaf for part in conditions.get(node.clause, [])
+                for leaf in _leaves_of(part, conditions, seen | {node.clause}, memo)))
+        return memo[node.clause]
     return [node]
 
 
@@ -90,6 +97,8 @@ class HoldAnalysis:
 
     def __init__(self, program: Program, resolver: Resolver) -> None:
         self.program = program
+        self._behind_clause: dict[str, frozenset[str]] = {}
+        self._presence_clause: dict[str, frozenset[str]] = {}
         self.resolver = resolver
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
@@ -100,12 +109,13 @@ class HoldAnalysis:
         # values of a fact that every leaf reading it treats alike are interchangeable.
         compiled: dict[ast.Expr, Test] = {}
         self._leaves: dict[int, tuple[Test, ...]] = {}
+        leaves_memo: dict[str, list[ast.Expr]] = {}
         conditions: dict[str, list[ast.Expr]] = {}
         for clause in self.policy.clauses_by_key.values():
             conditions.setdefault(clause.id, []).extend(part for part in (clause.applies, clause.when) if part is not None)
         for atom in self.atoms:
             leaves: list[Test] = []
-            for leaf in dict.fromkeys(_leaves_of(atom.node, conditions)):
+            for leaf in dict.fromkeys(_leaves_of(atom.node, conditions, memo=leaves_memo)):
                 test = compiled.get(leaf)
                 if test is None:
                     test = compiled[leaf] = Test(program.conditions.compile(leaf, record=False),
@@ -165,11 +175,15 @@ class HoldAnalysis:
                 if definition.value is not None:
                     found |= self._tests_presence(definition.value, seen | {sub.name})
             if isinstance(sub, ast.Holds) and sub.clause not in seen:
-                for clause in self.policy.clauses_by_key.values():
-                    if clause.id == sub.clause:
-                        for part in (clause.applies, clause.when):
-                            if part is not None:
-                                found |= self._tests_presence(part, seen | {sub.clause})
+                if sub.clause not in self._presence_clause:   # once per clause: a diamond stays linear
+                    inner: set[str] = set()
+                    for clause in self.policy.clauses_by_key.values():
+                        if clause.id == sub.clause:
+                            for part in (clause.applies, clause.when):
+                                if part is not None:
+                                    inner |= self._tests_presence(part, seen | {sub.clause})
+                    self._presence_clause[sub.clause] = frozenset(inner)
+                found |= self._presence_clause[sub.clause]
         return frozenset(found)
 
     def _facts_behind(self, node: ast.Expr, seen: frozenset[str]) -> frozenset[str]:
@@ -184,12 +198,16 @@ class HoldAnalysis:
         for clause_id in ast.holds_of(node):
             if clause_id in seen:
                 continue
-            for clause in self.policy.clauses_by_key.values():
-                if clause.id == clause_id:
-                    for part in (clause.applies, clause.when):
-                        if part is not None:
-                            paths |= self._facts_behind(part, seen | {clause_id})
-        return frozenset(DERIVED.get(path, path) for path in paths)
+            if clause_id not in self._behind_clause:   # once per clause: a diamond of holds() stays linear
+                found: set[str] = set()
+                for clause in self.policy.clauses_by_key.values():
+                    if clause.id == clause_id:
+                        for part in (clause.applies, clause.when):
+                            if part is not None:
+                                found |= self._facts_behind(part, seen | {clause_id})
+                self._behind_clause[clause_id] = frozenset(found)
+            paths |= self._behind_clause[clause_id]
+        return frozenset(self.policy.vocabulary.derived_from.get(path, path) for path in paths)
 
     def _unknown_behind(self, node: ast.Expr, ctx: Context, seen: frozenset[str]) -> set[str]:
         """The missing facts behind a test of this claim: a definition the claim already knows
@@ -203,7 +221,7 @@ class HoldAnalysis:
                     for part in (clause.applies, clause.when):
                         if part is not None:
                             paths |= self._unknown_behind(part, ctx, seen | {clause_id})
-        return {DERIVED.get(path, path) for path in paths}
+        return {self.policy.vocabulary.derived_from.get(path, path) for path in paths}
 
     # -- per claim -------------------------------------------------------------------------------
     def analyse(self, values: dict[str, Any], ctx: Context, unknown_rules: list[str]) -> HoldResult:
