@@ -24,8 +24,10 @@ class CompiledPolicy:
     object is garbage-collected.
     """
 
-    def __init__(self, policy: PolicySet) -> None:
+    def __init__(self, policy: PolicySet, path: Path | None = None) -> None:
         self.policy = policy
+        #: The folder it was loaded from (worker processes of a batch load it again from there).
+        self.path = path
         self.program = Program(policy)
         self.adjudicator = Adjudicator(self.program)
 
@@ -59,7 +61,7 @@ class CompiledPolicy:
 
 def load_policy(path: str | Path) -> CompiledPolicy:
     """Load, validate and compile a policy set (a folder with policy-set.yaml)."""
-    return CompiledPolicy(loader.load_policy(path))
+    return CompiledPolicy(loader.load_policy(path), Path(path).resolve())
 
 
 def adjudicate(policy: CompiledPolicy, facts: ClaimFacts | Mapping[str, Any], on: date | None = None) -> Decision:

@@ -173,6 +173,11 @@ def schema() -> None:
     typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
 
 
+from claimrules.cli_batch import register as _register_batch  # noqa: E402
+
+_register_batch(app)
+
+
 def main() -> None:
     try:
         app()
