@@ -20,8 +20,6 @@ import typer
 from claimrules.api import load_policy
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import claim_json_schema, load_claim
-from claimrules.render.letter import FORMATS, render_letter
-from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
 
 EXIT_DECIDED = 0
@@ -108,6 +106,8 @@ def letter(
     docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
 ) -> None:
     """Decide one claim and write the decision letter to the customer."""
+    from claimrules.render.letter import FORMATS, render_letter  # only the commands that use it import it
+
     if format not in FORMATS:
         typer.echo(f"error: --format: '{format}' is not allowed (expected {', '.join(FORMATS)})", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -145,6 +145,8 @@ def docs(
     """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
     started = time.perf_counter()
     try:
+        from claimrules.render.site import build_site
+
         report = build_site(policy_dir, output, examples)
     except ClaimrulesError as error:
         _fail(error)

@@ -50,7 +50,12 @@ class _Mapping(dict[str, Any]):
     positions: dict[str, tuple[int, int]]
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it (about 15x faster), with the same safe constructor
+# and the same checks; a file it rejects is parsed again in pure Python so that errors read the same.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _PyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Mapping:  # type: ignore[override]
         mapping = _Mapping()
         mapping.line = node.start_mark.line + 1
@@ -79,7 +84,25 @@ class _Loader(yaml.SafeLoader):
         return mapping
 
 
+_PyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _PyLoader.construct_mapping)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
+    construct_mapping = _PyLoader.construct_mapping
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+def _parse(text: str, safe: type[yaml.SafeLoader], loader: type[yaml.SafeLoader], display: str) -> Any:
+    for event in yaml.parse(text, Loader=safe):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise PolicyError(
+                "YAML aliases are not allowed in policies", file=display, line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None, expected="plain values",
+            )
+    return yaml.load(text, Loader=loader)
 
 
 def read_yaml(path: Path, display: str) -> Any:
@@ -97,14 +120,12 @@ def read_yaml(path: Path, display: str) -> Any:
         raise PolicyError(f"not UTF-8 text (byte {problem.start})", file=display, line=line, expected="UTF-8") from None
     _check_nesting(text, display)
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                mark = event.start_mark
-                raise PolicyError(
-                    "YAML aliases are not allowed in policies", file=display, line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None, expected="plain values",
-                )
-        return yaml.load(text, Loader=_Loader)
+        try:
+            return _parse(text, _SafeLoader, _Loader, display)
+        except (yaml.YAMLError, PolicyError, ValueError, OverflowError, RecursionError):
+            if _SafeLoader is yaml.SafeLoader:
+                raise
+            return _parse(text, yaml.SafeLoader, _PyLoader, display)  # the pure-Python loader's error
     except PolicyError as problem:
         if problem.file is None:
             problem = PolicyError(problem.message, file=display, line=problem.line, column=problem.column,
