@@ -27,8 +27,16 @@ def test_no_code_is_ever_run_from_a_policy_or_a_claim() -> None:
             assert not forbidden.search(line), f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
     loader = (SOURCE / "policy" / "loader.py").read_text(encoding="utf-8")
     assert "class _Loader(yaml.SafeLoader)" in loader
-    assert all("Loader=_Loader" in line or "Loader=yaml.SafeLoader" in line
+    safe = ("Loader=_Loader", "Loader=yaml.SafeLoader", "Loader=_FastLoader if fast else _Loader",
+            "Loader=_CSafeLoader if fast else yaml.SafeLoader")
+    assert all(any(form in line for form in safe)
                for line in loader.splitlines() if re.search(r"yaml\.(load|parse)\(", line))
+    # The fast path (issue #15) is libyaml's safe loader with the same mapping constructor.
+    import yaml
+
+    from claimrules.policy import loader as module
+    assert issubclass(module._FastLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert module._CSafeLoader in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader)
 
 
 @pytest.mark.parametrize("text", [
