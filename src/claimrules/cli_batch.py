@@ -46,7 +46,7 @@ def batch(
     if workers is not None and workers < 1:
         typer.echo("error: --workers: expected 1 or more", err=True)
         raise typer.Exit(EXIT_USAGE)
-    if not claims.is_file():
+    if not claims.exists() or claims.is_dir():  # a file, or a pipe such as /dev/stdin
         typer.echo(f"error: {claims}: no such claims file", err=True)
         raise typer.Exit(EXIT_USAGE)
     if output.exists() and output.is_file() and output.stat().st_size > 0 and not resume:
@@ -66,7 +66,7 @@ def batch(
         raise typer.Exit(EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_BAD_CLAIM) from None
 
     started = time.perf_counter()
-    total = claims.stat().st_size
+    total = claims.stat().st_size if claims.is_file() else None
     show = not quiet and sys.stderr.isatty()
     try:
         with output.open("a", encoding="utf-8", newline="\n") as sink, _Progress(show, total) as bar:
@@ -105,7 +105,7 @@ class _Progress:
     Refreshed by hand (no refresh thread), so worker processes can be forked while it shows.
     """
 
-    def __init__(self, show: bool, total: int) -> None:
+    def __init__(self, show: bool, total: int | None) -> None:
         self.show, self.total = show, total
         self.bar: Any = None
         self.last = 0.0
