@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 import claimrules
-from claimrules.batch import adjudicate_many, csv_claim, decide_jsonl, decide_records, resume_point
+from claimrules import adjudicate_many
+from claimrules.batch import csv_claim, decide_jsonl, decide_records, resume_point
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "northwind"

@@ -11,15 +11,32 @@ Same facts and same policy give the same decision, with the same ``decision_id``
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from claimrules.api import CompiledPolicy, adjudicate, load_policy
 from claimrules.decision import Citation, ClauseTrace, Decision
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
 from claimrules.facts import ClaimFacts, claim_json_schema, load_claim, parse_claim
 from claimrules.money import Money
 
+if TYPE_CHECKING:
+    from claimrules.batch import BatchResult
+
+
+def adjudicate_many(policy: CompiledPolicy | str | Path, claims: Iterable[Any], *, on: date | None = None,
+                    workers: int | None = None) -> Iterator[BatchResult]:
+    """Decide many claims lazily, in order, on every core by default: see ``claimrules.batch``."""
+    from claimrules.batch import adjudicate_many as run  # the batch machinery only when it is used
+
+    return run(policy, claims, on=on, workers=workers)
+
+
 __all__ = [
     "Citation", "ClaimError", "ClaimFacts", "ClaimrulesError", "ClauseTrace", "CompiledPolicy", "Decision",
-    "EvaluationError", "Money", "PolicyError", "adjudicate", "claim_json_schema", "load_claim", "load_policy",
+    "EvaluationError", "Money", "PolicyError", "adjudicate", "adjudicate_many", "claim_json_schema", "load_claim", "load_policy",
     "parse_claim",
 ]
 __version__ = "0.1.0"

@@ -216,12 +216,12 @@ def _run(policy: CompiledPolicy | str | Path, numbered: Iterable[tuple[int, Item
 
 
 def adjudicate_many(policy: CompiledPolicy | str | Path, claims: Iterable[Item], *, on: date | None = None,
-                    workers: int | None = 1, chunk: int = CHUNK) -> Iterator[BatchResult]:
+                    workers: int | None = None, chunk: int = CHUNK) -> Iterator[BatchResult]:
     """Decide every claim of ``claims`` (``ClaimFacts``, mappings, or JSON text), lazily and in order.
 
     One :class:`BatchResult` per claim, numbered from 1; a claim that cannot be decided carries its
-    error instead of a decision. ``workers=None`` uses every core (a process pool; the policy must
-    have been loaded from a folder, which each worker compiles once).
+    error instead of a decision. ``workers=None`` (the default) uses every core: a process pool
+    whose workers each compile the policy once from its folder; ``workers=1`` decides here.
     """
     yield from _run(policy, enumerate(claims, start=1), on=on, trace=True, workers=workers, as_records=False,
                     chunk=chunk, window=None)
