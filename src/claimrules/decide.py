@@ -25,6 +25,7 @@ from claimrules.decision import (
     Party,
     PolicyUsed,
 )
+from claimrules.engine.cache import BoundedCache
 from claimrules.engine.evaluate import Context, render_value
 from claimrules.engine.program import Evaluation, Program
 from claimrules.errors import EvaluationError
@@ -270,10 +271,12 @@ class Adjudicator:
         self.program = program
         self.policy = program.policy
         self.resolver = Resolver(program)
-        self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = {}
+        # Shared pieces of decisions, bounded by their estimated bytes (issue #15: flat memory over
+        # millions of distinct claims; the count checks below never trigger at these budgets).
+        self._trace_cache: BoundedCache[tuple[Any, ...], ClauseTrace] = BoundedCache(16 * 2**20)
         self._citations: dict[str, Citation] = {}
-        self._rendered: dict[tuple[str, Any], FactUsed] = {}
-        self._escalations: dict[tuple[Any, ...], tuple[EscalationStep, ...]] = {}
+        self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
+        self._escalations: BoundedCache[tuple[Any, ...], tuple[EscalationStep, ...]] = BoundedCache(4 * 2**20)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
