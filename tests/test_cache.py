@@ -17,7 +17,7 @@ def test_oldest_entries_go_once_the_byte_budget_is_passed() -> None:
 
 def test_an_entry_larger_than_the_cache_is_not_kept_and_replacing_an_entry_recounts_it() -> None:
     cache: BoundedCache[str, str] = BoundedCache(max_bytes=1_000)
-    cache["big"] = "y" * 5_000
+    cache["big"] = "y" * 5_000  # among the first entries: measured
     assert "big" not in cache and cache.bytes == 0
     cache["a"] = "small"
     first = cache.bytes
