@@ -90,7 +90,8 @@ def main() -> None:
             if hwm is not None:
                 peaks[pid] = max(peaks.get(pid, 0.0), hwm)
         peak_total = max(peak_total, total)
-        samples.append((written, total))
+        if len(pids) > 1 or args.workers == 1:  # not the last moments, when the workers have exited
+            samples.append((written, total))
         if args.log_every and time.perf_counter() - logged >= args.log_every:
             logged = time.perf_counter()
             print(f"sample: {round(logged - started)} s, {written} claims sent, RSS sum {total:.1f} MB, "
