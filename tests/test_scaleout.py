@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,14 @@ def test_local_cluster_of_two_workers_writes_the_single_process_bytes(tmp_path: 
         with on_dask.open("w", encoding="utf-8") as sink:
             counts = decide_jsonl_on_dask(client, policy, source, sink, partition=32, window=3)
         workers_used = client.run(lambda: 1)
+        from_cli = tmp_path / "cli.jsonl"
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        done = subprocess.run([sys.executable, "-m", "claimrules.cli", "batch", str(source), "-o", str(from_cli),
+                               "--policy", str(POLICY), "--dask", cluster.scheduler_address],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "240 records written" in done.stderr and "1 bad line(s)" in done.stderr
+        assert from_cli.read_bytes() == single.read_bytes()
     assert counts == (240, 1)
     assert len(workers_used) == 2
     assert on_dask.read_bytes() == single.read_bytes()
