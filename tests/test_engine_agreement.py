@@ -153,3 +153,101 @@ def test_conditions_over_durable_rules_limits_still_compile_and_agree(tmp_path: 
         raw["claim"]["reported_on"] = "2025-03-25"
         evaluation = program.evaluate(fact_values(parse_claim(raw)))
         assert evaluation.truth["H 1"] is False and evaluation.truth["H 2"] is False
+
+
+# -- the language additions: conditional values, decision tables, 'up to', exceptions ----------------
+# Each is compiled to durable_rules (natively or as a computed term) and evaluated by the traced
+# evaluator; every clause below uses one of them, alone, negated and combined, and the two engines
+# must agree on every claim.
+
+NEW_ATOMS = [
+    "claim.reported_on <= if product.condition == 'new' then delivery_date + 30 days else delivery_date + 14 days",
+    "claim.reported_on <= window_first",
+    "claim.reported_on <= window_unique",
+    "claim.reported_on <= window_latest",
+    "window_count >= 2",
+    "if product.opened then product.defective == false else false",
+    "product.price * 15% up to USD 100 >= USD 100",
+    "product.price up to USD 400 < USD 400",
+    "claim.reported_on <= extended",
+    "any(extended where item.status == 'capped')",
+    "any(extended where item.status == 'void' and item.kind == 'recorded')",
+    "count(extended where item.status == 'counted') >= 1",
+    "any(extended where item.kind == 'deployment' and claim.reported_on <= item.end)",
+]
+
+NEW_DEFINITIONS = {
+    "delivery_date": {"value": "coalesce(delivery.delivered_on, delivery.invoice_date + 5 days)"},
+    "window_first": {"table": {"hit": "first", "rows": [
+        {"when": "month_day(delivery_date) >= '11-15'", "value": "next_on(delivery_date, 1, 31)"},
+        {"when": "product.condition == 'new'", "value": "delivery_date + 30 days"},
+        {"otherwise": "delivery_date + 14 days"}]}},
+    "window_unique": {"table": {"hit": "unique", "rows": [
+        {"when": "product.condition == 'new'", "value": "delivery_date + 1 month"},
+        {"when": "product.condition == 'refurbished'", "value": "delivery_date + 10 business days"},
+        {"otherwise": "delivery_date + 7 days"}]}},
+    "window_latest": {"table": {"hit": "collect", "aggregate": "max", "rows": [
+        {"when": "true", "value": "delivery_date + 14 days"},
+        {"when": "product.condition == 'new'", "value": "delivery_date + 30 days"},
+        {"when": "month_day(delivery_date) >= '11-15'", "value": "next_on(delivery_date, 1, 31)"}]}},
+    "window_count": {"table": {"hit": "collect", "aggregate": "count", "rows": [
+        {"when": "product.opened", "value": "1"},
+        {"when": "product.defective", "value": "1"},
+        {"when": "product.condition == 'new'", "value": "1"}]}},
+    "extended": {"exceptions": {
+        "window_end": "window_first",
+        "recorded": {"list": "extensions", "role": "grantor_role"},
+        "authority": {"caps": {"agent": "7 days", "supervisor": "30 days", "manager": "2 months"}},
+        "events": [{"name": "deployment", "when": "deployment is known", "role": "manager",
+                    "granted_on": "deployment.documented_on", "new_end": "deployment.ends_on + 14 days"}]}},
+}
+
+
+@pytest.fixture(scope="module")
+def language_policy(tmp_path_factory: pytest.TempPathFactory) -> claimrules.CompiledPolicy:
+    rng = random.Random(20261127)
+    whens = list(NEW_ATOMS) + [f"not ({atom})" for atom in NEW_ATOMS]
+    for _ in range(20):
+        parts = rng.sample(NEW_ATOMS + ATOMS[:6], 3)
+        whens.append((" and " if rng.random() < 0.5 else " or ").join(f"({part})" for part in parts))
+    clauses = [clause(f"L {index}", "covers", when=when, remedy="repair") for index, when in enumerate(whens, start=1)]
+    definitions = {**NEW_DEFINITIONS, "territory": {"sets": ["us_states_and_dc"]}, "accidental": {"constants": ["drop"]}}
+    folder = write_policy(tmp_path_factory.mktemp("language") / "p", [document("L", clauses, definitions=definitions)])
+    policy = claimrules.load_policy(folder)
+    yield policy
+    policy.close()
+
+
+@st.composite
+def claims_with_grants(draw: st.DrawFn) -> dict:
+    facts = draw(claims())
+    facts["claim"]["type"] = "return"
+    delivered = date.fromisoformat(facts["delivery"]["invoice_date"]) + timedelta(days=2)
+    grants = []
+    for _ in range(draw(st.integers(0, 3))):
+        granted = delivered + timedelta(days=draw(st.sampled_from([5, 14, 15, 30, 31, 40, 75])))
+        grants.append({"grantor_id": "S-1", "grantor_role": draw(st.sampled_from(["agent", "supervisor", "manager"])),
+                       "granted_on": granted.isoformat(),
+                       "new_end": (granted + timedelta(days=draw(st.sampled_from([1, 6, 7, 8, 25, 40, 70])))).isoformat()})
+    facts["extensions"] = grants
+    if draw(st.booleans()):
+        documented = delivered + timedelta(days=draw(st.sampled_from([3, 14, 20, 45])))
+        facts["deployment"] = {"kind": "armed_forces", "documented_on": documented.isoformat(),
+                               "ends_on": (documented + timedelta(days=draw(st.sampled_from([1, 30, 90])))).isoformat()}
+    return facts
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=claims_with_grants())
+def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
+        language_policy: claimrules.CompiledPolicy, raw: dict) -> None:
+    from claimrules.engine.compiler import fact_for
+
+    facts = parse_claim(raw)
+    program = language_policy.program
+    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
+    fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
+    assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
+    decision = language_policy.adjudicate(facts)
+    assert len(decision.exceptions) == len(raw["extensions"]) + (1 if "deployment" in raw else 0) or (
+        decision.fact("extended") == "unknown")

@@ -90,11 +90,18 @@ def window_policy(tmp_path: Path) -> claimrules.CompiledPolicy:
         clause("RT 2", "covers", applies="product.condition == 'new'",
                when="claim.reported_on within 1 month after delivery_date", otherwise="excludes", remedy="refund",
                refund="product.price"),
-        clause("RT 3", "extends", when="claim.reported_on > delivery_date + 14 days and claim.reported_on <= extended_end(delivery_date + 14 days, extensions, deployment, 7, 30, 60, 14)",
+        clause("RT 3", "extends", when="claim.reported_on > delivery_date + 14 days and claim.reported_on <= rt_extended",
                overrides=["RT 1"], remedy="refund", refund="product.price"),
         clause("RT 4", "fee", when="product.opened and not product.defective", fee="restocking_fee",
                amount="product.price * 15%"),
-    ], definitions={"delivery_date": {"value": "coalesce(delivery.delivered_on, delivery.invoice_date + 5 days)"}})])
+    ], definitions={"delivery_date": {"value": "coalesce(delivery.delivered_on, delivery.invoice_date + 5 days)"},
+                    "rt_extended": {"exceptions": {
+                        "window_end": "delivery_date + 14 days",
+                        "recorded": {"list": "extensions", "role": "grantor_role"},
+                        "authority": {"caps": {"agent": "7 days", "supervisor": "30 days", "manager": "60 days"}},
+                        "events": [{"name": "deployment", "when": "deployment is known", "role": "manager",
+                                    "granted_on": "deployment.documented_on", "new_end": "deployment.ends_on + 14 days"}],
+                    }}})])
     policy = claimrules.load_policy(folder)
     yield policy
     policy.close()

@@ -20,6 +20,7 @@ from claimrules.decision import (
     ConditionTrace,
     Decision,
     EscalationStep,
+    ExceptionOutcome,
     FactUsed,
     Notice,
     Party,
@@ -281,6 +282,8 @@ class Adjudicator:
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
+        self._declarations = tuple((name, program.conditions.grants_of(name)) for name, definition in
+                                   sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.claim.reported_on
@@ -468,7 +471,29 @@ class Adjudicator:
             claim_fingerprint=claim_fingerprint,
             trace=trace,
             facts=facts_read,
+            exceptions=self._exception_outcomes(truth, evaluation.context),
         )
+
+    def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
+        """Per recorded exception of every declaration whose document applies: counted, capped or void."""
+        found: list[ExceptionOutcome] = []
+        for name, grants in self._declarations:
+            declaration = self.policy.definitions[name]
+            value = declaration.value
+            assert isinstance(value, ast.Exceptions)
+            document = next((clause.document for clause in self.policy.clauses_by_key.values()
+                             if clause.id == declaration.clause), None)
+            if document is not None and truth.get(f"doc:{document}") is not True:
+                continue
+            for grant in grants(ctx) or ():
+                status = grant["status"]
+                found.append(ExceptionOutcome(
+                    declaration=declaration.clause or name, clause=grant["clause"], source=grant["source"],
+                    role=grant["role"], granted_on=grant["granted_on"], asked_end=grant["new_end"],
+                    counted_end=grant["end"], status=status, capped_by_days=grant["over_by_days"],
+                    status_clause={"capped": value.authority_clause, "void": value.void_clause}.get(status),
+                    reason=grant["reason"]))
+        return tuple(found)
 
     def _cite(self, clause: Clause) -> Citation:
         citation = self._citations.get(clause.key)

@@ -77,6 +77,23 @@ class EscalationStep(_Value):
     answer_within: str | None = None
 
 
+class ExceptionOutcome(_Value):
+    """What became of one recorded exception (an extension, or an event that counts as one, e.g. a
+    documented deployment) under the policy's exceptions declaration (RT 3.1-3.4)."""
+
+    declaration: str                 # the clause that declares the exceptions (e.g. RT 3.1)
+    clause: str                      # the clause under which this one was granted (RT 3.1, RT 3.4)
+    source: str                      # where the claim records it: 'extensions[2]', 'deployment'
+    role: str
+    granted_on: date
+    asked_end: date
+    counted_end: date                # the end it gives the window, within its grantor's authority
+    status: Literal["counted", "capped", "void"]
+    capped_by_days: int = 0          # how far past its grantor's authority it asked
+    status_clause: str | None = None  # the clause that capped it (RT 3.2) or voided it (RT 3.3)
+    reason: str = ""
+
+
 class PolicyUsed(_Value):
     id: str
     fingerprint: str
@@ -112,6 +129,7 @@ class Decision(_Value):
     claim_fingerprint: str
     trace: tuple[ClauseTrace, ...] = ()
     facts: tuple[FactUsed, ...] = ()
+    exceptions: tuple[ExceptionOutcome, ...] = ()
 
     def fact(self, name: str) -> str | None:
         """The value (as shown in traces) of a fact or definition the trace read."""

@@ -93,12 +93,16 @@ class DurableCompiler:
         if isinstance(node, ast.Call):
             if node.name in ("coalesce", "max", "min"):
                 return self.type_of(node.args[0]) if node.args else "other"
-            if node.name in ("extensions_void", "extensions_capped"):
-                return "number"
             return "text" if node.name == "month_day" else "date"
         if isinstance(node, ast.Arith):
             kinds = {self.type_of(node.left), self.type_of(node.right)}
             return "money" if "money" in kinds else "number"
+        if isinstance(node, ast.Table):
+            return "number" if node.aggregate == "count" else self.type_of(node.rows[0].value)
+        if isinstance(node, ast.Exceptions):
+            return "date"
+        if isinstance(node, ast.GrantQuery):
+            return "number" if node.kind == "count" else "bool"
         if isinstance(node, ast.Quantified):
             if node.kind == "sum":
                 return self.type_of(node.value) if node.value is not None else "other"

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.functions import FUNCTIONS
+from claimrules.engine.grants import GrantRequest, resolve_grants
 from claimrules.errors import ClaimError, EvaluationError
 from claimrules.money import Money
 from claimrules.periods import add_business_days, add_days, add_months
@@ -224,8 +225,184 @@ class ConditionCompiler:
         if isinstance(node, ast.Call):
             function = FUNCTIONS[node.name]
             args = [self._compile(arg, False) for arg in node.args]
-            return lambda ctx: function(*[arg(ctx) for arg in args])
+            text = node.text
+
+            def call(ctx: Context) -> Value:
+                values = [arg(ctx) for arg in args]
+                try:
+                    return function(*values)
+                except (TypeError, ValueError) as problem:  # e.g. 'EUR 800 up to USD 50'
+                    raise _combination_error(values, text, problem) from None
+
+            return call
+        if isinstance(node, ast.Table):
+            return self._table(node)
+        if isinstance(node, ast.Exceptions):
+            resolved = self._exceptions(node)
+            return lambda ctx: (lambda found: None if found is None else found[0])(resolved(ctx))
+        if isinstance(node, ast.GrantQuery):
+            return self._grant_query(node)
         raise EvaluationError(f"cannot evaluate {type(node).__name__}")
+
+    # -- conditional values -------------------------------------------------------------------------
+    def _table(self, node: ast.Table) -> Compiled:
+        """A decision table in three-valued logic: a row whose condition is unknown makes the value
+        unknown where that row could change it (first: until a row holds; unique: unless another row
+        holds; collect: always)."""
+        rows = [(self._compile(row.when, False) if row.when is not None else None, self._compile(row.value, False), row)
+                for row in node.rows]
+        hit, aggregate, text = node.hit, node.aggregate, node.text
+
+        def first(ctx: Context) -> Value:
+            for when, value, _ in rows:
+                if when is None:
+                    return value(ctx)
+                holds = when(ctx)
+                if holds is None:
+                    return None
+                if _truth(holds, node):
+                    return value(ctx)
+            raise EvaluationError(f"no row of the table '{text}' holds", help="end the table with an 'otherwise' row")
+
+        def unique(ctx: Context) -> Value:
+            chosen, unknown, fallback = [], False, None
+            for when, value, row in rows:
+                if when is None:
+                    fallback = value
+                    continue
+                holds = when(ctx)
+                if holds is None:
+                    unknown = True
+                elif _truth(holds, node):
+                    chosen.append((value, row))
+            if len(chosen) > 1:
+                raise EvaluationError(f"rows '{chosen[0][1].text}' and '{chosen[1][1].text}' of a 'unique' table both hold",
+                                      help="a 'unique' table's rows must not overlap; use 'first' to order them")
+            if chosen:
+                return chosen[0][0](ctx)
+            if unknown:
+                return None
+            if fallback is None:
+                raise EvaluationError(f"no row of the table '{text}' holds", help="end the table with an 'otherwise' row")
+            return fallback(ctx)
+
+        def collect(ctx: Context) -> Value:
+            values = []
+            for when, value, _ in rows:
+                holds = True if when is None else when(ctx)
+                if holds is None:
+                    return None
+                if _truth(holds, node):
+                    found = value(ctx)
+                    if found is None and aggregate != "count":
+                        return None
+                    values.append(found)
+            if aggregate == "count":
+                return len(values)
+            if not values:
+                raise EvaluationError(f"no row of the table '{text}' holds, so there is no {aggregate}",
+                                      help="add a row that always holds, or use 'count'")
+            try:
+                if aggregate == "max":
+                    return max(values)
+                if aggregate == "min":
+                    return min(values)
+                total = values[0]
+                for item in values[1:]:
+                    total = total + item
+                return total
+            except (TypeError, ValueError) as problem:
+                raise _combination_error(values, text, problem) from None
+
+        return {"first": first, "unique": unique, "collect": collect}[hit]
+
+    # -- exceptions (authority-capped grants) ---------------------------------------------------------
+    def _exceptions(self, node: ast.Exceptions) -> Callable[[Context], tuple[date, tuple[dict[str, Any], ...]] | None]:
+        """The window's end as validly extended and every grant's outcome, once per claim; None when a
+        figure it needs is unknown."""
+        window_end = self._compile(node.window_end, False)
+        caps = {grantor.role: self._shift(grantor.cap, 1) for grantor in node.grantors}
+        events = [(event, self._compile(event.when, False), self._compile(event.granted_on, False),
+                   self._compile(event.new_end, False)) for event in node.events]
+        key = ("exceptions", id(node))
+
+        def resolved(ctx: Context) -> tuple[date, tuple[dict[str, Any], ...]] | None:
+            cached = ctx.memo.get(key, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[no-any-return]
+            found: tuple[date, tuple[dict[str, Any], ...]] | None = None
+            base = window_end(ctx)
+            if base is not None:
+                requests = self._grant_requests(node, ctx, base, caps, events)
+                found = None if requests is None else resolve_grants(base, requests)
+            ctx.memo[key] = found
+            return found
+
+        return resolved
+
+    def _grant_requests(self, node: ast.Exceptions, ctx: Context, base: date,
+                        caps: dict[str, Callable[[Context, date], date | None]],
+                        events: list[tuple[ast.GrantEvent, Compiled, Compiled, Compiled]]) -> list[GrantRequest] | None:
+        def limit(role: str) -> date | bool | None:
+            shift = caps.get(role)
+            if shift is None:
+                return None  # no authority
+            return shift(ctx, base) or False  # False: the limit itself is unknown
+
+        requests: list[GrantRequest] = []
+        if node.recorded is not None:
+            for index, item in enumerate(ctx.values.get(node.recorded) or ()):
+                role, granted_on, new_end = item.get(node.role_field), item.get(node.granted_field), item.get(node.end_field)
+                if role is None or granted_on is None or new_end is None:
+                    return None
+                until = limit(role)
+                if until is False:
+                    return None
+                requests.append(GrantRequest("recorded", node.recorded_clause or "", f"{node.recorded}[{index + 1}]", role,
+                                             granted_on, new_end, until if isinstance(until, date) else None))
+        for event, when, granted, asked in events:
+            holds = when(ctx)
+            if holds is None:
+                return None
+            if not _truth(holds, event.when):
+                continue
+            granted_on, new_end, until = granted(ctx), asked(ctx), limit(event.role)
+            if granted_on is None or new_end is None or until is False:
+                return None
+            requests.append(GrantRequest(event.name, event.clause, event.name, event.role, granted_on, new_end,
+                                         until if isinstance(until, date) else None))
+        return requests
+
+    def grants_of(self, name: str) -> Callable[[Context], tuple[dict[str, Any], ...] | None]:
+        """The grants of the exceptions declared as definition ``name`` (None when unknown)."""
+        definition = self.policy.definitions[name]
+        if not isinstance(definition.value, ast.Exceptions):
+            raise EvaluationError(f"'{name}' is not an exceptions declaration")
+        resolved = self._exceptions(definition.value)
+        return lambda ctx: (lambda found: None if found is None else found[1])(resolved(ctx))
+
+    def _grant_query(self, node: ast.GrantQuery) -> Compiled:
+        grants = self.grants_of(node.declaration.name)
+        where = self._compile(node.where, False) if node.where is not None else (lambda ctx: True)
+        counting = node.kind == "count"
+
+        def query(ctx: Context) -> Value:
+            items = grants(ctx)
+            if items is None:
+                return None
+            outer = ctx.item
+            results = []
+            try:
+                for item in items:
+                    ctx.item = item
+                    results.append(where(ctx))
+            finally:
+                ctx.item = outer
+            if counting:
+                return None if any(result is None for result in results) else sum(1 for result in results if result)
+            return _any_of(results)
+
+        return query
 
     def _shift(self, duration: ast.Duration, sign: int) -> Callable[[Context, date], date | None]:
         amount = duration.amount * sign
@@ -383,6 +560,16 @@ def _comparison_error(left: Any, right: Any, text: str, problem: Exception) -> E
     return EvaluationError(f"cannot compare {left!r} with {right!r} in '{text}': {problem}")
 
 
+def _combination_error(values: list[Any], text: str, problem: Exception) -> Exception:
+    """Values that cannot be combined (min, max, a table's sum): amounts in two currencies are a claim
+    in another currency than the policy prices in (ClaimError); anything else is a bug."""
+    amounts = [value for value in values if isinstance(value, Money)]
+    other = next((value for value in amounts if value.currency != amounts[0].currency), None)
+    if other is not None:
+        return _comparison_error(amounts[0], other, text, problem)
+    return EvaluationError(f"cannot compute '{text}' with {values!r}: {problem}")
+
+
 def _holding(clause: Clause) -> ast.Expr:
     """What ``holds('X')`` means: the clause applies and its condition holds."""
     parts = tuple(part for part in (clause.applies, clause.when) if part is not None)
@@ -392,7 +579,8 @@ def _holding(clause: Clause) -> ast.Expr:
 
 
 def _is_atom(node: ast.Expr) -> bool:
-    return isinstance(node, (ast.Compare, ast.Member, ast.Within, ast.Known, ast.Holds, ast.Fact, ast.Const, ast.Quantified))
+    return isinstance(node, (ast.Compare, ast.Member, ast.Within, ast.Known, ast.Holds, ast.Fact, ast.Const, ast.Quantified,
+                             ast.Table, ast.GrantQuery))
 
 
 def _truth(value: Value, node: ast.Expr) -> bool:

@@ -153,7 +153,92 @@ class Call(Node):
     args: tuple[Expr, ...]
 
 
-Expr: TypeAlias = Const | Fact | Ref | Shift | Arith | Compare | Member | SetOf | Within | Known | All | AnyOf | Not | Labelled | Quantified | Holds | Call | Duration
+@dataclass(frozen=True, slots=True)
+class Row(Node):
+    """One row of a decision table: ``value`` when ``when`` holds (``when`` None: the 'otherwise' row).
+
+    ``clause`` is the contract section the row encodes (cited in traces and documentation).
+    """
+
+    when: Expr | None
+    value: Expr
+    clause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Table(Node):
+    """A conditional value: a decision table with a declared hit policy (DMN's first / unique / collect).
+
+    ``if c then a else b`` is the two-row table ``first: (c, a), (otherwise, b)``. ``collect`` combines
+    the values of every row that holds with ``aggregate`` (max, min, sum or count).
+    """
+
+    hit: TypingLiteral["first", "unique", "collect"]
+    rows: tuple[Row, ...]
+    aggregate: TypingLiteral["max", "min", "sum", "count"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grantor(Node):
+    """How far one role may move a window's end (``manager: 60 days``)."""
+
+    role: str
+    cap: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class GrantEvent(Node):
+    """An event that counts as a grant (RT 3.4: a documented deployment is a manager's extension,
+    recorded on the day it was documented, to 14 days after the deployment ends)."""
+
+    name: str
+    clause: str
+    when: Expr
+    role: str
+    granted_on: Expr
+    new_end: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Exceptions(Node):
+    """Authority-capped exceptions to a window, declared by the policy (RT 3.1-3.4).
+
+    Each grant (an item of the ``recorded`` list, or an event that holds) moves the end of
+    ``window_end`` to its ``new_end``, at most its grantor role's cap after ``window_end``; a grant
+    made after the window as already extended by valid grants had ended is void; the latest valid
+    end governs. As a value the declaration is that end; ``any(name where item.status == 'capped')``
+    and ``count(...)`` query its grants.
+    """
+
+    window_end: Expr
+    recorded: str | None
+    recorded_clause: str | None
+    role_field: str
+    granted_field: str
+    end_field: str
+    grantors: tuple[Grantor, ...]
+    authority_clause: str | None
+    void_clause: str | None
+    events: tuple[GrantEvent, ...] = ()
+    recorded_list: Fact | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantQuery(Node):
+    """``any(rt_window_extended where item.status == 'void')`` or ``count(...)`` over a declaration's grants."""
+
+    kind: TypingLiteral["count", "any"]
+    declaration: Ref
+    where: Expr | None
+
+
+GRANT_FIELDS = frozenset({"kind", "clause", "role", "granted_on", "new_end", "end", "status", "over_by_days"})
+"""The fields of one grant as ``item.x`` inside a GrantQuery: ``kind`` is 'recorded' or the event's
+name, ``new_end`` the end asked for, ``end`` the end within the grantor's authority, ``status``
+'counted', 'capped' or 'void', ``over_by_days`` how far past the authority it asked."""
+
+
+Expr: TypeAlias = Const | Fact | Ref | Shift | Arith | Compare | Member | SetOf | Within | Known | All | AnyOf | Not | Labelled | Quantified | Holds | Call | Duration | Table | Row | Exceptions | GrantEvent | Grantor | GrantQuery
 
 BOOLEAN_NODES = (Compare, Member, Within, Known, All, AnyOf, Not, Labelled, Holds)
 
@@ -180,6 +265,17 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return tuple(part for part in (node.value, node.where) if part is not None)
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, Table):
+        return node.rows
+    if isinstance(node, Row):
+        return (node.value,) if node.when is None else (node.when, node.value)
+    if isinstance(node, Exceptions):
+        listed: tuple[Expr, ...] = (node.recorded_list,) if node.recorded_list is not None else ()
+        return (node.window_end, *listed, *node.events)
+    if isinstance(node, GrantEvent):
+        return (node.when, node.granted_on, node.new_end)
+    if isinstance(node, GrantQuery):
+        return (node.declaration,) if node.where is None else (node.declaration, node.where)
     return ()
 
 

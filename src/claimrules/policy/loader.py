@@ -8,6 +8,7 @@ aliases refused: a policy is data, never code.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -282,7 +283,7 @@ CLAUSE_KEYS = {
 }
 DOCUMENT_KEYS = {
     "id", "title", "issuer", "responsible", "version", "effective_from", "jurisdiction", "regional", "applies_when",
-    "escalation", "clauses", "definitions", "summary", "earlier_versions", "disclosures",
+    "escalation", "clauses", "definitions", "summary", "earlier_versions", "disclosures", "version_date",
 }
 REMEDIES = {"refund", "depot_repair", "depot_repair_customer_ships", "on_site_repair", "repair_or_replacement",
             "replacement", "repair", "refund_or_replacement", "price_reduction_or_refund"}
@@ -404,11 +405,16 @@ def _definitions(reader: _Reader, raw: Any, parent: _Mapping) -> list[Definition
     found: list[Definition] = []
     for name in node:
         body = reader.mapping(node[name], f"definition '{name}'", node, name)
-        reader.keys(body, {"clause", "value", "codes", "sets", "constants", "description"}, set(), f"definition '{name}'")
+        reader.keys(body, {"clause", "value", "codes", "sets", "constants", "description", "table", "exceptions"}, set(),
+                    f"definition '{name}'")
         source = Source(reader.display, body.line)
         clause = body.get("clause")
         description = str(body.get("description", ""))
-        if "value" in body:
+        if "table" in body:
+            found.append(Definition(name, clause, source, value=_table(reader, body, clause), description=description))
+        elif "exceptions" in body:
+            found.append(Definition(name, clause, source, value=_exceptions(reader, body, clause), description=description))
+        elif "value" in body:
             found.append(Definition(name, clause, source, value=reader.condition(str(body["value"]), body, "value", clause),
                                     description=description))
         elif "codes" in body or "sets" in body:
@@ -438,6 +444,114 @@ def _definitions(reader: _Reader, raw: Any, parent: _Mapping) -> list[Definition
     return found
 
 
+HIT_POLICIES = ("first", "unique", "collect")
+AGGREGATES = ("max", "min", "sum", "count")
+
+
+def _table(reader: _Reader, body: _Mapping, clause: str | None) -> ast.Table:
+    """A decision table: ``{hit: first|unique|collect, aggregate: max|min|sum|count, rows: [...]}``.
+
+    Each row is ``{when: condition, value: expression, clause: id}``; a first/unique table ends
+    with ``{otherwise: expression}``, the value when no other row holds.
+    """
+    node = reader.mapping(body["table"], "a table", body, "table", clause)
+    reader.keys(node, {"hit", "aggregate", "rows"}, {"hit", "rows"}, "a table", clause)
+    hit = node["hit"]
+    if hit not in HIT_POLICIES:
+        raise reader.error(f"unknown hit policy {hit!r}", node, "hit", clause=clause, expected="first, unique or collect",
+                           help=did_you_mean(str(hit), HIT_POLICIES))
+    aggregate = node.get("aggregate")
+    if (hit == "collect") != (aggregate is not None) or (aggregate is not None and aggregate not in AGGREGATES):
+        raise reader.error("a 'collect' table needs 'aggregate' (max, min, sum or count); other tables take none", node,
+                           "aggregate" if "aggregate" in node else "hit", clause=clause, expected="max, min, sum or count")
+    raw_rows = node["rows"]
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise reader.error("'rows' must be a non-empty list", node, "rows", clause=clause, expected="a list of rows")
+    rows: list[ast.Row] = []
+    for index, raw in enumerate(raw_rows):
+        row = reader.mapping(raw, "a table row", node, "rows", clause)
+        reader.keys(row, {"when", "value", "otherwise", "clause"}, set(), "a table row", clause)
+        row_clause = str(row["clause"]) if "clause" in row else None
+        if "otherwise" in row:
+            if "when" in row or "value" in row:
+                raise reader.error("an 'otherwise' row takes no 'when' or 'value'", row, clause=clause,
+                                   expected="{otherwise: value}")
+            if hit == "collect":
+                raise reader.error("a 'collect' table has no 'otherwise' row", row, "otherwise", clause=clause,
+                                   expected="rows with 'when'")
+            if index != len(raw_rows) - 1:
+                raise reader.error("the 'otherwise' row must be the last", row, "otherwise", clause=clause,
+                                   expected="otherwise as the last row")
+            value = reader.condition(str(row["otherwise"]), row, "otherwise", clause)
+            rows.append(ast.Row(None, value, row_clause, text=f"otherwise {value.text}"))
+            continue
+        if "when" not in row or "value" not in row:
+            raise reader.error("a table row needs 'when' and 'value' (or is the 'otherwise' row)", row, clause=clause,
+                               expected="when and value")
+        when = reader.condition(row["when"], row, "when", clause)
+        value = reader.condition(str(row["value"]), row, "value", clause)
+        rows.append(ast.Row(when, value, row_clause, text=f"{value.text} when {when.text}"))
+    if hit != "collect" and rows[-1].when is not None:
+        raise reader.error(f"a '{hit}' table must end with an 'otherwise' row", node, "rows", clause=clause,
+                           expected="{otherwise: value} as the last row", help="say what the value is when no row holds")
+    text = f"{hit} of: " + "; ".join(row.text for row in rows)
+    return ast.Table(hit, tuple(rows), aggregate, text=text)
+
+
+def _exceptions(reader: _Reader, body: _Mapping, clause: str | None) -> ast.Exceptions:
+    """Authority-capped exceptions (docs/policy-language.md, "Exceptions")."""
+    node = reader.mapping(body["exceptions"], "'exceptions'", body, "exceptions", clause)
+    reader.keys(node, {"window_end", "recorded", "authority", "void", "events"}, {"window_end", "authority"},
+                "'exceptions'", clause)
+    window_end = reader.condition(str(node["window_end"]), node, "window_end", clause)
+    authority = reader.mapping(node["authority"], "'authority'", node, "authority", clause)
+    reader.keys(authority, {"clause", "caps"}, {"caps"}, "'authority'", clause)
+    caps = reader.mapping(authority["caps"], "'caps'", authority, "caps", clause)
+    if not caps:
+        raise reader.error("'caps' names no role", authority, "caps", clause=clause, expected="role: duration, e.g. manager: 60 days")
+    grantors = []
+    for role in caps:
+        duration = reader.duration(caps, role, clause)
+        if duration is None:
+            raise reader.error(f"role '{role}' has no cap", caps, role, clause=clause, expected="a duration like '60 days'")
+        grantors.append(ast.Grantor(role, duration, text=f"{role}: {duration.text}"))
+    recorded = recorded_clause = None
+    fields = {"role": "role", "granted_on": "granted_on", "new_end": "new_end"}
+    listed: ast.Fact | None = None
+    if "recorded" in node:
+        record = reader.mapping(node["recorded"], "'recorded'", node, "recorded", clause)
+        reader.keys(record, {"list", "clause", "role", "granted_on", "new_end"}, {"list"}, "'recorded'", clause)
+        recorded = reader.text(record, "list", "'recorded'", clause)
+        recorded_clause = str(record["clause"]) if "clause" in record else clause
+        for key in fields:
+            fields[key] = reader.text(record, key, "'recorded'", clause, default=key)
+        listed = ast.Fact(recorded, text=recorded)
+    events = []
+    for raw in _list(reader, node, "events"):
+        event = reader.mapping(raw, "an event", node, "events", clause)
+        reader.keys(event, {"name", "clause", "when", "role", "granted_on", "new_end"},
+                    {"name", "when", "role", "granted_on", "new_end"}, "an event", clause)
+        role = reader.text(event, "role", "an event", clause)
+        if role not in caps:
+            raise reader.error(f"event role '{role}' has no cap under 'authority'", event, "role", clause=clause,
+                               expected="one of " + ", ".join(caps), help=did_you_mean(role, caps))
+        events.append(ast.GrantEvent(
+            reader.text(event, "name", "an event", clause), str(event.get("clause", clause or "")),
+            reader.condition(event["when"], event, "when", clause), role,
+            reader.condition(str(event["granted_on"]), event, "granted_on", clause),
+            reader.condition(str(event["new_end"]), event, "new_end", clause),
+            text=f"event {event['name']}",
+        ))
+    void = reader.mapping(node.get("void", {}), "'void'", node, "void", clause)
+    reader.keys(void, {"clause"}, set(), "'void'", clause)
+    text = f"{window_end.text} as extended by " + ", ".join([recorded or "", *(event.name for event in events)]).strip(", ")
+    return ast.Exceptions(
+        window_end, recorded, recorded_clause, fields["role"], fields["granted_on"], fields["new_end"], tuple(grantors),
+        str(authority["clause"]) if "clause" in authority else clause, str(void["clause"]) if "clause" in void else clause,
+        tuple(events), listed, text=text,
+    )
+
+
 def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Definition]) -> Document:
     node = reader.mapping(raw, "a document", parent)
     reader.keys(node, DOCUMENT_KEYS, {"id", "title", "issuer", "responsible", "version", "clauses"}, "a document")
@@ -457,11 +571,19 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
                                node, "definitions", expected="each definition once")
         definitions[definition.name] = definition
     versions: list[EarlierVersion] = []
+    version_date = reader.condition(node["version_date"], node, "version_date", None) if "version_date" in node else None
+    dated_guards = _dated_versions(reader, node, version_date, effective)
     for raw_version in _list(reader, node, "earlier_versions"):
         version_node = reader.mapping(raw_version, "an earlier version", node, "earlier_versions")
-        reader.keys(version_node, {"version", "applies_when", "clauses"}, {"version", "applies_when", "clauses"}, "an earlier version")
+        reader.keys(version_node, {"version", "applies_when", "effective_from", "clauses"}, {"version", "clauses"},
+                    "an earlier version")
         version = reader.text(version_node, "version", "an earlier version")
-        guard = reader.condition(version_node["applies_when"], version_node, "applies_when", None)
+        if ("applies_when" in version_node) == ("effective_from" in version_node):
+            raise reader.error(f"earlier version {version} needs either 'applies_when' or 'effective_from'", version_node,
+                               expected="one of applies_when, effective_from",
+                               help="effective_from chooses the version by the document's version_date")
+        guard = (dated_guards[id(version_node)] if "effective_from" in version_node
+                 else reader.condition(version_node["applies_when"], version_node, "applies_when", None))
         versions.append(EarlierVersion(version, guard))
         replaced = version_node["clauses"]
         if not isinstance(replaced, list):
@@ -514,7 +636,47 @@ def _document(reader: _Reader, raw: Any, parent: Any, definitions: dict[str, Def
         summary=" ".join(str(node.get("summary", "")).split()),
         earlier_versions=tuple(versions),
         disclosures=disclosures,
+        version_date=version_date,
     )
+
+
+def _dated_versions(reader: _Reader, node: _Mapping, version_date: ast.Expr | None,
+                    effective: date | None) -> dict[int, ast.Expr]:
+    """Guards for the earlier versions dated by ``effective_from``: the version that governs a claim is
+    the one with the latest ``effective_from`` on or before the claim's ``version_date``; the earliest
+    version also governs anything dated before it (nothing older is encoded)."""
+    dated = [version for version in _list(reader, node, "earlier_versions")
+             if isinstance(version, dict) and "effective_from" in version]
+    if not dated:
+        return {}
+    if version_date is None or effective is None:
+        raise reader.error("earlier versions with 'effective_from' need the document's 'version_date' and 'effective_from'",
+                           node, "earlier_versions", expected="version_date: a date fact or definition, e.g. delivery_date")
+    starts: list[tuple[date, Any]] = []
+    for version in dated:
+        start = version["effective_from"]
+        if not isinstance(start, date):
+            raise reader.error("'effective_from' must be a date YYYY-MM-DD", version, "effective_from", expected="a date")
+        if start >= effective:
+            raise reader.error(f"earlier version takes effect on {start}, not before the document's {effective}", version,
+                               "effective_from", expected=f"a date before {effective}")
+        starts.append((start, version))
+    starts.sort(key=lambda pair: pair[0])
+    for (first, _), (second, version) in itertools.pairwise(starts):
+        if first == second:
+            raise reader.error(f"two versions take effect on {first}", version, "effective_from", expected="one version per date")
+    guards: dict[int, ast.Expr] = {}
+    for index, (start, version) in enumerate(starts):
+        until = starts[index + 1][0] if index + 1 < len(starts) else effective
+        before = ast.Compare("<", version_date, ast.Const(until, text=until.isoformat()),
+                             text=f"{version_date.text} < {until.isoformat()}")
+        if index == 0:
+            guards[id(version)] = before
+            continue
+        since = ast.Compare(">=", version_date, ast.Const(start, text=start.isoformat()),
+                            text=f"{version_date.text} >= {start.isoformat()}")
+        guards[id(version)] = ast.All((since, before), text=f"{since.text} and {before.text}")
+    return guards
 
 
 def _list(reader: _Reader, node: _Mapping, key: str) -> list[Any]:

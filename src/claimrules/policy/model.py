@@ -138,6 +138,7 @@ class Document:
     summary: str = ""
     earlier_versions: tuple[EarlierVersion, ...] = ()
     disclosures: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    version_date: Expr | None = None  # the date that chooses among versions dated by effective_from
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,14 +30,14 @@ MAX_DIGITS = 15  # a number the engine holds exactly (64-bit integers, doubles)
 MAX_DURATION = {"days": 366_000, "business_days": 261_000, "months": 12_000, "years": 1_000}  # 1,000 years
 
 FUNCTIONS = frozenset(
-    {"coalesce", "max", "min", "month_day", "next_on", "extended_end", "extensions_void", "extensions_capped",
-     "count", "any", "sum", "holds"}
+    {"coalesce", "max", "min", "month_day", "next_on", "count", "any", "sum", "holds"}
 )
 UNITS = {
     "day": "days", "days": "days", "month": "months", "months": "months",
     "year": "years", "years": "years",
 }
-KEYWORDS = frozenset({"and", "or", "not", "in", "within", "after", "is", "known", "missing", "true", "false", "where", "business"})
+KEYWORDS = frozenset({"and", "or", "not", "in", "within", "after", "is", "known", "missing", "true", "false", "where", "business",
+                      "if", "then", "else", "up", "to"})
 
 _TOKEN = re.compile(
     r"""
@@ -159,11 +159,11 @@ class Parser:
 
     def predicate(self) -> ast.Expr:
         start = self.current.start
-        left = self.additive()
+        left = self.ceiling()
         token = self.current
         if token.kind == "op" and token.text in ("==", "!=", "<", "<=", ">", ">="):
             self.index += 1
-            right = self.additive()
+            right = self.ceiling()
             return ast.Compare(token.text, left, right, text=self.span(start))  # type: ignore[arg-type]
         if self.accept("in"):
             return ast.Member(left, self.container(), text=self.span(start))
@@ -229,6 +229,30 @@ class Parser:
             raise _error(self.source, token.start, f"a duration of {amount} {unit.replace('_', ' ')} is too long",
                          f"at most {MAX_DURATION[unit]} {unit.replace('_', ' ')}")
         return ast.Duration(amount, unit, text=self.span(start))  # type: ignore[arg-type]
+
+    def ceiling(self) -> ast.Expr:
+        """``amount up to ceiling``: the amount, but never more than the ceiling (the lower of the two)."""
+        start = self.current.start
+        node = self.additive()
+        while self.current.text == "up" and self.current.kind == "name" and self.peek().text == "to":
+            self.index += 2
+            limit = self.additive()
+            node = ast.Call("min", (node, limit), text=self.span(start))
+        return node
+
+    def conditional(self, start: int) -> ast.Expr:
+        """``if condition then value else value``: a two-row decision table with the 'first' hit policy."""
+        self.enter()
+        try:
+            condition = self.disjunction()
+            self.expect("then", "'then' (as in 'if product.condition == 'new' then 30 else 14')")
+            chosen = self.disjunction()
+            self.expect("else", "'else': a conditional value needs a value for every case")
+            other = self.disjunction()
+        finally:
+            self.leave()
+        return ast.Table("first", (ast.Row(condition, chosen, text=chosen.text), ast.Row(None, other, text=other.text)),
+                         text=self.span(start))
 
     def additive(self) -> ast.Expr:
         start = self.current.start
@@ -308,6 +332,9 @@ class Parser:
         if text == "true" or text == "false":
             self.index += 1
             return ast.Const(text == "true", text=text)
+        if text == "if":
+            self.index += 1
+            return self.conditional(start)
         if text in KEYWORDS:
             raise self.fail(f"'{text}' cannot start a value", "a value, a fact or a definition")
         if re.fullmatch(r"[A-Z]{3}", text) and self.peek().kind == "number":
@@ -335,6 +362,14 @@ class Parser:
         try:
             if name in ("count", "any", "sum"):
                 token = self.current
+                if (name in ("count", "any") and token.kind == "name" and "." not in token.text
+                        and token.text not in self.fact_roots and token.text not in KEYWORDS):
+                    # the grants of an exceptions declaration, by its name
+                    self.index += 1
+                    grants_where = self.disjunction() if self.accept("where") else None
+                    self.expect(")", "')'")
+                    return ast.GrantQuery(name, ast.Ref(token.text, text=token.text), grants_where,  # type: ignore[arg-type]
+                                          text=self.span(start))
                 if token.kind != "name" or token.text.split(".", 1)[0] not in self.fact_roots:
                     raise self.fail(f"{name}() takes a list-valued claim fact", "a list such as 'prior_incidents'")
                 self.index += 1

@@ -13,6 +13,7 @@ from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, PolicySet, Source
 
 MAX_DEPTH = 40
+_GRANTS = "<grants>"  # the item scope of a query over the grants of an exceptions declaration
 
 
 class _ErrorMaker(Protocol):
@@ -45,6 +46,12 @@ def _check_names(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
 def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str],
                  item_of: str | None) -> None:
     if isinstance(node, ast.Fact):
+        if node.path.startswith("item.") and item_of == _GRANTS:
+            if node.path[5:] not in ast.GRANT_FIELDS:
+                raise _fail(source, f"unknown field '{node.path[5:]}' of a grant", clause=clause,
+                            expected="one of " + ", ".join(sorted(ast.GRANT_FIELDS)),
+                            help=did_you_mean(node.path[5:], ast.GRANT_FIELDS))
+            return
         if node.path.startswith("item."):
             field = node.path[5:]
             if item_of is None:
@@ -74,6 +81,26 @@ def _check_scope(node: ast.Expr, policy: PolicySet, source: Source, clause: str 
             wanted = str(low) if low == high else f"{low} to {high}"
             raise _fail(source, f"{node.name}() takes {wanted} arguments, {len(node.args)} given", clause=clause,
                         expected=f"{wanted} arguments")
+    if isinstance(node, ast.GrantQuery):
+        definition = policy.definitions.get(node.declaration.name)
+        if definition is None or not isinstance(definition.value, ast.Exceptions):
+            raise _fail(source, f"{node.kind}() over '{node.declaration.name}', which is neither a list fact nor a "
+                        "declaration of exceptions", clause=clause,
+                        expected="a list such as 'prior_incidents', or a definition with 'exceptions'",
+                        help=did_you_mean(node.declaration.name, [*LIST_FACTS, *(name for name, known in
+                                          policy.definitions.items() if isinstance(known.value, ast.Exceptions))]))
+        if node.where is not None:
+            _check_scope(node.where, policy, source, clause, clause_ids, item_of=_GRANTS)
+        return
+    if isinstance(node, ast.Exceptions) and node.recorded is not None:
+        if node.recorded not in LIST_FACTS:
+            raise _fail(source, f"exceptions recorded in '{node.recorded}', which is not a list", clause=clause,
+                        expected="one of " + ", ".join(LIST_FACTS), help=did_you_mean(node.recorded, LIST_FACTS))
+        for field in (node.role_field, node.granted_field, node.end_field):
+            if field not in ITEM_FIELDS[node.recorded]:
+                raise _fail(source, f"unknown field '{field}' of {node.recorded}", clause=clause,
+                            expected="one of " + ", ".join(sorted(ITEM_FIELDS[node.recorded])),
+                            help=did_you_mean(field, ITEM_FIELDS[node.recorded]))
     if isinstance(node, ast.Quantified):
         if node.kind == "sum" and node.value is None:
             raise _fail(source, "sum() needs the value to add up", clause=clause,
@@ -313,10 +340,39 @@ class _Types:
             return "bool"
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Table):
+            return self.table(node)
+        if isinstance(node, ast.Exceptions):
+            self.expect(node.window_end, "date", "the 'window_end' of exceptions")
+            for event in node.events:
+                self.expect(event.when, "bool", f"the 'when' of event {event.name}")
+                self.expect(event.granted_on, "date", f"the 'granted_on' of event {event.name}")
+                self.expect(event.new_end, "date", f"the 'new_end' of event {event.name}")
+            return "date"
+        if isinstance(node, ast.GrantQuery):
+            if node.where is not None:
+                self.expect(node.where, "bool", "the 'where' of " + node.kind + "()")
+            return "number" if node.kind == "count" else "bool"
         return "any"
 
+    def table(self, node: ast.Table) -> str:
+        kinds = set()
+        for row in node.rows:
+            if row.when is not None:
+                self.expect(row.when, "bool", "the condition of a table row")
+            kinds.add(self.type_of(row.value))
+        if node.aggregate == "count":
+            return "number"
+        kinds.discard("any")
+        if len(kinds) > 1:
+            raise self.fail(node, "the rows give " + " and ".join(_KINDS.get(kind, kind) for kind in sorted(kinds)),
+                            "values of one kind in every row")
+        if node.aggregate == "sum" and kinds and kinds <= {"date", "text", "bool"}:
+            raise self.fail(node, f"cannot add up {_KINDS.get(next(iter(kinds)), 'values')}", "numbers or amounts of money")
+        return kinds.pop() if kinds else "any"
+
     def call(self, node: ast.Call) -> str:
-        arity = {"month_day": 1, "next_on": 3, "extended_end": 7}
+        arity = {"month_day": 1, "next_on": 3}
         if node.name in arity and len(node.args) != arity[node.name]:
             raise self.fail(node, f"{node.name}() takes {arity[node.name]} argument(s), not {len(node.args)}",
                             f"{arity[node.name]} argument(s)")
@@ -337,9 +393,6 @@ class _Types:
                 self.expect(arg, "number", f"the {what} of next_on()")
                 if isinstance(arg, ast.Const) and not (isinstance(arg.value, int) and low <= arg.value <= high):
                     raise self.fail(node, f"{arg.value} is not a {what}", f"a whole number from {low} to {high}")
-            return "date"
-        if node.name == "extended_end":
-            self.expect(node.args[0], "date", "the first argument of extended_end()")
             return "date"
         for arg in node.args:
             self.type_of(arg)

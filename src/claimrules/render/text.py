@@ -56,6 +56,11 @@ def decision_text(decision: Decision, *, trace: bool = False) -> str:
         why = _why_not(decision, decision.remedy_clause)
         if why:
             lines.append(why)
+    if decision.exceptions:
+        lines.append("Exceptions recorded:")
+        for item in decision.exceptions:
+            under = f" ({item.status_clause})" if item.status_clause else ""
+            lines.append(f"  {item.source}, {item.role}, under {item.clause}: {item.status}{under}: {item.reason}")
     for notice in decision.notices:
         lines.append(f"Note ({notice.clause}): {notice.text}")
     lines.append("")
