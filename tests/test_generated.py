@@ -84,3 +84,18 @@ def test_values_encoded_once_give_the_bytes_of_encoding_each_ruleset_s_fields(fa
     fields = sorted(fact)[::2]
     joined = ",".join(durable._encode(field) + ":" + encoded[field] for field in fields)
     assert "{" + joined + "}" == durable._encode({field: fact[field] for field in fields})
+
+
+def test_generated_source_holds_no_policy_text_only_field_names() -> None:
+    import ast as python_ast
+
+    program = Program(loader.load_policy(POLICY))
+    try:
+        tree = python_ast.parse(program.generated_source)
+        strings = {node.value for node in python_ast.walk(tree)
+                   if isinstance(node, python_ast.Constant) and isinstance(node.value, str)}
+        allowed = {"one", *program.durable.fields, *(p.path for p in program.durable.fields.values() if p.path)}
+        assert strings <= allowed
+        assert not any(isinstance(node, (python_ast.Import, python_ast.ImportFrom)) for node in python_ast.walk(tree))
+    finally:
+        program.close()
