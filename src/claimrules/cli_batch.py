@@ -110,6 +110,7 @@ class _Progress:
         self.bar: Any = None
         self.last = 0.0
         self.started = time.perf_counter()
+        self.done = (0, 0)
 
     def __enter__(self) -> _Progress:
         if self.show:
@@ -126,6 +127,7 @@ class _Progress:
     def update(self, records: int, position: int) -> None:
         if self.bar is None:
             return
+        self.done = (records, position)
         now = time.perf_counter()
         if now - self.last < 0.2:
             return
@@ -136,4 +138,6 @@ class _Progress:
 
     def __exit__(self, *_: object) -> None:
         if self.bar is not None:
+            self.last = 0.0
+            self.update(*self.done)  # the final figures, whatever the throttle skipped
             self.bar.stop()
