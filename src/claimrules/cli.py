@@ -175,8 +175,10 @@ def schema() -> None:
     typer.echo(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
 
 
+from claimrules import cli_analysis  # noqa: E402 - commands registered once the app exists
 from claimrules.cli_batch import register as _register_batch  # noqa: E402
 
+cli_analysis.register(app)
 _register_batch(app)
 
 

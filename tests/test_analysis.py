@@ -1,0 +1,210 @@
+"""lint and diff: seeded faults in copies of the reference policy are caught, each with a witness claim
+that ``claimrules check`` confirms; the reference set lints with documented findings only; a diff
+that only shortens the battery period reports exactly the battery claims it changes.
+
+Expected findings come from the contract text (which clause should decide); witnesses are re-decided
+through the CLI so the finding is confirmed by the engine, not by the analysis that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from typer.testing import CliRunner
+
+import claimrules
+from claimrules.analysis import cases, diff, lint
+from claimrules.analysis.solver import vocabulary
+from claimrules.analysis.witness import Seed, seeds_from
+from claimrules.cli import app
+from claimrules.facts import claim_json_schema
+from claimrules.territory import US_STATES_AND_DC
+
+ROOT = Path(__file__).resolve().parents[1]
+NORTHWIND = ROOT / "policies" / "northwind"
+EXAMPLES = ROOT / "examples" / "claims"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, object]:
+    return claim_json_schema()
+
+
+@pytest.fixture(scope="module")
+def seeds(schema: dict[str, object]) -> list[Seed]:
+    examples = [(case.name, case.claim) for case in cases.load_cases([EXAMPLES])]
+    return seeds_from(examples, vocabulary(schema))
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[claimrules.CompiledPolicy]:
+    with claimrules.load_policy(NORTHWIND) as policy:
+        yield policy
+
+
+def mutated(tmp_path: Path, file: str, change: Callable[[str], str]) -> Path:
+    copy = tmp_path / "policy"
+    shutil.copytree(NORTHWIND, copy)
+    target = copy / file
+    before = target.read_text(encoding="utf-8")
+    after = change(before)
+    assert after != before, "the seeded fault did not apply"
+    target.write_text(after, encoding="utf-8")
+    return copy
+
+
+def check(policy: Path, claim: dict[str, object], tmp_path: Path) -> dict[str, object]:
+    """Decide a witness with the command line, as a user would."""
+    file = tmp_path / f"witness-{abs(hash(json.dumps(claim, sort_keys=True)))}.json"
+    file.write_text(json.dumps(claim), encoding="utf-8")
+    result = runner.invoke(app, ["check", str(file), "--policy", str(policy), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    decided: dict[str, object] = json.loads(result.output)
+    return decided
+
+
+def test_reference_set_has_only_documented_findings(reference: claimrules.CompiledPolicy, seeds: list[Seed],
+                                                    schema: dict[str, object], tmp_path: Path) -> None:
+    report = lint.lint(reference, seeds, schema)
+    kinds = sorted({finding.kind for finding in report.findings})
+    # docs/analysis.md: the only finding on the reference set is a gap (a repair claim that gives no
+    # incident at all reaches no clause); each gap's witness must be decided by the default alone.
+    assert set(kinds) <= {"gap"}, lint.text_report(report)
+    for finding in report.findings:
+        assert finding.witness is not None
+        decided = check(NORTHWIND, finding.witness, tmp_path)
+        assert decided["deciding"]["clause"] == reference.policy.otherwise_clause  # type: ignore[index]
+
+
+def test_lint_finds_the_missing_precedence_between_rt_1_3_and_rt_1_2(seeds: list[Seed], schema: dict[str, object],
+                                                                       tmp_path: Path) -> None:
+    policy = mutated(tmp_path, "store-returns.yaml", lambda text: text.replace(
+        "        overrides: [RT 1.1, RT 1.2]\n", "", 1))
+    with claimrules.load_policy(policy) as faulty:
+        report = lint.lint(faulty, seeds, schema)
+    conflicts = [f for f in report.findings if f.kind == "conflict" and f.clause == "RT 1.3"]
+    assert conflicts, lint.text_report(report)
+    assert any("RT 1.2" in f.message or "RT 1.1" in f.message for f in conflicts)
+    witness = conflicts[0].witness
+    assert witness is not None
+    # RT 1.3: a holiday delivery (15 Nov - 31 Dec) may be returned until 31 January: the witness is
+    # such a request; without the precedence the faulty policy refuses it.
+    delivered = date.fromisoformat(witness["delivery"].get("delivered_on") or witness["delivery"].get("picked_up_on")
+                                   or witness["delivery"]["invoice_date"])
+    assert (delivered.month, delivered.day) >= (11, 10)
+    decided = check(policy, witness, tmp_path)
+    assert decided["outcome"] == "deny"
+    assert check(NORTHWIND, witness, tmp_path)["outcome"] == "approve"
+
+
+def test_lint_finds_a_clause_giving_on_site_service_to_every_request(seeds: list[Seed], schema: dict[str, object],
+                                                                       tmp_path: Path) -> None:
+    clause = """      - id: CP 6.9
+        title: On-site service for everyone (seeded fault)
+        text: Every request for on-site service is served on site.
+        effect: remedy
+        remedy: on_site_repair
+        priority: 1
+        when: "claim.requested_service == 'on_site'"
+"""
+    policy = mutated(tmp_path, "care-plan.yaml", lambda text: text.replace("      - id: CP 6.3\n", clause + "      - id: CP 6.3\n", 1))
+    with claimrules.load_policy(policy) as faulty:
+        report = lint.lint(faulty, seeds, schema)
+    conflicts = [f for f in report.findings if f.kind == "conflict" and {"CP 6.2", "CP 6.9"} <= set(re.findall(r"CP 6\.\d", f.message))]
+    assert conflicts, lint.text_report(report)
+    witness = conflicts[0].witness
+    assert witness is not None and witness["claim"]["requested_service"] == "on_site"
+    traced = runner.invoke(app, ["explain", _write(tmp_path, witness), "--policy", str(policy), "--format", "json"])
+    rows = {(row["clause"], row["branch"]): row["result"] for row in json.loads(traced.output)["trace"]}
+    assert rows[("CP 6.9", "when")] == "true" and rows[("CP 6.2", "when")] == "true"
+
+
+def _write(tmp_path: Path, claim: dict[str, object]) -> str:
+    file = tmp_path / "w.json"
+    file.write_text(json.dumps(claim), encoding="utf-8")
+    return str(file)
+
+
+def test_diff_finds_a_third_incident_allowed(reference: claimrules.CompiledPolicy, seeds: list[Seed],
+                                             schema: dict[str, object], tmp_path: Path) -> None:
+    policy = mutated(tmp_path, "care-plan.yaml", lambda text: text.replace(
+        "and item.occurred_on < incident.occurred_on) >= 2", "and item.occurred_on < incident.occurred_on) >= 3", 1))
+    with claimrules.load_policy(policy) as faulty:
+        report = diff.semantic_diff(reference, faulty, seeds, schema)
+    assert report.changed_rules == ["CP 4.1"]
+    changes = [c for c in report.changes if c.kind == "outcome"]
+    assert changes, diff.text_report(report)
+    # CP 4.1: the third accidental-damage incident in 12 months is not covered; with the fault it is.
+    assert any(c.old.outcome == "deny" and c.old.deciding == "CP 4.1" and c.new.outcome == "approve" for c in changes)
+    for change in changes:
+        assert check(NORTHWIND, change.witness, tmp_path)["outcome"] == change.old.outcome
+        assert check(policy, change.witness, tmp_path)["outcome"] == change.new.outcome
+
+
+def test_diff_finds_the_district_of_columbia_dropped(reference: claimrules.CompiledPolicy, seeds: list[Seed],
+                                                     schema: dict[str, object], tmp_path: Path) -> None:
+    states = ", ".join(sorted(US_STATES_AND_DC - {"US-DC"}))
+    policy = mutated(tmp_path, "limited-warranty.yaml", lambda text: text.replace(
+        "        sets: [us_states_and_dc, eea]\n        codes: [CA, GB, AU]",
+        f"        sets: [eea]\n        codes: [CA, GB, AU, {states}]", 1))
+    with claimrules.load_policy(policy) as faulty:
+        report = diff.semantic_diff(reference, faulty, seeds, schema)
+    changes = [c for c in report.changes if c.kind == "outcome"]
+    assert changes, diff.text_report(report)
+    # LW 1.5 / LW 5.2: a product in the District of Columbia is in the Service Territory (depot
+    # repair, shipping paid both ways); without DC it would be served under LW 5.3 at the customer's cost.
+    assert all(c.witness["location"].get("subdivision") == "US-DC" for c in changes), diff.text_report(report)
+    for change in changes:
+        assert check(NORTHWIND, change.witness, tmp_path)["remedy"] == change.old.remedy
+        assert check(policy, change.witness, tmp_path)["remedy"] == change.new.remedy
+
+
+def test_diff_of_a_six_month_battery_period_reports_only_those_batteries(
+        reference: claimrules.CompiledPolicy, seeds: list[Seed], schema: dict[str, object], tmp_path: Path) -> None:
+    policy = mutated(tmp_path, "limited-warranty.yaml", lambda text: text.replace(
+        '        when: "claim.reported_on <= delivery_date + 1 year"\n        otherwise: excludes\n      - id: LW 2.4',
+        '        when: "claim.reported_on <= delivery_date + 6 months"\n        otherwise: excludes\n      - id: LW 2.4', 1))
+    with claimrules.load_policy(policy) as faulty:
+        report = diff.semantic_diff(reference, faulty, seeds, schema)
+    assert report.changed_rules == ["LW 2.3"]
+    changes = [c for c in report.changes if c.kind == "outcome"]
+    assert changes, diff.text_report(report)
+    # LW 2.3 (2024-01): batteries 1 year from delivery for products delivered from 2024; the copy
+    # says 6 months. An approval of such a battery reported after 6 months becomes a refusal under
+    # LW 2.3 where nothing else gives the customer a right...
+    assert any(c.old.outcome == "approve" and c.new.outcome == "deny" and c.new.deciding == "LW 2.3" for c in changes)
+    for change in changes:
+        # ... and every change lies in that region: a failed battery delivered from 2024, reported
+        # more than 6 and at most 12 months after delivery (where a regional addendum still gives a
+        # right, the claim is decided under it instead, RG 0.1 / LW 1.7).
+        assert change.new.outcome in ("deny", "refer") or change.new.deciding.startswith("RG "), diff.text_report(report)
+        witness = change.witness
+        assert witness["incident"]["cause"] == "battery"
+        delivery = witness["delivery"]
+        delivered = date.fromisoformat(delivery.get("delivered_on") or delivery.get("picked_up_on")
+                                       or (date.fromisoformat(delivery["invoice_date"]) + relativedelta(days=5)).isoformat())
+        reported = date.fromisoformat(witness["claim"]["reported_on"])
+        assert delivered >= date(2024, 1, 1)
+        assert delivered + relativedelta(months=6) < reported <= delivered + relativedelta(years=1)
+        assert check(NORTHWIND, witness, tmp_path)["outcome"] == change.old.outcome
+        assert check(policy, witness, tmp_path)["outcome"] == change.new.outcome
+
+
+def test_cli_lint_and_diff_exit_codes(tmp_path: Path) -> None:
+    clean = runner.invoke(app, ["lint", str(NORTHWIND), "--structural"])
+    assert clean.exit_code == 0 and clean.output.strip().endswith("0 finding(s)")
+    same = runner.invoke(app, ["diff", str(NORTHWIND), str(NORTHWIND), "-e", str(EXAMPLES)])
+    assert same.exit_code == 0 and "rules that changed: none" in same.output
+    policy = mutated(tmp_path, "care-plan.yaml", lambda text: text.replace(
+        "and item.occurred_on < incident.occurred_on) >= 2", "and item.occurred_on < incident.occurred_on) >= 3", 1))
+    changed = runner.invoke(app, ["diff", str(NORTHWIND), str(policy), "-e", str(EXAMPLES), "--format", "json"])
+    assert changed.exit_code == 1
+    assert json.loads(changed.output)["changed_rules"] == ["CP 4.1"]
