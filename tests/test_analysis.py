@@ -102,7 +102,7 @@ def test_lint_finds_the_missing_precedence_between_rt_1_3_and_rt_1_2(seeds: list
     assert (delivered.month, delivered.day) >= (11, 10)
     decided = check(policy, witness, tmp_path)
     assert decided["outcome"] == "deny"
-    assert check(NORTHWIND, witness, tmp_path)["outcome"] == "approve"
+    assert check(NORTHWIND, witness, tmp_path)["outcome"] in ("approve", "needs_information")  # not refused
 
 
 def test_lint_finds_a_clause_giving_on_site_service_to_every_request(seeds: list[Seed], schema: dict[str, object],

@@ -54,8 +54,9 @@ def test_json_format_is_the_decision_value() -> None:
 def test_explain_shows_every_condition() -> None:
     result = run("explain", "examples/claims/gulf-late-refurb-return.json")
     assert result.returncode == 0, result.stderr
-    assert "Trace (every clause" in result.stdout
     assert "RT 1.2" in result.stdout and "claim.reported_on = 2024-06-23" in result.stdout
+    # RT 1.2: the window is 14 days after the Delivery Date (3 June 2024): it ended on 17 June.
+    assert "rt_regular_window_end = 2024-06-17" in result.stdout
 
 
 def test_schema_is_json_schema() -> None:

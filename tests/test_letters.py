@@ -244,7 +244,10 @@ def test_held_claim_letter_asks_for_exactly_the_missing_facts(mini: claimrules.C
     assert decision.outcome == "needs_information" and decision.missing_facts == ("product.serial_number",)
     page = Page(render_letter(decision, mini.policy, claim=facts))
     assert "is on hold: we need more information" in page.intro
-    assert "product serial number" in page.section("Our decision")
+    # No internal field name: the fact by its label (issue #14), and to whom it goes.
+    assert "the Product's serial number" in page.section("Our decision")
+    assert "product.serial_number" not in page.section("Our decision")
+    assert "To whom:" in page.section("Our decision") and decision.responsible.name in page.section("Our decision")
 
 
 def test_every_format_carries_the_same_decision(mini: claimrules.CompiledPolicy) -> None:

@@ -12,14 +12,27 @@ import json
 import sys
 import time
 from datetime import date
+from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from claimrules.api import load_policy
-from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError, PolicyError
-from claimrules.facts import claim_json_schema, load_claim
+from claimrules.cli_support import (
+    ENV_POLICY,
+    ClaimSource,
+    UsageError,
+    claim_sources,
+    error_json,
+    exit_code,
+    resolve_policy,
+)
+from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError
+from claimrules.explanation import explain as explain_decision
+from claimrules.facts import ClaimFacts, claim_json_schema, parse_claim, read_claim_text
+from claimrules.render.explain import explanation_text
 from claimrules.render.text import decision_json, decision_text
 
 EXIT_DECIDED = 0
@@ -28,21 +41,65 @@ EXIT_BAD_CLAIM = 3
 EXIT_BAD_POLICY = 4
 EXIT_INTERNAL = 5
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
 
-PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
+
+class DecisionFormat(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class LetterFormat(StrEnum):
+    html = "html"
+    md = "md"
+    txt = "txt"
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("claimrules")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+            version = "unknown"
+        typer.echo(f"claimrules {version}")
+        raise typer.Exit(EXIT_DECIDED)
+
+
+@app.callback()
+def _global(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Adjudicate warranty, protection-plan and return claims against declarative policies.
+
+    The policy set comes from --policy, else $CLAIMRULES_POLICY, else `policy = "DIR"` in the nearest
+    claimrules.toml or in ~/.config/claimrules/config.toml.
+    """
+
+
+PolicyOption = Annotated[Path | None, typer.Option(
+    "--policy", "-p", help=f"Policy set folder (with policy-set.yaml). Default: ${ENV_POLICY}, or policy = \"DIR\" in "
+                           "claimrules.toml (here or a parent) or ~/.config/claimrules/config.toml.")]
 OnOption = Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD (default: the day the claim was reported).")]
+ClaimsArgument = Annotated[list[str], typer.Argument(
+    help="Claim files (JSON); '-' reads standard input; a .jsonl file (or --format jsonl) holds one claim per line.")]
 
 
-def _fail(error: ClaimrulesError) -> None:
-    typer.echo(f"error: {error}", err=True)
-    code = EXIT_BAD_CLAIM if isinstance(error, ClaimError) else EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_INTERNAL
-    raise typer.Exit(code)
+def _fail(error: ClaimrulesError, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(error_json(error))
+    else:
+        typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(exit_code(error))
 
 
-def _internal(problem: Exception) -> None:
-    typer.echo(f"error: internal error (a bug in claimrules): {type(problem).__name__}: {problem}", err=True)
+def _internal(problem: Exception, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(error_json(problem))
+    else:
+        typer.echo(f"error: internal error (a bug in claimrules): {type(problem).__name__}: {problem}", err=True)
     raise typer.Exit(EXIT_INTERNAL)
 
 
@@ -55,68 +112,120 @@ def _decision_date(on: str | None) -> date | None:
         raise ClaimError(f"'{on}' is not a real date", field="--on", expected="a date YYYY-MM-DD") from None
 
 
-def _decide(claim: Path, policy: Path, on: str | None):  # type: ignore[no-untyped-def]
-    facts = load_claim(claim)
-    decided_on = _decision_date(on)
-    with load_policy(policy) as compiled:
-        return compiled.adjudicate(facts, decided_on)
+def _claim(source: ClaimSource) -> ClaimFacts:
+    return parse_claim(read_claim_text(source.text, source=source.name), source=source.name)
 
 
-def _print_decision(claim: Path, policy: Path, format: str, on: str | None, *, trace: bool) -> None:
-    if format not in ("text", "json"):
-        typer.echo(f"error: --format: '{format}' is not allowed (expected text or json)", err=True)
-        raise typer.Exit(EXIT_USAGE)
+def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, on: str | None, *, trace: bool) -> None:
+    """Decide every claim given; one result each (a JSON array for json with several, a line each for jsonl)."""
+    as_json = format is not DecisionFormat.text
     try:
-        decision = _decide(claim, policy, on)
+        folder = resolve_policy(policy)
+        decided_on = _decision_date(on)
+        compiled = load_policy(folder)
     except ClaimrulesError as error:
-        _fail(error)
+        _fail(error, as_json)
         return
-    typer.echo(decision_json(decision, trace=trace) if format == "json" else decision_text(decision, trace=trace), nl=False)
+    worst = EXIT_DECIDED
+    results: list[str] = []
+    with compiled:
+        try:
+            sources = list(claim_sources(claims, lines=format is DecisionFormat.jsonl))
+        except ClaimrulesError as error:
+            _fail(error, as_json)
+            return
+        if not sources:
+            _fail(UsageError("no claim given", field="CLAIM", expected="a claim file, '-' or a .jsonl file"), as_json)
+        for source in sources:
+            try:
+                facts = _claim(source)
+                decision = compiled.adjudicate(facts, decided_on)
+                if format is DecisionFormat.text:
+                    out = (explanation_text(explain_decision(compiled.program, facts, decision)) if trace
+                           else decision_text(decision))
+                    results.append((f"== {source.name}\n" if len(sources) > 1 else "") + out)
+                elif trace:
+                    results.append(explain_decision(compiled.program, facts, decision).model_dump_json(indent=None if format is DecisionFormat.jsonl else 2))
+                elif format is DecisionFormat.jsonl:
+                    results.append(json.dumps({"source": source.name, "decision": decision.model_dump(mode="json", exclude={"trace"})},
+                                              ensure_ascii=False))
+                else:
+                    results.append(decision_json(decision, trace=False).rstrip("\n"))
+            except ClaimrulesError as error:
+                if len(sources) == 1 or format is DecisionFormat.text:
+                    if len(sources) > 1:
+                        typer.echo(f"error: {error}", err=True)
+                        worst = max(worst, exit_code(error))
+                        continue
+                    _fail(error, as_json)
+                    return
+                worst = max(worst, exit_code(error))
+                results.append(json.dumps({"source": source.name, **json.loads(error_json(error))}, ensure_ascii=False)
+                               if format is DecisionFormat.jsonl else error_json(error))
+            except Exception as problem:  # a bug: say so, never a traceback
+                _internal(problem, as_json)
+                return
+    if format is DecisionFormat.jsonl:
+        typer.echo("\n".join(results))
+    elif format is DecisionFormat.json:
+        typer.echo(results[0] if len(results) == 1 else "[\n" + ",\n".join(results) + "\n]")
+    else:
+        typer.echo("\n".join(results), nl=False)
+    if worst != EXIT_DECIDED:
+        raise typer.Exit(worst)
 
 
 @app.command()
 def check(
-    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    claims: ClaimsArgument,
+    policy: PolicyOption = None,
+    format: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
     on: OnOption = None,
 ) -> None:
-    """Decide one claim and print the decision."""
-    _print_decision(claim, policy, format, on, trace=False)
+    """Decide claims and print each decision: the outcome, and why in words, with the dates."""
+    _decide_all(claims, policy, format, on, trace=False)
 
 
 @app.command()
 def explain(
-    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    claims: ClaimsArgument,
+    policy: PolicyOption = None,
+    format: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format (json: the same tree).")] = DecisionFormat.text,
     on: OnOption = None,
 ) -> None:
-    """Decide one claim and print the full trace: every condition, the facts it read, its result."""
-    _print_decision(claim, policy, format, on, trace=True)
+    """Decide claims and show why as trees: every condition, the value at each leaf, the result at
+    each node, the tests that decided; and what would have had to hold instead."""
+    _decide_all(claims, policy, format, on, trace=True)
 
 
 @app.command()
 def letter(
-    claim: Annotated[Path, typer.Argument(help="Claim facts (JSON).")],
-    policy: PolicyOption = Path("policies/northwind"),
-    format: Annotated[str, typer.Option("--format", "-f", help="html, md or txt")] = "html",
+    claim: Annotated[str, typer.Argument(help="Claim facts (JSON); '-' reads standard input.")],
+    policy: PolicyOption = None,
+    format: Annotated[LetterFormat, typer.Option("--format", "-f", help="Letter format.")] = LetterFormat.html,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the letter here (default: stdout).")] = None,
     on: OnOption = None,
-    docs_base: Annotated[str, typer.Option("--docs-base", help="Where the coverage documentation is, relative to the letter or as a URL.")] = "site/",
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Where the coverage site is published (absolute URL); default: the policy set's site_url.")] = None,
+    docs_base: Annotated[str | None, typer.Option("--docs-base", hidden=True,
+                                                  help="Older name of --base-url (may be relative).")] = None,
 ) -> None:
     """Decide one claim and write the decision letter to the customer."""
-    from claimrules.render.letter import FORMATS, render_letter  # only the commands that use it import it
+    from claimrules.render.letter import render_letter  # only the commands that use it import it (fast start)
 
-    if format not in FORMATS:
-        typer.echo(f"error: --format: '{format}' is not allowed (expected {', '.join(FORMATS)})", err=True)
-        raise typer.Exit(EXIT_USAGE)
     try:
-        facts = load_claim(claim)
+        folder = resolve_policy(policy)
+        source = next(iter(claim_sources([claim], lines=False)))
+        facts = _claim(source)
         decided_on = _decision_date(on)
-        with load_policy(policy) as compiled:
+        with load_policy(folder) as compiled:
             decision = compiled.adjudicate(facts, decided_on)
-            text = render_letter(decision, compiled.policy, format=format, claim=facts, docs_base=docs_base)
+            base = base_url or docs_base or compiled.policy.site_url
+            if not base:
+                typer.echo("warning: links are relative to a site/ folder next to the letter; set site_url in "
+                           "policy-set.yaml or pass --base-url so they work once the letter is sent", err=True)
+                base = "site/"
+            text = render_letter(decision, compiled.policy, format=format.value, claim=facts, docs_base=base)
     except ClaimrulesError as error:
         _fail(error)
         return
@@ -176,9 +285,12 @@ def schema() -> None:
 
 
 from claimrules import cli_analysis  # noqa: E402 - commands registered once the app exists
-from claimrules.cli_batch import register as _register_batch  # noqa: E402
 
 cli_analysis.register(app)
+
+
+from claimrules.cli_batch import register as _register_batch  # noqa: E402
+
 _register_batch(app)
 
 
@@ -192,3 +304,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+from claimrules.cli_record import register as _register_record  # noqa: E402
+
+_register_record(app)

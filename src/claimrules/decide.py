@@ -43,6 +43,7 @@ from claimrules.policy.model import (
     Effect,
     PolicySet,
 )
+from claimrules.reasons import Reasons
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
 
@@ -282,6 +283,7 @@ class Adjudicator:
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
+        self._reasons = Reasons(program)
         self._declarations = tuple((name, program.conditions.grants_of(name)) for name, definition in
                                    sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
@@ -471,6 +473,7 @@ class Adjudicator:
             claim_fingerprint=claim_fingerprint,
             trace=trace,
             facts=facts_read,
+            reasons=self._reasons.for_grounds(grounds, truth, evaluation.context, outcome, missing),
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
 

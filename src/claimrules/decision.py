@@ -77,6 +77,30 @@ class EscalationStep(_Value):
     answer_within: str | None = None
 
 
+class ValueUsed(_Value):
+    """A value a reason states: the fact or definition (``name``, internal), its customer-facing
+    ``label``, its ``kind``, the value (ISO date, ``USD 899.00``, ISO 3166 code...) and in ``words``."""
+
+    name: str
+    label: str
+    kind: Literal["date", "money", "place", "count", "number", "text", "yes_no", "list"]
+    value: str
+    words: str
+
+
+class Reason(_Value):
+    """One ground in one sentence a customer understands, with the values it states.
+
+    ``branch``: ``holds`` (the clause's condition held), ``otherwise`` (its condition failed, which
+    refuses) or ``missing`` (the facts a held claim needs).
+    """
+
+    clause: str
+    branch: Literal["holds", "otherwise", "missing"]
+    text: str
+    values: tuple[ValueUsed, ...] = ()
+
+
 class ExceptionOutcome(_Value):
     """What became of one recorded exception (an extension, or an event that counts as one, e.g. a
     documented deployment) under the policy's exceptions declaration (RT 3.1-3.4)."""
@@ -129,6 +153,8 @@ class Decision(_Value):
     claim_fingerprint: str
     trace: tuple[ClauseTrace, ...] = ()
     facts: tuple[FactUsed, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    """Per ground, in the grounds' order: the reason in words, with the values the engine used."""
     exceptions: tuple[ExceptionOutcome, ...] = ()
 
     def fact(self, name: str) -> str | None:
@@ -147,6 +173,10 @@ class Decision(_Value):
             if amount.kind == kind:
                 return amount.money
         return None
+
+    def reason(self, clause: str) -> Reason | None:
+        """The reason in words for one ground, by clause id."""
+        return next((reason for reason in self.reasons if reason.clause == clause), None)
 
     @property
     def next_step(self) -> EscalationStep | None:

@@ -279,7 +279,7 @@ def _kind(value: Any) -> str:
 
 CLAUSE_KEYS = {
     "id", "title", "text", "effect", "when", "overrides", "remedy", "priority", "refund", "refer_to", "party",
-    "over", "requires", "fee", "amount", "notice", "if_outcome", "applies", "otherwise",
+    "over", "requires", "fee", "amount", "notice", "if_outcome", "applies", "otherwise", "reason",
 }
 DOCUMENT_KEYS = {
     "id", "title", "issuer", "responsible", "version", "effective_from", "jurisdiction", "regional", "applies_when",
@@ -351,6 +351,7 @@ def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: s
     priority = node.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise reader.error("'priority' must be a whole number", node, "priority", clause=clause_id, expected="a whole number")
+    reason, reason_otherwise = _reason_templates(reader, node, clause_id)
     clause = Clause(
         id=clause_id,
         document=document_id,
@@ -374,6 +375,8 @@ def _clause(reader: _Reader, raw: Any, document_id: str, parent: Any, version: s
         amount=tuple(amount),
         notice=" ".join(str(node["notice"]).split()) if "notice" in node else None,
         if_outcome=if_outcome,
+        reason=reason,
+        reason_otherwise=reason_otherwise,
     )
     _check_clause_shape(reader, clause, node)
     return clause
@@ -697,6 +700,41 @@ def _guarded(clause: Clause, guard: ast.Expr) -> Clause:
     return replace(clause, applies=applies)
 
 
+def _reason_templates(reader: _Reader, node: _Mapping, clause_id: str) -> tuple[str | None, str | None]:
+    """A clause's ``reason:``: one sentence, or ``{holds: ..., otherwise: ...}`` (docs/policy-language.md)."""
+    if "reason" not in node:
+        return None, None
+    raw = node["reason"]
+    if isinstance(raw, str):
+        texts: dict[str, Any] = {"holds": raw}
+    else:
+        mapping = reader.mapping(raw, "'reason'", node, "reason", clause_id)
+        reader.keys(mapping, {"holds", "otherwise"}, set(), "'reason'", clause_id)
+        texts = dict(mapping)
+    found: dict[str, str | None] = {"holds": None, "otherwise": None}
+    for branch, text in texts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise reader.error("a reason must be a sentence", node, "reason", clause=clause_id,
+                               expected="text with {named} values, e.g. 'you asked on {claim.reported_on}'")
+        found[branch] = " ".join(text.split())
+    return found["holds"], found["otherwise"]
+
+
+def _check_reason_names(reader: _Reader, policy: PolicySet) -> None:
+    """Every {name} in a reason template is a claim fact, a definition or a computed name."""
+    from claimrules.reasons import COMPUTED_NAMES, template_names
+
+    known = set(FACT_PATHS) | set(policy.definitions) | set(COMPUTED_NAMES) | {"location"}
+    for clause in policy.clauses_by_key.values():
+        for template in (clause.reason, clause.reason_otherwise):
+            for name in template_names(template or ""):
+                if name not in known:
+                    raise PolicyError(f"reason names unknown value '{{{name}}}'",
+                                      file=clause.source.file, line=clause.source.line, clause=clause.id,
+                                      field="reason", expected="a claim fact, a definition, or end, count, nth",
+                                      help=did_you_mean(name, sorted(known)))
+
+
 def load_policy(path: str | Path) -> PolicySet:
     """Load a policy set: a folder holding policy-set.yaml, or that file itself."""
     given = Path(path)
@@ -710,7 +748,7 @@ def load_policy(path: str | Path) -> PolicySet:
     root = reader.mapping(raw, "the policy set file")
     reader.keys(root, {"policy_set"}, {"policy_set"}, "the policy set file")
     body = reader.mapping(root["policy_set"], "'policy_set'", root, "policy_set")
-    reader.keys(body, {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information"},
+    reader.keys(body, {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information", "site_url"},
                 {"id", "title", "documents", "parties", "precedence", "otherwise", "needs_information"}, "'policy_set'")
     parties: dict[str, Party] = {}
     parties_node = reader.mapping(body["parties"], "'parties'", body, "parties")
@@ -757,10 +795,12 @@ def load_policy(path: str | Path) -> PolicySet:
         information_clause=reader.text(information, "clause", "'needs_information'"),
         fingerprint=_fingerprint(body, raw_documents),
         source=Source(display),
+        site_url=reader.text(body, "site_url", "'policy_set'") if "site_url" in body else "",
     )
     from claimrules.policy.validate import validate_policy
 
     validate_policy(policy, reader)
+    _check_reason_names(reader, policy)
     return policy
 
 

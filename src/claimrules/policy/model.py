@@ -84,6 +84,8 @@ class Clause:
     amount: tuple[AmountCase, ...] = ()
     notice: str | None = None
     if_outcome: tuple[str, ...] = ()
+    reason: str | None = None            # the author's sentence when the clause holds, with {named} values
+    reason_otherwise: str | None = None  # ... when its 'otherwise' branch decides
 
     @property
     def otherwise_key(self) -> str:
@@ -175,6 +177,7 @@ class PolicySet:
     fingerprint: str
     source: Source
     clauses_by_key: dict[str, Clause] = field(default_factory=dict)
+    site_url: str = ""  # where the coverage site (claimrules docs) is published: letters link there
 
     def clause(self, clause_id: str) -> Clause:
         return self.clauses_by_key[clause_id]

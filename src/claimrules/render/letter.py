@@ -25,15 +25,15 @@ from claimrules.decide import clause_order
 from claimrules.decision import Citation, Decision
 from claimrules.facts import ClaimFacts
 from claimrules.policy.model import Clause, Effect, PolicySet
+from claimrules.reasons import definition_label
 from claimrules.render.anchors import clause_href
 from claimrules.render.text import REMEDY_WORDS
+from claimrules.words import fact_label, long_date, place_name
 
 Format = Literal["html", "md", "txt"]
 FORMATS: tuple[str, ...] = ("html", "md", "txt")
 TEMPLATES = Path(__file__).parent / "templates"
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
 CLAIM_WORDS = {"return": "return", "repair": "repair claim", "cancel_plan": "plan cancellation"}
 AMOUNT_WORDS = {
     "refund": "Refund to you",
@@ -48,14 +48,28 @@ FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox
            "stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E")
 
 
-def long_date(value: date) -> str:
-    """``2025-05-19`` -> ``'19 May 2025'``: unambiguous in every country, whatever the locale."""
-    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
-
-
 def fact_words(path: str) -> str:
-    """A fact path as words: ``'product.serial_number'`` -> ``'product serial number'``."""
-    return re.sub(r"[._]+", " ", path).strip()
+    """A fact as the customer reads it: its label (``'product.serial_number'`` -> ``"the Product's serial number"``)."""
+    return fact_label(path)
+
+
+def used_words(name: str, shown: str | None, policy: PolicySet) -> str:
+    """A value the trace read, for a customer: its label and the value in words (dates as "3 June 2024")."""
+    if name in policy.definitions:
+        clause = policy.clauses_by_key.get(policy.definitions[name].clause or "")
+        label = definition_label(policy.definitions[name], name, clause.text if clause is not None else "")
+    else:
+        label = fact_label(name)
+    value = shown or "not given"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value = long_date(date.fromisoformat(value))
+    elif name == "location" or (re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", value) and name.startswith("location")):
+        value = place_name(value.split(" ")[0])
+    elif value in ("yes", "no", "unknown"):
+        value = {"unknown": "not given"}.get(value, value)
+    else:
+        value = value.replace("_", " ")
+    return f"{label}: {value}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,9 @@ class Letter:
     policy_fingerprint: str
     claim_details: tuple[tuple[str, str], ...]
     docs_base: str
+    reasons: tuple[tuple[str, Cited | None], ...] = ()
+    send_to: str = ""
+    send_by: str = ""
 
 
 class _Citer:
@@ -198,7 +215,7 @@ def services_not_given(decision: Decision, policy: PolicySet) -> list[tuple[Clau
         failed = [condition for condition in trace.conditions if condition.result == "false"]
         labelled = [condition for condition in failed if condition.label]
         reasons = [Reason(label=condition.label or condition.condition,
-                          facts="; ".join(f"{name} = {decision.fact(name)}" for name in condition.reads))
+                          facts="; ".join(used_words(name, decision.fact(name), policy) for name in condition.reads))
                    for condition in (labelled or failed)]
         if reasons:
             found.append((clause, reasons))
@@ -317,7 +334,27 @@ def build_letter(decision: Decision, policy: PolicySet, *, claim: ClaimFacts | N
         policy_fingerprint=decision.policy.fingerprint[:12],
         claim_details=_claim_details(claim),
         docs_base=docs_base,
+        reasons=tuple((reason.text, cite.by_id(reason.clause)) for reason in decision.reasons),
+        send_to=_send_to(decision),
+        send_by=_send_by(decision, claim),
     )
+
+
+def _send_to(decision: Decision) -> str:
+    """Whom a held claim's missing facts go to (LW 6.3): the party deciding the claim."""
+    if decision.outcome != "needs_information":
+        return ""
+    contact = f" ({decision.responsible.contact})" if decision.responsible.contact else ""
+    return f"{decision.responsible.name}{contact}, quoting decision {decision.decision_id}"
+
+
+def _send_by(decision: Decision, claim: ClaimFacts | None) -> str:
+    """By when: the terms set no deadline for missing facts (LW 6.3); the claim keeps its date."""
+    if decision.outcome != "needs_information":
+        return ""
+    reported = f" and your claim keeps the date you first reported it, {long_date(claim.claim.reported_on)}" if claim else ""
+    return (f"As soon as you can. The terms set no deadline for this ({decision.deciding.clause}): we decide as soon "
+            f"as it arrives{reported}.")
 
 
 def _md_escape(value: Any) -> str:
@@ -372,4 +409,4 @@ def render_letter(decision: Decision, policy_set: PolicySet, *, format: str = "h
     return text
 
 
-__all__ = ["FORMATS", "Letter", "build_letter", "long_date", "render_letter", "services_not_given"]
+__all__ = ["FORMATS", "Letter", "build_letter", "fact_words", "long_date", "render_letter", "services_not_given"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +409,50 @@ def missing_disclosures(policy: PolicySet) -> list[MissingDisclosure]:
 
 # -- examples -----------------------------------------------------------------------------------------
 
+TASKS = (("What is covered", "what-is-covered"), ("How to claim", "how-to-claim"), ("Deadlines", "periods"),
+         ("Who decides", "who-decides"), ("If you disagree", "if-you-disagree"))
+"""The task index of the site's front page: what a reader comes to find, and the anchor on each document page."""
+
+
+def _phrases(story: str) -> list[str]:
+    text = re.sub(r"\s*\([^)]*\)", "", story)
+    return [phrase.strip().rstrip(",") for phrase in re.split(r"(?<!\d)\.(?=\s|$)|: |; | -> | \u2014 ", text)
+            if phrase.strip()]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",") + "\u2026"
+
+
+def story_title(story: str, decision: Decision | None, detail: str = "") -> str:
+    """An example titled by its story: the story's opening phrase (and a phrase that tells it apart
+    from a similar story), and what was decided."""
+    phrases = _phrases(story) or [story]
+    lead = _short(phrases[0]) + (f" ({_short(detail, 60)})" if detail else "")
+    if decision is None:
+        return lead
+    outcome = {"approve": "approved", "deny": "refused", "refer": "referred", "needs_information": "held"}[decision.outcome]
+    return f"{lead}: {outcome}, {_lower_first(decision.deciding.title)} ({decision.deciding.clause})"
+
+
+def _story_titles(views: list[ExampleView], decisions: dict[str, Decision], claims: dict[str, ClaimFacts]) -> list[ExampleView]:
+    """Titles from the stories; where two read alike, each adds the first phrase of its story that differs."""
+    del claims
+    titles = {view.name: story_title(view.story, decisions.get(view.name)) if view.story else view.title for view in views}
+    groups: dict[str, list[ExampleView]] = {}
+    for view in views:
+        groups.setdefault(titles[view.name], []).append(view)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        stories = [_phrases(view.story) for view in group]
+        for view, phrases in zip(group, stories):
+            others = [other for other in stories if other is not phrases]
+            detail = next((phrase for phrase in phrases[1:] if all(phrase not in other for other in others)), "")
+            titles[view.name] = story_title(view.story, decisions.get(view.name), detail)
+    return [replace(view, title=titles[view.name]) for view in views]
+
+
 def _title_of(name: str, policy: PolicySet) -> str:
     """An example's file name as a title: 'cp-onsite-puerto-rico' -> 'CP onsite puerto rico'."""
     ids = {part.lower() for document in policy.documents for part in re.split(r"[-_ ]", document.id)}
@@ -481,7 +525,7 @@ def _examples(compiled: CompiledPolicy, examples_dir: Path | None) -> tuple[list
         results.append(ExampleResult(name, str(path), outcome=decision.outcome, deciding=decision.deciding.clause,
                                      decision_id=decision.decision_id,
                                      differs_from_expected=_compare_expected(decision, raw.get("expected"))))
-    return views, results, decisions, claims
+    return _story_titles(views, decisions, claims), results, decisions, claims
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -532,6 +576,7 @@ def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: str | 
             "policy": policy, "documents": documents, "fingerprint": policy.fingerprint[:12],
             "precedence": reader.cite_id(policy.precedence_clause), "stylesheet": STYLESHEET,
             "warranty_pages": [view for view in documents if view.disclosure is not None],
+            "tasks": TASKS,
         }
         writer = _Writer(out)
         writer.write(STYLESHEET, (TEMPLATES / "base.css").read_text(encoding="utf-8"))

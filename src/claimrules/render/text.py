@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from claimrules.decision import Decision
+from claimrules.words import fact_label
 
 OUTCOME_WORDS = {
     "approve": "APPROVED",
@@ -28,7 +29,10 @@ REMEDY_WORDS = {
 
 def decision_text(decision: Decision, *, trace: bool = False) -> str:
     lines: list[str] = []
-    lines.append(f"Decision {decision.decision_id}: {OUTCOME_WORDS[decision.outcome]}")
+    lines.append(f"{OUTCOME_WORDS[decision.outcome]} under {decision.deciding.clause} (decision {decision.decision_id})")
+    deciding = decision.reason(decision.deciding.clause)
+    if deciding is not None:
+        lines.append(f"Why: {deciding.text}")
     lines.append(f"Decided on {decision.decided_on.isoformat()} under policy set {decision.policy.id} "
                  f"({', '.join(decision.policy.documents)})")
     if decision.under_addendum:
@@ -42,12 +46,15 @@ def decision_text(decision: Decision, *, trace: bool = False) -> str:
     if decision.referred_to:
         lines.append(f"Referred to: {decision.referred_to}")
     if decision.missing_facts:
-        lines.append("Facts needed before a decision: " + ", ".join(decision.missing_facts))
+        lines.append("Facts needed before a decision: " + ", ".join(fact_label(path) for path in decision.missing_facts))
     lines.append("")
     lines.append("Grounds (all of them):")
     for citation in decision.grounds:
         version = f" (version {citation.version})" if citation.version else ""
         lines.append(f"  {citation.clause}{version} {citation.title}: \"{citation.text}\"")
+        reason = decision.reason(citation.clause)
+        if reason is not None and citation.clause != decision.deciding.clause:
+            lines.append(f"    Why: {reason.text}")
     if decision.displaced:
         lines.append("Sections the addendum displaces:")
         for citation in decision.displaced:
