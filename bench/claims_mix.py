@@ -8,6 +8,7 @@ every cause, prior incidents, extensions and deployments, in the regions the pol
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,6 +93,13 @@ def claim(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.1:
             facts["repair_estimate"] = {"amount": rng.choice(["150.00", "2500.00"]), "currency": currency}
     return facts
+
+
+def iter_claims(count: int, seed: int = 2026) -> Iterator[dict[str, Any]]:
+    """The same claims as ``claims_mix``, one at a time (for runs too large to hold in memory)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield claim(rng)
 
 
 def claims_mix(count: int, seed: int = 2026) -> list[dict[str, Any]]:

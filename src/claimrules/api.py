@@ -25,8 +25,10 @@ class CompiledPolicy:
     object is garbage-collected.
     """
 
-    def __init__(self, policy: PolicySet) -> None:
+    def __init__(self, policy: PolicySet, path: Path | None = None) -> None:
         self.policy = policy
+        #: The folder it was loaded from (worker processes of a batch load it again from there).
+        self.path = path
         self.program = Program(policy)
         self.adjudicator = Adjudicator(self.program)
 
@@ -83,7 +85,7 @@ class CompiledPolicy:
 
 def load_policy(path: str | Path) -> CompiledPolicy:
     """Load, validate and compile a policy set (a folder with policy-set.yaml)."""
-    return CompiledPolicy(loader.load_policy(path))
+    return CompiledPolicy(loader.load_policy(path), Path(path).resolve())
 
 
 def load_vocabulary(path: str | Path) -> Vocabulary:

@@ -35,8 +35,6 @@ from claimrules.facts import ClaimFacts, claim_json_schema, read_claim_text
 from claimrules.files import FileProblem, write_new
 from claimrules.render.escape import clean_text
 from claimrules.render.explain import explanation_text
-from claimrules.render.letter import render_letter
-from claimrules.render.site import build_site
 from claimrules.render.text import decision_json, decision_text
 
 EXIT_DECIDED = 0
@@ -233,6 +231,8 @@ def letter(
                                                   help="Older name of --base-url (may be relative).")] = None,
 ) -> None:
     """Decide one claim and write the decision letter to the customer."""
+    from claimrules.render.letter import render_letter  # only the commands that use it import it (fast start)
+
     try:
         folder = resolve_policy(policy)
         source = next(iter(claim_sources([claim], lines=False)))
@@ -277,6 +277,8 @@ def docs(
     """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
     started = time.perf_counter()
     try:
+        from claimrules.render.site import build_site
+
         report = build_site(resolve_policy(policy_dir), output, examples)
     except ClaimrulesError as error:
         _fail(error)
@@ -317,6 +319,11 @@ cli_analysis.register(app)
 from claimrules.cli_record import register as _register_record  # noqa: E402
 
 _register_record(app)
+
+
+from claimrules.cli_batch import register as _register_batch  # noqa: E402
+
+_register_batch(app)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from claimrules.bounded import ByteBoundedCache
 from claimrules.decision import (
     Amount,
     Citation,
@@ -27,6 +26,7 @@ from claimrules.decision import (
     Party,
     PolicyUsed,
 )
+from claimrules.engine.cache import BoundedCache
 from claimrules.engine.evaluate import Context, render_value
 from claimrules.engine.program import Evaluation, Program
 from claimrules.errors import EvaluationError
@@ -276,10 +276,12 @@ class Adjudicator:
         self.policy = program.policy
         self.resolver = Resolver(program)
         self.holds = HoldAnalysis(program, self.resolver)
-        self._trace_cache: dict[tuple[Any, ...], ClauseTrace] = ByteBoundedCache()  # bounded by bytes (issue #13)
+        # Shared pieces of decisions, bounded by their estimated bytes (issue #15: flat memory over
+        # millions of distinct claims; the count checks below never trigger at these budgets).
+        self._trace_cache: BoundedCache[tuple[Any, ...], ClauseTrace] = BoundedCache(16 * 2**20)
         self._citations: dict[str, Citation] = {}
-        self._rendered: dict[tuple[str, Any], FactUsed] = ByteBoundedCache()  # free text makes every claim a key
-        self._escalations: dict[tuple[Any, ...], tuple[EscalationStep, ...]] = {}
+        self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
+        self._escalations: BoundedCache[tuple[Any, ...], tuple[EscalationStep, ...]] = BoundedCache(4 * 2**20)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)

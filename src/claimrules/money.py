@@ -6,8 +6,9 @@ import re
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 
-import pycountry
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
+
+from claimrules.isodata import currency_codes
 
 __all__ = [
     "CurrencyMismatch",
@@ -65,7 +66,7 @@ def validate_currency(code: str) -> str:
         raise UnknownCurrency(
             f"{code!r} is not an ISO 4217 currency code (expected three uppercase letters, e.g. 'USD')"
         )
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if code not in currency_codes():
         raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code")
     return code
 

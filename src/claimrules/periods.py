@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
 from dateutil.relativedelta import relativedelta
 
 __all__ = [
@@ -112,6 +111,8 @@ def _holiday_dates(country: str, subdiv: str | None, year: int) -> frozenset[dat
     do not. An unsupported country has no holidays; an unsupported subdivision
     falls back to the country's holidays.
     """
+    import holidays  # its country tables take ~0.1 s to import: only when a business day is counted
+
     supported = holidays.list_supported_countries(include_aliases=False)
     if country not in supported:
         return frozenset()

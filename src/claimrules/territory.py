@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-import pycountry
+from claimrules.isodata import country_codes, subdivision_types
 
 __all__ = [
     "EEA",
@@ -47,7 +47,7 @@ def validate_country(code: str) -> str:
         raise UnknownCountry(
             f"{code!r} is not an ISO 3166-1 alpha-2 country code (expected two uppercase letters, e.g. 'US')"
         )
-    if pycountry.countries.get(alpha_2=code) is None:
+    if code not in country_codes():
         raise UnknownCountry(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
 
@@ -58,7 +58,7 @@ def validate_subdivision(code: str) -> str:
         raise UnknownSubdivision(
             f"{code!r} is not an ISO 3166-2 subdivision code (expected e.g. 'US-AL', uppercase)"
         )
-    if pycountry.subdivisions.get(code=code) is None:  # type: ignore[no-untyped-call]
+    if code not in subdivision_types():
         raise UnknownSubdivision(f"{code!r} is not an ISO 3166-2 subdivision code")
     return code
 
@@ -70,8 +70,7 @@ def subdivision_country(code: str) -> str:
 
 
 def _us_subdivisions(*types: str) -> frozenset[str]:
-    found = pycountry.subdivisions.get(country_code="US")  # type: ignore[no-untyped-call]
-    return frozenset(s.code for s in found if s.type in types)
+    return frozenset(code for code, kind in subdivision_types().items() if code.startswith("US-") and kind in types)
 
 
 # The five inhabited U.S. territories that have both an ISO 3166-1 country code and

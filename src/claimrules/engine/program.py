@@ -8,13 +8,16 @@ never a silent decision.
 
 from __future__ import annotations
 
+import functools
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from claimrules.engine.compiler import DurableCompiler, fact_for
 from claimrules.engine.durable import EngineError, RuleNetwork
 from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context
+from claimrules.engine.generated import generate
 from claimrules.errors import EvaluationError, PolicyError
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, Document, PolicySet
@@ -48,7 +51,10 @@ MAX_ENGINE_FIELDS = 2000
 
 
 class Program:
-    def __init__(self, policy: PolicySet) -> None:
+    """``fast=False`` runs the reference closures only; the default runs generated code for the rule
+    conditions and the projection (``claimrules.engine.generated``), with identical decisions."""
+
+    def __init__(self, policy: PolicySet, *, fast: bool = True) -> None:
         self.policy = policy
         self.conditions = ConditionCompiler(policy)
         self.durable = DurableCompiler(policy, self.conditions)
@@ -77,6 +83,12 @@ class Program:
                 if clause.otherwise is not None and clause.when is not None:
                     negated = ast.Not(clause.when, text=f"not ({clause.when.text})")
                     add(clause.otherwise_key, document, clause, "otherwise", _both(clause.applies, negated))
+        self.project: Callable[[Context], dict[str, Any]] = functools.partial(fact_for, self.durable.fields)
+        self.generated_source = ""
+        if fast:
+            self.generated_source, functions, self.project = generate(
+                self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields)
+            rules = [replace(rule, fn=functions[index]) if index in functions else rule for index, rule in enumerate(rules)]
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
         self.document_rules = tuple(rule for rule in rules if rule.clause is None)
@@ -118,7 +130,7 @@ class Program:
             raise EvaluationError(f"policy set '{self.policy.id}' was closed", expected="an open policy set",
                                   help="load the policy set again (claimrules.load_policy) to decide claims")
         try:
-            fired = self.network.fired(fact_for(self.durable.fields, ctx))
+            fired = self.network.fired(self.project(ctx))
         except (EngineError, ValueError) as problem:
             raise EvaluationError(f"durable_rules failed on this claim: {problem}",
                                   help="this is a bug in claimrules; please report it with the claim") from None

@@ -1,0 +1,202 @@
+"""claimrules' speed in one run, as ratios measured in the same process (issue #15).
+
+    python bench/suite.py [--claims 3000] [--rounds 3] [--batch-claims 3000] [--check-runs 5] [--json]
+
+1. Per-claim CPU time, in interleaved rounds over the same distinct generated claims
+   (bench/claims_mix.py): claimrules' full decision (generated hot path, the default), the same
+   with the reference closures (``Program(fast=False)``), raw durable_rules asserting the same
+   projected facts into the same compiled rulesets (bench/raw_durable.py), a hand-written Python
+   function of the return-window + accidental-damage logic, and zen-engine evaluating the same
+   logic as a decision table (bench/floor.py; skipped if zen-engine is not installed).
+2. ``adjudicate_many`` / batch records on 1 worker and on every core: wall time (parallelism is
+   wall time), interleaved, with the workers' start-up included.
+3. ``claimrules check`` of one example: the split of a fresh process's CPU time into import, policy
+   load, compile and decide, and the command's wall time (median of ``--check-runs``).
+
+Peak memory over many claims is bench/rss_batch.py (long: run it on its own).
+CPU time (``time.process_time``) is used wherever one process does the work, so other load on a
+shared machine inflates the figures less than wall time would; ratios within one run are the
+figures to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "src"))
+
+from claims_mix import claims_mix  # noqa: E402
+from floor import ZEN_TABLE, flat_row, python_floor  # noqa: E402
+from raw_durable import raw_throughput  # noqa: E402
+
+import claimrules  # noqa: E402
+from claimrules.batch import decide_records  # noqa: E402
+from claimrules.decide import Adjudicator  # noqa: E402
+from claimrules.engine.program import Program  # noqa: E402
+from claimrules.facts import fact_values, parse_claim  # noqa: E402
+
+SPLIT = r"""
+import json, resource, sys, time
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
+w0, c0 = time.perf_counter(), cpu()
+import claimrules.cli
+from claimrules.api import CompiledPolicy
+from claimrules.facts import load_claim
+from claimrules.policy import loader
+w1, c1 = time.perf_counter(), cpu()
+policy = loader.load_policy(sys.argv[1])
+w2, c2 = time.perf_counter(), cpu()
+compiled = CompiledPolicy(policy)
+w3, c3 = time.perf_counter(), cpu()
+compiled.adjudicate(load_claim(sys.argv[2]))
+w4, c4 = time.perf_counter(), cpu()
+print(json.dumps({"cpu": [c1 - c0, c2 - c1, c3 - c2, c4 - c3], "wall": [w1 - w0, w2 - w1, w3 - w2, w4 - w3]}))
+"""
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            model = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}", "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def per_claim(rounds: int, contenders: dict[str, Any]) -> dict[str, float]:
+    """Microseconds of CPU per item for each contender, its rounds interleaved with the others'."""
+    spent = {name: 0.0 for name in contenders}
+    counts = {name: 0 for name in contenders}
+    for _ in range(rounds):
+        for name, (run, items) in contenders.items():
+            began = time.process_time()
+            run(items)
+            spent[name] += time.process_time() - began
+            counts[name] += len(items)
+    return {name: spent[name] / counts[name] * 1e6 for name in contenders}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-claims", type=int, default=3000)
+    parser.add_argument("--check-runs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--policy", default=str(ROOT / "policies" / "northwind"))
+    parser.add_argument("--example", default=str(ROOT / "examples" / "claims" / "gulf-onsite-request.json"))
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", choices=["decisions", "batch", "check"], help="run one part only")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {"machine": machine(), "claims": args.claims, "rounds": args.rounds}
+
+    policy = claimrules.load_policy(args.policy)
+    # 1. one process ---------------------------------------------------------------------------
+    if args.only in (None, "decisions"):
+        reference = Adjudicator(Program(policy.policy, fast=False))
+        raw = claims_mix(args.claims, args.seed)
+        facts = [parse_claim(item) for item in raw]
+        assert len({claim.model_dump_json() for claim in facts}) == len(facts), "claims must be distinct"
+        program = policy.program
+        projected = [program.project(program.evaluate(fact_values(item)).context) for item in facts]
+        rows = [flat_row(item) for item in raw]
+        contenders: dict[str, Any] = {
+            "claimrules": (lambda items: [policy.adjudicate(item) for item in items], facts),
+            "claimrules_reference_path": (lambda items: [reference.decide(item) for item in items], facts),
+            "raw_durable_rules": (lambda items: raw_throughput(program.engine_rules, items, clock=time.process_time), projected),
+            "python_floor": (lambda items: [python_floor(row) for row in items], rows),
+        }
+        try:
+            import zen
+
+            table = zen.ZenEngine().create_decision(ZEN_TABLE)
+            assert all(table.evaluate(row)["result"]["outcome"] == python_floor(row)["outcome"] for row in rows[:500])
+            contenders["zen_engine_table"] = (lambda items: [table.evaluate(row) for row in items], rows)
+        except ImportError:
+            figures["zen_engine_table"] = "skipped: zen-engine is not installed (pip install zen-engine)"
+        for item in facts[:200]:  # warm-up: the same first claims for both paths
+            policy.adjudicate(item)
+            reference.decide(item)
+        micros = per_claim(args.rounds, contenders)
+        raw_us = micros["raw_durable_rules"]
+        figures["cpu_us_per_claim"] = {name: round(value, 1) for name, value in micros.items()}
+        figures["per_second_cpu"] = {name: round(1e6 / value) for name, value in micros.items()}
+        figures["cost_ratio_to_raw_durable_rules"] = {name: round(value / raw_us, 2) for name, value in micros.items()}
+        figures["throughput_ratio_claimrules_to_raw"] = round(raw_us / micros["claimrules"], 3)
+        figures["hot_path_speedup_vs_reference"] = round(micros["claimrules_reference_path"] / micros["claimrules"], 3)
+
+    # 2. batch ----------------------------------------------------------------------------------
+    if args.only in (None, "batch"):
+        lines = [json.dumps(item) for item in claims_mix(args.batch_claims, args.seed + 1)]
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        walls: dict[int, list[float]] = {1: [], cores: []}
+        cpus: dict[int, list[tuple[float, float]]] = {1: [], cores: []}  # (this process, its reaped workers)
+        for _ in range(2):
+            for workers in (1, cores):
+                began, own, children = time.perf_counter(), time.process_time(), _children_cpu()
+                count = sum(1 for _ in decide_records(policy, enumerate(lines, start=1), workers=workers))
+                walls[workers].append(time.perf_counter() - began)
+                cpus[workers].append((time.process_time() - own, _children_cpu() - children))
+                assert count == len(lines)
+        alone = min(parent for parent, _ in cpus[1])
+        pooled = min(cpus[cores], key=lambda pair: pair[0] + pair[1])
+        figures["batch"] = {"claims": len(lines), "cores": cores,
+                            "wall_seconds": {str(key): [round(x, 2) for x in value] for key, value in walls.items()},
+                            "per_second_1_worker": round(len(lines) / min(walls[1])),
+                            f"per_second_{cores}_workers": round(len(lines) / min(walls[cores])),
+                            "speedup": round(min(walls[1]) / min(walls[cores]), 2),
+                            "cpu_seconds_1_worker": round(alone, 2),
+                            f"cpu_seconds_{cores}_workers": {"parent": round(pooled[0], 2), "workers": round(pooled[1], 2)},
+                            # the speed-up the pool allows where each process gets a core of its own
+                            "cpu_bound_speedup": round(alone / max(pooled[0], pooled[1] / cores), 2)}
+
+    # 3. the check command ------------------------------------------------------------------------
+    if args.only in (None, "check"):
+        splits, walls_check = [], []
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        for _ in range(args.check_runs):
+            done = subprocess.run([sys.executable, "-c", SPLIT, args.policy, args.example], capture_output=True, text=True,
+                                  env=env, check=True)
+            splits.append(json.loads(done.stdout))
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "claimrules.cli", "check", args.example, "--policy", args.policy],
+                           capture_output=True, env=env, check=True)
+            walls_check.append(time.perf_counter() - began)
+        stages = ("import", "load", "compile", "decide")
+        figures["check"] = {
+            "cpu_ms_median": {stage: round(statistics.median(split["cpu"][i] for split in splits) * 1000) for i, stage in enumerate(stages)},
+            "wall_ms_median": {stage: round(statistics.median(split["wall"][i] for split in splits) * 1000) for i, stage in enumerate(stages)},
+            "command_wall_ms": sorted(round(wall * 1000) for wall in walls_check),
+        }
+    figures["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    policy.close()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Generated Python for the per-claim hot path: the fact projection and each rule's traced condition.
+
+The closures of ``claimrules.engine.evaluate`` stay the reference. Where interpretation overhead
+dominates (a lambda and a list per ``and``/``or``, a loop over projections), this module writes the
+same computation as plain Python source, once per policy set, and compiles it, as Jinja2 compiles a
+template: the generator is the only clever part, the generated code is simple. Leaf tests (atoms)
+and computed terms are still the reference closures; only the plumbing between them is generated.
+
+The source is deterministic (same policy, same text: ``Program.generated_source``), built only from
+identifiers and integers this module chooses and ``repr`` of field names (a string literal,
+whatever the name); no policy text is ever code. ``tests/test_generated.py`` checks that decisions are identical with and without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from claimrules.engine.compiler import Projection, to_engine
+from claimrules.engine.evaluate import Compiled, ConditionCompiler, Context, _all_of, _any_of, _is_atom, _truth
+from claimrules.policy import expr as ast
+
+__all__ = ["RuleCode", "generate"]
+
+
+def _negate(value: Any, node: ast.Expr) -> Any:
+    return None if value is None else not _truth(value, node)
+
+
+class RuleCode:
+    """Builds the module source: one function per rule condition and one projection function."""
+
+    def __init__(self, conditions: ConditionCompiler) -> None:
+        self.conditions = conditions
+        self.namespace: dict[str, Any] = {"_all_of": _all_of, "_any_of": _any_of, "_negate": _negate,
+                                          "_date": date, "_to_engine": to_engine}
+        self.lines: list[str] = []
+        self._names: dict[int, str] = {}
+
+    def _bind(self, value: Any, prefix: str) -> str:
+        """A name in the generated module's namespace for a Python object (a closure, an AST node)."""
+        key = id(value)
+        name = self._names.get(key)
+        if name is None:
+            name = f"{prefix}{len(self._names)}"
+            self._names[key] = name
+            self.namespace[name] = value
+        return name
+
+    # -- rule conditions ---------------------------------------------------------------------------
+    def rule(self, index: int, condition: ast.Expr) -> str:
+        """A function ``rule_<index>(ctx)`` with the same value, side effects and order as
+        ``ConditionCompiler.compile(condition)``."""
+        name = f"rule_{index}"
+        body = self._expr(condition, None)
+        self.lines += [f"def {name}(ctx):", "    A = ctx.atoms", f"    return {body}", ""]
+        return name
+
+    def _expr(self, node: ast.Expr, label: str | None) -> str:
+        # Mirrors ConditionCompiler.compile(node, record=True, label=label).
+        if isinstance(node, ast.Labelled) and not _is_atom(node.item):
+            return self._atom(node.item, node.label)
+        if _is_atom(node):
+            return self._atom(node, label)
+        # Mirrors ConditionCompiler._compile(node, record=True).
+        if isinstance(node, ast.Labelled):
+            return self._expr(node.item, node.label)
+        if isinstance(node, ast.All):
+            return "_all_of((" + "".join(self._expr(item, None) + ", " for item in node.items) + "))"
+        if isinstance(node, ast.AnyOf):
+            return "_any_of((" + "".join(self._expr(item, None) + ", " for item in node.items) + "))"
+        if isinstance(node, ast.Not):
+            return f"_negate({self._expr(node.item, None)}, {self._bind(node, 'n')})"
+        # Anything else (a definition, a function call...) keeps its reference closure.
+        return f"{self._bind(self.conditions.compile(node, record=True), 'f')}(ctx)"
+
+    def _atom(self, node: ast.Expr, label: str | None) -> str:
+        if (node, label) not in self.conditions._interned:  # compile_traced interned it already
+            self.conditions._atom(node, label)
+        atom, recorded = self.conditions._interned[(node, label)]
+        return f"(A[{atom.index}] if {atom.index} in A else {self._bind(recorded, 'r')}(ctx))"
+
+    # -- the fact durable_rules sees ---------------------------------------------------------------
+    def projection(self, fields: Mapping[str, Projection]) -> None:
+        """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code."""
+        self.lines += ["def project(ctx):", "    V = ctx.values", "    fact = {'one': 1}"]
+        for name, projection in fields.items():
+            if projection.path is not None:
+                self.lines.append(f"    v = V.get({projection.path!r})")
+            else:
+                self.lines.append(f"    v = {self._bind(projection.compute, 'p')}(ctx)")
+            self.lines += [
+                "    if v is not None:",
+                "        k = type(v)",
+                "        if k is str or k is int or k is bool:",
+                f"            fact[{name!r}] = v",
+                "        elif k is _date:",
+                f"            fact[{name!r}] = v.toordinal()",
+                "        else:",
+                "            c = _to_engine(v)",
+                "            if c is not None:",
+                f"                fact[{name!r}] = c",
+            ]
+        self.lines += ["    return fact", ""]
+
+    def build(self) -> tuple[str, dict[str, Any]]:
+        source = "\n".join(self.lines)
+        namespace = dict(self.namespace)
+        # The one exec in claimrules: source this module wrote from its own names, integers and
+        # repr() literals of field names (no policy text as code); tests/bad_input/test_security.py
+        # allows it here only.
+        exec(compile(source, "<claimrules generated rules>", "exec"), namespace)
+        return source, namespace
+
+
+def generate(conditions: ConditionCompiler, rules: Sequence[tuple[int, ast.Expr | None]],
+             fields: Mapping[str, Projection]) -> tuple[str, dict[int, Compiled], Callable[[Context], dict[str, Any]]]:
+    """(source, generated function per rule index, projection function)."""
+    code = RuleCode(conditions)
+    names = {index: code.rule(index, condition) for index, condition in rules if condition is not None}
+    code.projection(fields)
+    source, namespace = code.build()
+    return source, {index: namespace[name] for index, name in names.items()}, namespace["project"]

@@ -1,0 +1,101 @@
+"""The hot path (issue #15) changes how fast a decision is made, never what it is.
+
+The reference closures (``Program(policy, fast=False)``) and the generated code (the default) must
+give the same decision, byte for byte in JSON with the full trace, on every example claim and on
+thousands of generated ones; and the JSON each ruleset is sent must be the bytes the reference
+encoder writes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claimrules.decide import Adjudicator
+from claimrules.engine import durable
+from claimrules.engine.program import Program
+from claimrules.facts import load_claim, parse_claim
+from claimrules.policy import loader
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = ROOT / "policies" / "northwind"
+
+
+def claims_mix(count: int, seed: int) -> list[dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location("claims_mix", ROOT / "bench" / "claims_mix.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.claims_mix(count, seed)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def paths() -> tuple[Adjudicator, Adjudicator]:
+    policy = loader.load_policy(POLICY)
+    return Adjudicator(Program(policy, fast=False)), Adjudicator(Program(policy))
+
+
+def test_generated_code_decides_every_example_exactly_as_the_reference(paths: tuple[Adjudicator, Adjudicator]) -> None:
+    reference, fast = paths
+    examples = sorted((ROOT / "examples" / "claims").glob("*.json"))
+    assert len(examples) > 50
+    for path in examples:
+        facts = load_claim(path)
+        assert fast.decide(facts).model_dump_json() == reference.decide(facts).model_dump_json(), path.name
+
+
+def test_generated_code_decides_thousands_of_generated_claims_exactly_as_the_reference(
+        paths: tuple[Adjudicator, Adjudicator]) -> None:
+    reference, fast = paths
+    outcomes: set[str] = set()
+    for claim in claims_mix(2000, seed=4242):
+        facts = parse_claim(claim)
+        expected = reference.decide(facts)
+        assert fast.decide(facts).model_dump_json() == expected.model_dump_json(), json.dumps(claim)
+        outcomes.add(expected.outcome)
+    assert {"approve", "deny", "refer"} <= outcomes  # the sample reaches every outcome the mix can give
+
+
+def test_generated_source_is_the_same_for_the_same_policy() -> None:
+    first, second = loader.load_policy(POLICY), loader.load_policy(POLICY)
+    with_first, with_second = Program(first), Program(second)
+    try:
+        assert with_first.generated_source == with_second.generated_source
+        assert "def project(ctx):" in with_first.generated_source
+        assert with_first.generated_source.count("\ndef rule_") + 1 >= len(with_first.rules) // 2
+    finally:
+        with_first.close()
+        with_second.close()
+
+
+_values = st.one_of(st.text(max_size=20), st.integers(-(2**62), 2**62), st.booleans(),
+                    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9))
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values, max_size=12))
+def test_values_encoded_once_give_the_bytes_of_encoding_each_ruleset_s_fields(fact: dict[str, Any]) -> None:
+    encoded = durable._encode_values(fact)
+    fields = sorted(fact)[::2]
+    joined = ",".join(durable._encode(field) + ":" + encoded[field] for field in fields)
+    assert "{" + joined + "}" == durable._encode({field: fact[field] for field in fields})
+
+
+def test_generated_source_holds_no_policy_text_only_field_names() -> None:
+    import ast as python_ast
+
+    program = Program(loader.load_policy(POLICY))
+    try:
+        tree = python_ast.parse(program.generated_source)
+        strings = {node.value for node in python_ast.walk(tree)
+                   if isinstance(node, python_ast.Constant) and isinstance(node.value, str)}
+        allowed = {"one", *program.durable.fields, *(p.path for p in program.durable.fields.values() if p.path)}
+        assert strings <= allowed
+        assert not any(isinstance(node, (python_ast.Import, python_ast.ImportFrom)) for node in python_ast.walk(tree))
+    finally:
+        program.close()
