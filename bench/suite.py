@@ -62,7 +62,7 @@ policy = loader.load_policy(sys.argv[1])
 w2, c2 = time.perf_counter(), cpu()
 compiled = CompiledPolicy(policy)
 w3, c3 = time.perf_counter(), cpu()
-compiled.adjudicate(load_claim(sys.argv[2]))
+compiled.adjudicate(load_claim(sys.argv[2], compiled))
 w4, c4 = time.perf_counter(), cpu()
 print(json.dumps({"cpu": [c1 - c0, c2 - c1, c3 - c2, c4 - c3], "wall": [w1 - w0, w2 - w1, w3 - w2, w4 - w3]}))
 """
@@ -116,7 +116,7 @@ def main() -> None:
     if args.only in (None, "decisions"):
         reference = Adjudicator(Program(policy.policy, fast=False))
         raw = claims_mix(args.claims, args.seed)
-        facts = [parse_claim(item) for item in raw]
+        facts = [parse_claim(item, policy) for item in raw]
         assert len({claim.model_dump_json() for claim in facts}) == len(facts), "claims must be distinct"
         program = policy.program
         projected = [program.project(program.evaluate(fact_values(item)).context) for item in facts]

@@ -53,7 +53,7 @@ def test_adjudicate_many_gives_each_example_its_own_decision_in_order(policy: cl
     results = list(adjudicate_many(policy, claims))
     assert [result.line for result in results] == list(range(1, len(claims) + 1))
     for path, claim, result in zip(EXAMPLES, claims, results):
-        alone = policy.adjudicate(claimrules.parse_claim(claim))
+        alone = policy.adjudicate(claimrules.parse_claim(claim, policy))
         assert result.decision == alone, path.name
     gulf = results[EXAMPLES.index(ROOT / "examples" / "claims" / "gulf-onsite-request.json")]
     # CP 6.2: "mail-in depot repair" when on-site condition (b) (within 100 miles) fails.
@@ -115,7 +115,7 @@ def test_csv_columns_are_dotted_fact_paths(policy: claimrules.CompiledPolicy, tm
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [record["line"] for record in written] == list(range(2, 43))  # the header is line 1
     for claim, record in zip(claims, written):
-        expected = json.loads(policy.adjudicate(claimrules.parse_claim(claim)).model_dump_json(exclude={"trace"}))
+        expected = json.loads(policy.adjudicate(claimrules.parse_claim(claim, policy)).model_dump_json(exclude={"trace"}))
         assert record["decision"] == expected
     assert "cells for" in written[-1]["error"]["message"]
 

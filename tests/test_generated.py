@@ -46,7 +46,7 @@ def test_generated_code_decides_every_example_exactly_as_the_reference(paths: tu
     examples = sorted((ROOT / "examples" / "claims").glob("*.json"))
     assert len(examples) > 50
     for path in examples:
-        facts = load_claim(path)
+        facts = load_claim(path, reference.policy)
         assert fast.decide(facts).model_dump_json() == reference.decide(facts).model_dump_json(), path.name
 
 
@@ -55,7 +55,7 @@ def test_generated_code_decides_thousands_of_generated_claims_exactly_as_the_ref
     reference, fast = paths
     outcomes: set[str] = set()
     for claim in claims_mix(2000, seed=4242):
-        facts = parse_claim(claim)
+        facts = parse_claim(claim, reference.policy)
         expected = reference.decide(facts)
         assert fast.decide(facts).model_dump_json() == expected.model_dump_json(), json.dumps(claim)
         outcomes.add(expected.outcome)

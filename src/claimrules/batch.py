@@ -115,6 +115,8 @@ def _facts(item: Item, line: int, policy: Any) -> ClaimFacts:
         if not item.strip():
             raise ClaimError("empty line", file=source, expected="one claim as a JSON object per line")
         return parse_claim(read_claim_text(item, source=source), policy, source=source)
+    if isinstance(item, CsvClaim):
+        return parse_claim(typed_cells(item, policy.vocabulary), policy, source=source)
     return parse_claim(item, policy, source=source)
 
 
@@ -237,6 +239,43 @@ def decide_records(policy: CompiledPolicy | str | Path, numbered: Iterable[tuple
 
 # -- files ----------------------------------------------------------------------------------------------
 
+class CsvClaim(dict[str, Any]):
+    """A claim read from a CSV row: its cells are text, typed by the policy's vocabulary when decided."""
+
+
+def typed_cells(document: dict[str, Any], vocabulary: Any, prefix: str = "") -> dict[str, Any]:
+    """CSV text as the vocabulary's types: 'true'/'false' for a bool, digits for an integer or a
+    decimal; everything else (dates, amounts, text) as JSON text would give it. A cell that is not
+    of its fact's type stays text, so the claim model names the field and the expected type."""
+    import re
+    from decimal import Decimal, InvalidOperation
+
+    typed: dict[str, Any] = {}
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            typed[key] = typed_cells(value, vocabulary, path + ".")
+        elif isinstance(value, list):
+            typed[key] = [typed_cells(item, vocabulary, path + "[].") if isinstance(item, dict) else item
+                          for item in value]
+        else:
+            spec = vocabulary.specs.get(path)
+            kind = spec.type if spec is not None else None
+            text = str(value).strip()
+            if kind == "bool" and text.lower() in ("true", "false"):
+                typed[key] = text.lower() == "true"
+            elif kind == "integer" and re.fullmatch(r"-?[0-9]{1,18}", text):
+                typed[key] = int(text)
+            elif kind == "decimal" and re.fullmatch(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", text):
+                try:
+                    typed[key] = Decimal(text)
+                except InvalidOperation:
+                    typed[key] = value
+            else:
+                typed[key] = value
+    return typed
+
+
 def csv_claim(row: Mapping[str, str]) -> dict[str, Any]:
     """A CSV row as a claim: each column is a dotted fact path, a number selects a list item.
 
@@ -306,7 +345,7 @@ def _csv_rows(stream: IO[bytes], skip: int) -> Iterator[tuple[int, Item, int]]:
             item = BadInput(f"{len(row)} cells for {len(header)} columns", expected="one cell per header column")
         else:
             try:
-                item = csv_claim(dict(zip(header, row)))
+                item = CsvClaim(csv_claim(dict(zip(header, row))))
             except ClaimError as error:
                 item = BadInput(error.message, expected=error.expected)
         yield line, item, stream.tell()

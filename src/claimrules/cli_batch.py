@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 def batch(
     claims: Annotated[Path, typer.Argument(help="Claims: JSON Lines (one claim per line) or CSV (.csv, dotted fact paths as columns).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Decisions as JSON Lines, one record per input line.")],
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")] = Path("policies/northwind"),
+    policy: Annotated[Path | None, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml); default as for check.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: every core).")] = None,
     input_format: Annotated[str | None, typer.Option("--input-format", help="jsonl or csv (default: from the file suffix).")] = None,
     on: Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD for every claim (default: each claim's report day).")] = None,
@@ -60,7 +60,9 @@ def batch(
         raise typer.Exit(EXIT_USAGE) from None
     try:
         skip = resume_point(output) if resume and output.is_file() else 0
-        compiled = load_policy(policy)
+        from claimrules.cli_support import resolve_policy
+
+        compiled = load_policy(resolve_policy(policy))
     except ClaimrulesError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_BAD_CLAIM) from None

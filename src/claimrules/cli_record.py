@@ -24,7 +24,7 @@ DEFAULT_LEDGER = "claimrules-ledger.sqlite"
 
 LedgerOption = Annotated[str | None, typer.Option(
     "--ledger", "-l", help=f"SQLite file or postgresql:// URL (default: $CLAIMRULES_LEDGER or {DEFAULT_LEDGER}).")]
-PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml).")]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", "-p", help="Policy set folder (with policy-set.yaml); default as for check.")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json")]
 
 
@@ -57,10 +57,11 @@ def _date(value: str | None, option: str) -> date | None:
         raise ClaimError(f"'{value}' is not a real date", field=option, expected="a date YYYY-MM-DD") from None
 
 
-def _open(ledger: str | None, policy: Path) -> Any:
+def _open(ledger: str | None, policy: Path | None) -> Any:
+    from claimrules.cli_support import resolve_policy
     from claimrules.ledger import Ledger, open_store
 
-    compiled: CompiledPolicy = load_policy(policy)
+    compiled: CompiledPolicy = load_policy(resolve_policy(policy))
     return Ledger(open_store(ledger_location(ledger)), compiled)
 
 
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
         claim_id: Annotated[str, typer.Option("--claim-id", "-c", help="The claim's id in the ledger.")],
         by: Annotated[str | None, typer.Option("--by", help="Who asks (staff id); default $CLAIMRULES_ACTOR or $USER.")] = None,
         ledger: LedgerOption = None,
-        policy: PolicyOption = Path("policies/northwind"),
+        policy: PolicyOption = None,
         on: Annotated[str | None, typer.Option("--on", help="Decision date YYYY-MM-DD.")] = None,
         format: FormatOption = "text",
     ) -> None:
@@ -130,7 +131,7 @@ def register(app: typer.Typer) -> None:
         granted_on: Annotated[str | None, typer.Option("--granted-on", help="The day it was granted (default: today).")] = None,
         by: Annotated[str | None, typer.Option("--by", help="Who records it (default: --staff).")] = None,
         ledger: LedgerOption = None,
-        policy: PolicyOption = Path("policies/northwind"),
+        policy: PolicyOption = None,
         letter: Annotated[Path | None, typer.Option("--letter", help="Write the customer's written confirmation here.")] = None,
         letter_format: Annotated[str, typer.Option("--letter-format", help="txt, md or html")] = "txt",
         format: FormatOption = "text",
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        policy: PolicyOption = Path("policies/northwind"),
+        policy: PolicyOption = None,
         ledger: LedgerOption = None,
         host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to bind (0: any free port).")] = 8000,
@@ -222,7 +223,9 @@ def register(app: typer.Typer) -> None:
             if not api_key:
                 typer.echo(f"error: --api-key-env: the environment variable {api_key_env} is not set", err=True)
                 raise typer.Exit(2)
-        os.environ.update(CLAIMRULES_POLICY=str(policy), CLAIMRULES_LEDGER=ledger_location(ledger),
+        from claimrules.cli_support import resolve_policy
+
+        os.environ.update(CLAIMRULES_POLICY=str(resolve_policy(policy)), CLAIMRULES_LEDGER=ledger_location(ledger),
                           CLAIMRULES_MAX_BODY_BYTES=str(max_body_bytes))
         if api_key:
             os.environ["CLAIMRULES_API_KEY"] = api_key
@@ -232,7 +235,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def audit(
         history_file: Annotated[Path, typer.Argument(metavar="HISTORY", help="Past decisions, JSONL (docs/audit.md).")],
-        policy: PolicyOption = Path("policies/northwind"),
+        policy: PolicyOption = None,
         format: FormatOption = "text",
         html: Annotated[Path | None, typer.Option("--html", help="Also write the HTML report (charts inline) here.")] = None,
         json_file: Annotated[Path | None, typer.Option("--json", help="Also write the JSON report here.")] = None,
@@ -242,11 +245,13 @@ def register(app: typer.Typer) -> None:
         _format(format)
         from claimrules.audit import audit as run_audit
         from claimrules.audit import read_history
+        from claimrules.cli_support import resolve_policy
         from claimrules.render.audit import audit_html, audit_text
 
         try:
-            with load_policy(policy) as compiled:
-                report = run_audit(compiled, read_history(history_file), workers=workers, policy_dir=policy).as_dict()
+            folder = resolve_policy(policy)
+            with load_policy(folder) as compiled:
+                report = run_audit(compiled, read_history(history_file), workers=workers, policy_dir=folder).as_dict()
         except ClaimrulesError as error:
             _fail(error)
             return

@@ -137,7 +137,6 @@ _RENAMES = {
     "product.serial_number": "the Product's serial number",
     "product.proof_of_purchase": "proof of purchase",
     "location": "the Product's location",
-    "location.miles_to_service_location": "the distance to the nearest service location (miles)",
     "repair_estimate": "the repair estimate",
     "delivery.delivered_on": "the delivery date",
     "delivery.picked_up_on": "the pick-up date",

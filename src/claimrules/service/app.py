@@ -48,7 +48,9 @@ class ServiceSettings:
     @classmethod
     def from_env(cls) -> ServiceSettings:
         """For ``uvicorn --factory claimrules.service.app:app_from_env`` (one per worker)."""
-        return cls(policy=Path(os.environ.get("CLAIMRULES_POLICY", "policies/northwind")),
+        from claimrules.cli_support import resolve_policy
+
+        return cls(policy=resolve_policy(None),   # $CLAIMRULES_POLICY, else claimrules.toml
                    ledger=os.environ.get("CLAIMRULES_LEDGER", "claimrules-ledger.sqlite"),
                    api_key=os.environ.get("CLAIMRULES_API_KEY") or None,
                    max_body_bytes=int(os.environ.get("CLAIMRULES_MAX_BODY_BYTES", MAX_BODY_BYTES)))
