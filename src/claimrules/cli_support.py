@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from claimrules.errors import ClaimError, ClaimrulesError, PolicyError
+from claimrules.facts import MAX_CLAIM_BYTES
+from claimrules.files import FileProblem, read_bounded
 
 ENV_POLICY = "CLAIMRULES_POLICY"
 PROJECT_CONFIG = "claimrules.toml"
@@ -85,18 +87,26 @@ class ClaimSource:
     text: str | bytes
 
 
+MAX_LINES_BYTES = 64_000_000   # a JSON Lines file given to check (claimrules batch streams larger ones)
+
+
 def claim_sources(paths: list[str], *, lines: bool) -> Iterator[ClaimSource]:
     """Every claim named on the command line: a file, ``-`` for standard input; a ``.jsonl`` file,
     or any input when ``lines`` is set, holds one claim per line (blank lines skipped)."""
     for path in paths:
+        limit = MAX_LINES_BYTES if (lines or path.endswith(".jsonl")) else MAX_CLAIM_BYTES
         if path == "-":
-            data: bytes = sys.stdin.buffer.read()
+            data: bytes = sys.stdin.buffer.read(limit + 1)
+            if len(data) > limit:
+                raise ClaimError(f"standard input holds more than {limit} bytes", file="-",
+                                 expected=f"at most {limit} bytes (use claimrules batch for large files)")
             name = "-"
         else:
-            try:
-                data = Path(path).read_bytes()
-            except OSError as problem:
-                raise ClaimError(f"cannot read claim: {problem.strerror}", file=path) from None
+            try:  # bounded: never a FIFO, a device or a file past the limit (issue #13)
+                data = read_bounded(path, limit)
+            except FileProblem as problem:
+                message, expected = problem.describe("claim")
+                raise ClaimError(message, file=path, expected=expected) from None
             name = path
         if lines or path.endswith(".jsonl"):
             for number, line in enumerate(data.splitlines(), start=1):
