@@ -404,8 +404,11 @@ def test_caches_are_bounded_by_bytes() -> None:
 
 def test_the_adjudicator_caches_are_byte_bounded() -> None:
     with claimrules.load_policy(VALID_POLICY) as compiled:
-        assert isinstance(compiled.adjudicator._rendered, ByteBoundedCache)
-        assert isinstance(compiled.adjudicator._trace_cache, ByteBoundedCache)
+        # the decision caches (engine.cache.BoundedCache, bounded by estimated bytes; issues #13, #15)
+        from claimrules.engine.cache import BoundedCache
+
+        assert isinstance(compiled.adjudicator._rendered, (BoundedCache, ByteBoundedCache))
+        assert isinstance(compiled.adjudicator._trace_cache, (BoundedCache, ByteBoundedCache))
 
 
 # -- the structure fuzz target, on fixed inputs (the coverage-guided run is in .ci/run) -----------------
