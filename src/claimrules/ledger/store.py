@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -59,7 +60,7 @@ class Store(Protocol):
 COLUMNS = "seq, claim_id, kind, at, actor, body, prev_hash, hash"
 
 
-class SqlStore:
+class SqlStore(ABC):
     """The SQL both backends share; subclasses supply the connection, the lock and the placeholder."""
 
     location: str
@@ -70,23 +71,29 @@ class SqlStore:
         self._lock = threading.RLock()
 
     # -- backend hooks -------------------------------------------------------------------------
+    @abstractmethod
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
+    @abstractmethod
     def _begin(self) -> None:
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
+    @abstractmethod
     def _commit(self) -> None:
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
+    @abstractmethod
     def _rollback(self) -> None:
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
+    @abstractmethod
     def _read(self) -> Any:  # a context for a consistent read
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Given by each backend (sqlite, postgres)."""
 
     # -- shared ------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:

@@ -100,7 +100,7 @@ class BodyLimit:
 
 
 class _TooLarge(Exception):
-    pass
+    """A request body past the size limit (answered 413)."""
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -223,7 +223,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
 
 class _Unauthorized(Exception):
-    pass
+    """A write without the API key (answered 401)."""
 
 
 def app_from_env() -> FastAPI:
