@@ -160,7 +160,7 @@ def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, 
                 decision = compiled.adjudicate(facts, decided_on)
                 if format is DecisionFormat.text:
                     out = (explanation_text(explain_decision(compiled.program, facts, decision)) if trace
-                           else decision_text(decision))
+                           else decision_text(decision, vocabulary=compiled.policy.vocabulary))
                     # the terminal never receives escape sequences or bidi overrides from claim text
                     results.append((f"== {source.name}\n" if len(sources) > 1 else "") + clean_text(out))
                 elif trace:
@@ -271,15 +271,17 @@ def docs(
     policy_dir: Annotated[Path | None, typer.Argument(
         help="Policy set folder (with policy-set.yaml); default as for --policy.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the site into.")] = Path("site"),
-    examples: Annotated[Path, typer.Option("--examples", help="Example claims to decide and show as worked examples.")] = Path("examples/claims"),
+    examples: Annotated[Path | None, typer.Option(
+        "--examples", help="Folder of example claims to decide and show as worked examples "
+                           "(default: the policy set's own examples/ and tests/ folders).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when a written warranty lacks a 16 CFR 701.3 item.")] = False,
 ) -> None:
     """Build the customer coverage documentation (HTML and Markdown) from a policy set."""
     started = time.perf_counter()
     try:
-        from claimrules.render.site import build_site
+        from claimrules.render.site import OWN_EXAMPLES, build_site
 
-        report = build_site(resolve_policy(policy_dir), output, examples)
+        report = build_site(resolve_policy(policy_dir), output, OWN_EXAMPLES if examples is None else examples)
     except ClaimrulesError as error:
         _fail(error)
         return

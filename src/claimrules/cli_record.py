@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
         state = "recorded as" if entry.new else "unchanged: the recorded decision"
         typer.echo(f"claim {entry.claim_id}: {state} record #{entry.record.seq}")
-        typer.echo(decision_text(entry.decision), nl=False)
+        typer.echo(decision_text(entry.decision, vocabulary=opened.policy.vocabulary), nl=False)
 
     @ledger_app.command("verify")
     def ledger_verify(ledger: LedgerOption = None) -> None:

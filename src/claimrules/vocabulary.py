@@ -39,9 +39,10 @@ DERIVED_TYPES = ("integer", "text", "set")
 # The policy language's type of each fact type (what conditions may compare it with).
 # What the engine itself needs to know about a claim, and the fact types that can play each part:
 # the date a claim is decided on by default, the place whose public holidays count business days,
-# and the service the customer asked for (an approval's service clause decides when one was asked).
+# and the service the customer asked for (an approval's service clause decides when one was asked);
+# and what the renderers need: the kind of request, which names it in letters ("your exchange").
 ROLES = {"decision_date": ("date",), "country": ("country",), "subdivision": ("subdivision",),
-         "requested_service": ("enum", "text")}
+         "requested_service": ("enum", "text"), "claim_type": ("enum", "text")}
 LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer": "number", "bool": "bool",
                  "enum": "text", "text": "text", "country": "text", "subdivision": "text", "list": "list",
                  "group": "other", "set": "list"}

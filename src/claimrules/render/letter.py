@@ -22,25 +22,26 @@ import jinja2
 from markupsafe import Markup
 
 from claimrules.decide import clause_order
-from claimrules.decision import Citation, Decision
+from claimrules.decision import Citation, Decision, ExceptionOutcome
 from claimrules.facts import ClaimFacts
 from claimrules.policy.model import Clause, Effect, PolicySet
 from claimrules.reasons import definition_label
 from claimrules.render.anchors import clause_href
+from claimrules.render.claimfacts import capitalised, claim_word, letter_facts
 from claimrules.render.escape import clean_text, markdown_inline
 from claimrules.render.text import REMEDY_WORDS
-from claimrules.words import fact_label, long_date, place_name
+from claimrules.vocabulary import Vocabulary
+from claimrules.words import fact_label, long_date, ordinal, place_name
 
 Format = Literal["html", "md", "txt"]
 FORMATS: tuple[str, ...] = ("html", "md", "txt")
 TEMPLATES = Path(__file__).parent / "templates"
 
-CLAIM_WORDS = {"return": "return", "repair": "repair claim", "cancel_plan": "plan cancellation"}
 AMOUNT_WORDS = {
     "refund": "Refund to you",
     "service_fee": "Service fee, payable by you",
     "restocking_fee": "Restocking fee, deducted from the refund",
-    "accessory_deduction": "Deduction for missing accessories",
+    "accessory_deduction": "Deducted from the refund",   # what for: the clause's title (missing accessories, a bundle)
     "shipping": "Shipping, at your cost",
 }
 # The favicon is inline, so a browser opening the letter or a page asks the server for nothing else.
@@ -49,9 +50,19 @@ FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox
            "stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E")
 
 
-def fact_words(path: str) -> str:
-    """A fact as the customer reads it: its label (``'product.serial_number'`` -> ``"the Product's serial number"``)."""
-    return fact_label(path)
+def fact_words(path: str, vocabulary: Vocabulary | None = None) -> str:
+    """A fact as the customer reads it: its label from the policy set's vocabulary (the fact's
+    ``description``), e.g. ``'product.serial_number'`` -> ``"serial number"``."""
+    return fact_label(path, vocabulary)
+
+
+def _is_place(name: str, vocabulary: Vocabulary) -> bool:
+    """A fact that holds an ISO 3166 code, or the group of the ``country`` role (what ``in <territory>`` reads)."""
+    spec = vocabulary.specs.get(name)
+    if spec is not None and spec.type in ("country", "subdivision"):
+        return True
+    place = vocabulary.roles.get("country", "").rpartition(".")[0]
+    return bool(place) and name == place
 
 
 def used_words(name: str, shown: str | None, policy: PolicySet) -> str:
@@ -60,11 +71,11 @@ def used_words(name: str, shown: str | None, policy: PolicySet) -> str:
         clause = policy.clauses_by_key.get(policy.definitions[name].clause or "")
         label = definition_label(policy.definitions[name], name, clause.text if clause is not None else "")
     else:
-        label = fact_label(name)
+        label = fact_label(name, policy.vocabulary)
     value = shown or "not given"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         value = long_date(date.fromisoformat(value))
-    elif name == "location" or (re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", value) and name.startswith("location")):
+    elif _is_place(name, policy.vocabulary) and re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?( .*)?", value):
         value = place_name(value.split(" ")[0])
     elif value in ("yes", "no", "unknown"):
         value = {"unknown": "not given"}.get(value, value)
@@ -120,6 +131,17 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ExceptionLine:
+    """A recorded exception (an extension, or an event that counts as one) and what became of it: in
+    words, with the clause it was granted under and the clause that capped or voided it (RT 3.1-3.4)."""
+
+    status: str
+    status_words: str
+    text: str
+    clauses: tuple[Cited, ...]      # the clause it was granted under, then the one that capped or voided it
+
+
+@dataclass(frozen=True)
 class Letter:
     """Everything a letter says, in the order it says it; the templates only lay it out."""
 
@@ -157,6 +179,7 @@ class Letter:
     reasons: tuple[tuple[str, Cited | None], ...] = ()
     send_to: str = ""
     send_by: str = ""
+    exceptions: tuple[ExceptionLine, ...] = ()
 
 
 class _Citer:
@@ -195,8 +218,9 @@ def services_not_given(decision: Decision, policy: PolicySet) -> list[tuple[Clau
     """The services ranked above the one given whose conditions failed, and which conditions (CP 6.2).
 
     Read from the decision's trace: a ``remedy`` clause of an answering document that did not hold,
-    with a higher priority than the remedy given. Labelled conditions are named by their label (the
-    contract's own words, e.g. "(a) in the United States or Canada").
+    with a higher priority than the remedy given, and its failed conditions that carry a label (the
+    contract's own words, e.g. "(a) in the United States or Canada"); a service whose failed
+    conditions have no label is not listed.
     """
     if decision.outcome != "approve" or not decision.remedy_clause:
         return []
@@ -213,35 +237,57 @@ def services_not_given(decision: Decision, policy: PolicySet) -> list[tuple[Clau
             continue
         if given is not None and clause.priority <= given.priority:
             continue
-        failed = [condition for condition in trace.conditions if condition.result == "false"]
-        labelled = [condition for condition in failed if condition.label]
-        reasons = [Reason(label=condition.label or condition.condition,
+        # Only conditions the policy words for a customer (a ``label``, e.g. CP 6.1 (a)); a bare
+        # condition ("claim.type == 'exchange'") is the policy's code, not a reason a customer reads.
+        labelled = [condition for condition in trace.conditions if condition.result == "false" and condition.label]
+        reasons = [Reason(label=condition.label or "",
                           facts="; ".join(used_words(name, decision.fact(name), policy) for name in condition.reads))
-                   for condition in (labelled or failed)]
+                   for condition in labelled]
         if reasons:
             found.append((clause, reasons))
     return found
 
 
-def _claim_details(claim: ClaimFacts | None) -> tuple[tuple[str, str], ...]:
-    """What the customer told us, as they told it (escaped by the templates, never interpreted)."""
-    if claim is None:
-        return ()
-    rows: list[tuple[str, str]] = [("Request", CLAIM_WORDS.get(claim.claim.type, claim.claim.type)),
-                                   ("Reported on", long_date(claim.claim.reported_on))]
-    if claim.claim.claimant_id:
-        rows.append(("Your reference", claim.claim.claimant_id))
-    if claim.product.serial_number:
-        rows.append(("Serial number", claim.product.serial_number))
-    if claim.claim.requested_service != "any":
-        rows.append(("Service you asked for", claim.claim.requested_service.replace("_", " ")))
-    if claim.plan is not None:
-        rows.append(("Plan", claim.plan.code))
-    if claim.claim.description:
-        rows.append(("Your description", claim.claim.description))
-    if claim.incident is not None and claim.incident.description:
-        rows.append(("What happened", claim.incident.description))
-    return tuple(rows)
+EXCEPTION_STATUS_WORDS = {"counted": "Granted", "capped": "Granted in part", "void": "Not valid"}
+_ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
+
+
+def _in_words(text: str) -> str:
+    """ISO dates in a sentence written as dates in words ('2024-05-01' -> '1 May 2024')."""
+    def day(match: re.Match[str]) -> str:
+        try:
+            return long_date(date.fromisoformat(match.group(1)))
+        except ValueError:
+            return match.group(1)
+    return _ISO_DAY.sub(day, text)
+
+
+def exception_words(item: ExceptionOutcome, vocabulary: Vocabulary | None) -> str:
+    """One recorded exception and what became of it, in a sentence a customer reads.
+
+    Its subject is named by the vocabulary's label of the fact that records it (``extensions[1]`` ->
+    "the second of the return-window extensions recorded in the order system").
+    """
+    path, _, index = item.source.partition("[")
+    label = fact_label(path, vocabulary)
+    role = item.role.replace("_", " ")
+    if index.rstrip("]").isdigit():
+        subject = f"The {ordinal(int(index.rstrip(']')) + 1)} of the {label}"
+        granted = f"{subject} (granted by {_article(role)} on {long_date(item.granted_on)})"
+    else:  # an event that counts as a grant (RT 3.4: a documented deployment counts as a manager's extension)
+        granted = f"{capitalised(label)} (which counts as {_article(role)}'s extension from {long_date(item.granted_on)})"
+    if item.status == "counted":
+        return f"{granted} counts: the period now ends on {long_date(item.counted_end)}."
+    if item.status == "capped":
+        less = f" ({item.capped_by_days} day{'s' if item.capped_by_days != 1 else ''} less)" if item.capped_by_days else ""
+        return (f"{granted} asked for an end of {long_date(item.asked_end)}; {_article(role)}'s authority reaches "
+                f"{long_date(item.counted_end)}, so it counts up to then{less}.")
+    reason = _in_words(item.reason) if item.reason else "it was not valid"
+    return f"{granted} does not count: {reason}."
 
 
 def _headline(decision: Decision, claim_word: str) -> str:
@@ -274,7 +320,7 @@ def build_letter(decision: Decision, policy: PolicySet, *, claim: ClaimFacts | N
     if docs_base and not docs_base.endswith("/"):
         docs_base += "/"
     cite = _Citer(policy, docs_base)
-    claim_word = CLAIM_WORDS.get(claim.claim.type, "claim") if claim is not None else "claim"
+    word = claim_word(claim)
     parties: list[str] = []
     for citation in decision.grounds:
         try:
@@ -306,17 +352,15 @@ def build_letter(decision: Decision, policy: PolicySet, *, claim: ClaimFacts | N
         outcome=decision.outcome,
         decided_on=decision.decided_on,
         decided_on_words=long_date(decision.decided_on),
-        claim_word=claim_word,
-        headline=_headline(decision, claim_word),
+        claim_word=word,
+        headline=_headline(decision, word),
         sender=decision.responsible.name,
         sender_contact=decision.responsible.contact,
         remedy=REMEDY_WORDS.get(decision.remedy, decision.remedy) if decision.remedy else None,
         remedy_cited=cite.by_id(decision.remedy_clause),
         services_not_given=not_given,
-        amounts=tuple(AmountLine(kind=amount.kind, words=AMOUNT_WORDS.get(amount.kind, amount.kind.replace("_", " ")),
-                                 money=str(amount.money), cited=cite.by_id(amount.clause))
-                      for amount in decision.amounts),
-        missing_facts=tuple(fact_words(path) for path in decision.missing_facts),
+        amounts=tuple(_amount_line(amount.kind, str(amount.money), cite.by_id(amount.clause)) for amount in decision.amounts),
+        missing_facts=tuple(fact_words(path, policy.vocabulary) for path in decision.missing_facts),
         referred_to=decision.referred_to,
         grounds=tuple(cite.citation(citation) for citation in decision.grounds),
         under_addendum=cite.document_title(decision.under_addendum) if decision.under_addendum else None,
@@ -333,12 +377,26 @@ def build_letter(decision: Decision, policy: PolicySet, *, claim: ClaimFacts | N
         documents_used=decision.policy.documents,
         policy_id=decision.policy.id,
         policy_fingerprint=decision.policy.fingerprint[:12],
-        claim_details=_claim_details(claim),
+        claim_details=letter_facts(claim),
         docs_base=docs_base,
         reasons=tuple((reason.text, cite.by_id(reason.clause)) for reason in decision.reasons),
         send_to=_send_to(decision),
         send_by=_send_by(decision, claim),
+        exceptions=tuple(ExceptionLine(status=item.status, status_words=EXCEPTION_STATUS_WORDS[item.status],
+                                       text=exception_words(item, policy.vocabulary),
+                                       clauses=tuple(cited for cited in (cite.by_id(clause) for clause in dict.fromkeys(
+                                           (item.clause, item.status_clause)) if clause) if cited is not None))
+                         for item in decision.exceptions),
     )
+
+
+def _amount_line(kind: str, money: str, cited: Cited | None) -> AmountLine:
+    """An amount in words: its kind, and for a deduction what it is for, by the clause's title (one kind,
+    ``accessory_deduction``, serves every deduction: missing accessories, promotional items, a bundle)."""
+    words = AMOUNT_WORDS.get(kind, capitalised(kind.replace("_", " ")))
+    if kind == "accessory_deduction" and cited is not None and cited.title:
+        words = f"{words} ({cited.title})"
+    return AmountLine(kind=kind, words=words, money=money, cited=cited)
 
 
 def _send_to(decision: Decision) -> str:
@@ -353,9 +411,18 @@ def _send_by(decision: Decision, claim: ClaimFacts | None) -> str:
     """By when: the terms set no deadline for missing facts (LW 6.3); the claim keeps its date."""
     if decision.outcome != "needs_information":
         return ""
-    reported = f" and your claim keeps the date you first reported it, {long_date(claim.claim.reported_on)}" if claim else ""
+    reported_on = claim.decision_date if claim is not None else None
+    reported = f" and your claim keeps the date you first reported it, {long_date(reported_on)}" if reported_on else ""
     return (f"As soon as you can. The terms set no deadline for this ({decision.deciding.clause}): we decide as soon "
             f"as it arrives{reported}.")
+
+
+_PHONE = re.compile(r"\+?[\d(][\d\s().-]{5,}")
+
+
+def reach_words(contact: str) -> str:
+    """How to ask the reviewer: "call 1-888-237-8289" for a telephone number, else "write to <contact>"."""
+    return f"call {contact}" if _PHONE.fullmatch(contact.strip()) else f"write to {contact}"
 
 
 def _md_escape(value: Any) -> str:
@@ -398,6 +465,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["md"] = _md_escape
     env.filters["wrap"] = _wrap
+    env.filters["reach"] = reach_words
     env.filters["long_date"] = long_date
     env.globals["favicon"] = Markup(FAVICON)
     return env

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from claimrules.policy.model import (
     PolicySet,
 )
 from claimrules.render.anchors import clause_anchor, clause_href, document_page
+from claimrules.render.claimfacts import all_facts
 from claimrules.render.collisions import NameRegister, check_site_names
 from claimrules.render.letter import (
     TEMPLATES,
@@ -71,7 +74,7 @@ EFFECT_WORDS = {
     "defines": "definition", "states": "rule", "precedence": "precedence",
 }
 FEE_WORDS = {"service_fee": "service fee", "restocking_fee": "restocking fee",
-             "accessory_deduction": "deduction for missing accessories", "shipping": "shipping charge"}
+             "accessory_deduction": "deducted from the refund", "shipping": "shipping charge"}
 UNIT_WORDS = {"days": ("day", "days"), "months": ("month", "months"), "years": ("year", "years"),
               "business_days": ("business day", "business days")}
 
@@ -304,7 +307,8 @@ class _Reader:
                 view.service.append(Line(f"{clause.title}: " + FEE_WORDS.get(clause.fee_kind or "", clause.fee_kind or "fee"),
                                          cited))
             elif clause.effect == Effect.REQUIRES:
-                view.how_to_claim.append(Line("A claim needs: " + ", ".join(fact_words(path) for path in clause.requires),
+                view.how_to_claim.append(Line("A claim needs: " + ", ".join(fact_words(path, self.policy.vocabulary)
+                                                                            for path in clause.requires),
                                               cited))
             elif clause.effect == Effect.REFERS:
                 view.not_covered.append(Line(f"{clause.title}: decided by {clause.refer_to}", cited))
@@ -465,21 +469,8 @@ def _title_of(name: str, policy: PolicySet) -> str:
 
 
 def _facts_shown(facts: ClaimFacts) -> tuple[tuple[str, str], ...]:
-    rows = [("Request", facts.claim.type.replace("_", " ")
-             + (f", asking for {facts.claim.requested_service.replace('_', ' ')}" if facts.claim.requested_service != "any"
-                else "")),
-            ("Product", f"{facts.product.condition.replace('_', ' ')} {facts.product.category}, {facts.product.price}"),
-            ("Bought", f"{facts.purchase.channel.replace('_', ' ')} in {facts.purchase.country} by a {facts.purchase.buyer}"),
-            ("Delivered", long_date(facts.delivery.delivered_on or facts.delivery.picked_up_on or facts.delivery.invoice_date)),
-            ("Reported", long_date(facts.claim.reported_on))]
-    location = facts.location.subdivision or facts.location.country
-    rows.append(("Product is in", location + (" (military address)" if facts.location.military_address else "")))
-    if facts.plan is not None:
-        rows.append(("Plan", f"{facts.plan.code}, bought {long_date(facts.plan.purchased_on)}"))
-    if facts.incident is not None and facts.incident.cause:
-        rows.append(("What happened", facts.incident.cause.replace("_", " ")
-                     + (f" on {long_date(facts.incident.occurred_on)}" if facts.incident.occurred_on else "")))
-    return tuple(rows)
+    """Every fact the example claim gives, labelled and worded through the policy set's vocabulary."""
+    return all_facts(facts)
 
 
 def _compare_expected(decision: Decision, expected: Any) -> tuple[str, ...]:
@@ -496,13 +487,45 @@ def _compare_expected(decision: Decision, expected: Any) -> tuple[str, ...]:
     return tuple(differences)
 
 
-def _examples(compiled: CompiledPolicy, examples_dir: Path | None) -> tuple[list[ExampleView], list[ExampleResult],
-                                                                               dict[str, Decision], dict[str, ClaimFacts]]:
+class Examples(Enum):
+    """Where worked examples come from when no folder is given."""
+
+    OWN = "the policy set's own examples/ and tests/ folders"
+
+
+OWN_EXAMPLES = Examples.OWN
+ExamplesSource = str | Path | Sequence[str | Path] | Examples | None
+
+
+def policy_example_folders(policy_dir: str | Path) -> list[Path]:
+    """A policy set's own example folders, as ``claimrules test`` and ``lint`` find them: ``examples/`` and
+    ``tests/`` beside its policy-set.yaml, those that exist."""
+    folder = Path(policy_dir)
+    return [candidate for candidate in (folder / "examples", folder / "tests") if candidate.is_dir()]
+
+
+def example_folders(policy_dir: str | Path, source: ExamplesSource) -> list[Path]:
+    """The folders whose claim files (``*.json``) become worked examples."""
+    if source is None:
+        return []
+    if isinstance(source, Examples):
+        return policy_example_folders(policy_dir)
+    if isinstance(source, (str, Path)):
+        return [Path(source)]
+    return [Path(folder) for folder in source]
+
+
+def example_files(folders: Sequence[Path]) -> list[Path]:
+    """The claim files (``*.json``) of the folders, each folder's in name order."""
+    return [path for folder in folders if folder.is_dir() for path in sorted(folder.glob("*.json"))]
+
+
+def _examples(compiled: CompiledPolicy, paths: Sequence[Path]) -> tuple[list[ExampleView], list[ExampleResult],
+                                                                         dict[str, Decision], dict[str, ClaimFacts]]:
     views: list[ExampleView] = []
     results: list[ExampleResult] = []
     decisions: dict[str, Decision] = {}
     claims: dict[str, ClaimFacts] = {}
-    paths = sorted(examples_dir.glob("*.json")) if examples_dir is not None and examples_dir.is_dir() else []
     for path in paths:
         name = path.stem
         anchor = "example-" + clause_anchor(name)
@@ -560,20 +583,22 @@ class _Writer:
         manifest.write_text("\n".join(sorted(keep)) + "\n", encoding="utf-8")
 
 
-def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: str | Path | None = "examples/claims") -> SiteReport:
+def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: ExamplesSource = OWN_EXAMPLES) -> SiteReport:
     """Build the coverage documentation for the policy set in ``policy_dir`` into ``out_dir``.
 
+    Worked examples are the claim files (``*.json``) in ``examples_dir`` (a folder or several); by
+    default the policy set's own ``examples/`` and ``tests/`` folders; ``None`` for none.
     Raises ``PolicyError`` when the policy set is invalid. Example claims that cannot be decided are
     left out of the site and listed in the report's warnings, as is every 16 CFR 701.3 item a
     written warranty does not disclose.
     """
     out = Path(out_dir)
+    folders = example_folders(policy_dir, examples_dir)
+    paths = example_files(folders)
     with load_policy(policy_dir) as compiled:
         policy = compiled.policy
-        check_site_names(policy, sorted(Path(examples_dir).glob("*.json"))
-                         if examples_dir is not None and Path(examples_dir).is_dir() else ())
-        example_views, results, decisions, claims = _examples(
-            compiled, Path(examples_dir) if examples_dir is not None else None)
+        check_site_names(policy, paths)
+        example_views, results, decisions, claims = _examples(compiled, paths)
         reader = _Reader(policy)
         documents = [reader.document(document, example_views, decisions) for document in policy.documents]
         glossary = reader.glossary()
@@ -602,11 +627,18 @@ def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: str | 
         writer.finish()
         anchors = {clause.key: clause_href(clause.document, clause.id, clause.version)
                    for document in policy.documents for clause in document.clauses}
-        notes = [] if example_views or examples_dir is None else [f"no example claims found in {examples_dir}"]
+        notes = [] if example_views or examples_dir is None else [_no_examples(policy_dir, folders)]
         return SiteReport(
             out_dir=out, policy_id=policy.id, files=tuple(sorted(writer.written)),
             documents=tuple(document.id for document in policy.documents), anchors=dict(sorted(anchors.items())),
             missing_disclosures=tuple(missing_disclosures(policy)), examples=tuple(results), notes=tuple(notes))
+
+
+def _no_examples(policy_dir: str | Path, folders: Sequence[Path]) -> str:
+    if folders:
+        return "no example claims found in " + ", ".join(map(str, folders))
+    return (f"no worked examples: {policy_dir} has no examples/ or tests/ folder of claim files "
+            "(add one, or pass --examples DIR)")
 
 
 def report_json(report: SiteReport) -> str:
@@ -620,4 +652,5 @@ def report_json(report: SiteReport) -> str:
     }, indent=2) + "\n"
 
 
-__all__ = ["DISCLOSURE_LABELS", "ExampleResult", "MissingDisclosure", "SiteReport", "build_site", "missing_disclosures"]
+__all__ = ["DISCLOSURE_LABELS", "OWN_EXAMPLES", "ExampleResult", "Examples", "MissingDisclosure", "SiteReport", "build_site",
+           "missing_disclosures", "policy_example_folders"]

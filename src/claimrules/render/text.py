@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from claimrules.decision import Decision
+from claimrules.vocabulary import Vocabulary
 from claimrules.words import fact_label
 
 OUTCOME_WORDS = {
@@ -27,7 +28,9 @@ REMEDY_WORDS = {
 }
 
 
-def decision_text(decision: Decision, *, trace: bool = False) -> str:
+def decision_text(decision: Decision, *, trace: bool = False, vocabulary: Vocabulary | None = None) -> str:
+    """The decision in plain text. With the policy set's ``vocabulary`` (its facts.yaml), facts are
+    named by their description there; without it, by their humanised path."""
     lines: list[str] = []
     lines.append(f"{OUTCOME_WORDS[decision.outcome]} under {decision.deciding.clause} (decision {decision.decision_id})")
     deciding = decision.reason(decision.deciding.clause)
@@ -46,7 +49,7 @@ def decision_text(decision: Decision, *, trace: bool = False) -> str:
     if decision.referred_to:
         lines.append(f"Referred to: {decision.referred_to}")
     if decision.missing_facts:
-        lines.append("Facts needed before a decision: " + ", ".join(fact_label(path) for path in decision.missing_facts))
+        lines.append("Facts needed before a decision: " + ", ".join(fact_label(path, vocabulary) for path in decision.missing_facts))
     lines.append("")
     lines.append("Grounds (all of them):")
     for citation in decision.grounds:
