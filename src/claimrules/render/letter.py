@@ -31,7 +31,7 @@ from claimrules.render.claimfacts import capitalised, claim_word, letter_facts
 from claimrules.render.escape import clean_text, markdown_inline
 from claimrules.render.text import REMEDY_WORDS
 from claimrules.vocabulary import Vocabulary
-from claimrules.words import fact_label, long_date, ordinal, place_name
+from claimrules.words import fact_label, long_date, place_name
 
 Format = Literal["html", "md", "txt"]
 FORMATS: tuple[str, ...] = ("html", "md", "txt")
@@ -270,24 +270,20 @@ def exception_words(item: ExceptionOutcome, vocabulary: Vocabulary | None) -> st
     """One recorded exception and what became of it, in a sentence a customer reads.
 
     Its subject is named by the vocabulary's label of the fact that records it (``extensions[1]`` ->
-    "the second of the return-window extensions recorded in the order system").
+    "one of the return-window extensions recorded in the order system (granted by an agent on ...)").
     """
     path, _, index = item.source.partition("[")
     label = fact_label(path, vocabulary)
     role = item.role.replace("_", " ")
-    if index.rstrip("]").isdigit():
-        subject = f"The {ordinal(int(index.rstrip(']')) + 1)} of the {label}"
-        granted = f"{subject} (granted by {_article(role)} on {long_date(item.granted_on)})"
+    if index:  # one item of a list (``extensions[1]``), told apart by who granted it and when, not by its place
+        granted = f"One of the {label} (granted by {_article(role)} on {long_date(item.granted_on)})"
     else:  # an event that counts as a grant (RT 3.4: a documented deployment counts as a manager's extension)
         granted = f"{capitalised(label)} (which counts as {_article(role)}'s extension from {long_date(item.granted_on)})"
-    if item.status == "counted":
-        return f"{granted} counts: the period now ends on {long_date(item.counted_end)}."
-    if item.status == "capped":
-        less = f" ({item.capped_by_days} day{'s' if item.capped_by_days != 1 else ''} less)" if item.capped_by_days else ""
-        return (f"{granted} asked for an end of {long_date(item.asked_end)}; {_article(role)}'s authority reaches "
-                f"{long_date(item.counted_end)}, so it counts up to then{less}.")
-    reason = _in_words(item.reason) if item.reason else "it was not valid"
-    return f"{granted} does not count: {reason}."
+    if item.reason:  # the engine's account of it (engine/grants.py), its dates in words
+        return f"{granted}: {_in_words(item.reason)}."
+    if item.status == "void":
+        return f"{granted} does not count."
+    return f"{granted} counts up to {long_date(item.counted_end)}."
 
 
 def _headline(decision: Decision, claim_word: str) -> str:
