@@ -46,11 +46,15 @@ class Case:
     examples: Path
     claim: str          # the example whose letter is opened
     citation: str       # a clause the letter cites, whose link is followed
+    document: str = "LW"  # a document whose page is checked for contrast and screenshot
 
 
 CASES = [
     Case("mini", ROOT / "tests/fixtures/docs-mini", ROOT / "tests/fixtures/docs-mini/claims", "onsite-abroad", "CP 6.2"),
     Case("northwind", ROOT / "policies/northwind", ROOT / "examples/claims", "gulf-onsite-request", "CP 6.2"),
+    # A second company's set, its own examples: a letter with a deduction named by its clause (BB 6.4).
+    Case("bestbuy", ROOT / "policies/bestbuy", ROOT / "policies/bestbuy/examples", "bb-bundle-partly-returned", "BB 6.4",
+         "BB"),
 ]
 
 
@@ -195,7 +199,8 @@ def test_no_console_errors_and_no_broken_links(served: Served, browser: Any) -> 
             if target not in seen:
                 seen.add(target)
                 queue.append(target)
-        if url.endswith(("site/index.html", "site/lw.html", "site/glossary.html", "site/examples.html")):
+        if url.endswith(("site/index.html", f"site/{document_page(served.case.document)}", "site/glossary.html",
+                         "site/examples.html")):
             page.screenshot(path=str(_shots(served.case) / (url.rsplit("/", 1)[1].replace(".html", ".png"))))
     page.close()
     broken = [f"{source}: {href}" for source, href, target, fragment in links
@@ -235,7 +240,8 @@ CONTRAST_JS = """
 
 def test_text_contrast_meets_wcag_aa(served: Served, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1000, "height": 1300})
-    for url in (served.letter_url, served.base + "site/lw.html", served.base + "site/examples.html"):
+    for url in (served.letter_url, served.base + "site/" + document_page(served.case.document),
+                served.base + "site/examples.html"):
         page.goto(url, wait_until="load")
         result = page.evaluate(CONTRAST_JS)
         assert result["checked"] > 20, url
@@ -325,11 +331,15 @@ def test_no_page_overflows_sideways(served: Served, browser: Any, device: str) -
 @pytest.mark.parametrize("device", list(WIDTHS))
 def test_axe_core_finds_no_violations(served: Served, browser: Any, device: str) -> None:
     """axe-core, injected into each page, reports no accessibility violations (site pages, the letter
-    and a sample of the worked examples' letters)."""
+    and a sample of the worked examples' letters, one with recorded exceptions among them)."""
     axe = _axe_source()
     page = browser.new_page(viewport={"width": WIDTHS[device], "height": 900})
     urls = [url for url in _pages(served) if "/site/letters/" not in url]
-    urls += [url for url in _pages(served) if "/site/letters/" in url][:3]
+    letters = [url for url in _pages(served) if "/site/letters/" in url]
+    urls += letters[:3]
+    # and a letter that states recorded exceptions (RT 3.1-3.4), where the set has one
+    urls += [url for url in letters[3:] if 'class="exceptions"' in (served.root / url[len(served.base):]).read_text(
+        encoding="utf-8")][:1]
     violations = {}
     for url in urls:
         page.goto(url, wait_until="load")
