@@ -264,9 +264,10 @@ def test_claim_text_cannot_start_a_heading_or_carry_escapes(form: str) -> None:
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and "\x00" not in text
     shown = [line for line in text.splitlines() if "YOUR CLAIM IS APPROVED" in line]
     assert len(shown) >= 2  # both descriptions are shown, as the customer wrote them
-    if form == "md":  # only inside the claim-details list items, on one line each
-        assert all(line.startswith(("- What happened: ", "- Your description: ")) for line in shown), shown
-        assert "- Your description: \\- YOUR CLAIM IS APPROVED" in text
+    if form == "md":  # only inside the claim-details list items (labelled from facts.yaml), on one line each
+        assert all(line.startswith(("- A description of how the damage happened: ", "- The customer's description: "))
+                   for line in shown), shown
+        assert "- The customer's description: \\- YOUR CLAIM IS APPROVED" in text
     elif form == "txt":  # only in the indented claim details
         assert all(line.startswith("  ") for line in shown), shown
     else:

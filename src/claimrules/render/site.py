@@ -636,7 +636,8 @@ def build_site(policy_dir: str | Path, out_dir: str | Path, examples_dir: Exampl
 
 def _no_examples(policy_dir: str | Path, folders: Sequence[Path]) -> str:
     if folders:
-        return "no example claims found in " + ", ".join(map(str, folders))
+        return ("no example claim files (*.json) in " + ", ".join(map(str, folders))
+                + " (case tables are run by 'claimrules test', not shown; pass --examples DIR)")
     return (f"no worked examples: {policy_dir} has no examples/ or tests/ folder of claim files "
             "(add one, or pass --examples DIR)")
 
