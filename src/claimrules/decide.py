@@ -21,6 +21,7 @@ from claimrules.decision import (
     Decision,
     EscalationStep,
     ExceptionOutcome,
+    Explanation,
     FactUsed,
     Notice,
     Party,
@@ -388,12 +389,19 @@ class Adjudicator:
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
         amounts = [Amount(kind=kind, money=money, clause=clause.id)
                    for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
-        trace, facts_read = self._trace(evaluation)
         claim_json = canonical_claim(facts)
         claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
         decision_id = "dec-" + hashlib.sha256(
             f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
-        return Decision.model_construct(
+        ground_list = list(grounds)
+
+        def explain() -> Explanation:
+            trace, facts_read = self._trace(evaluation)
+            reasons = self._reasons.for_grounds(ground_list, truth, evaluation.context, outcome, missing)
+            return trace, facts_read, reasons
+
+        return Decision.explained_later(
+            explain,
             decision_id=decision_id,
             outcome=outcome,  # type: ignore[arg-type]
             decided_on=decided_on,
@@ -413,9 +421,6 @@ class Adjudicator:
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
             policy=PolicyUsed(id=policy.id, fingerprint=policy.fingerprint, documents=self._versions(truth)),
             claim_fingerprint=claim_fingerprint,
-            trace=trace,
-            facts=facts_read,
-            reasons=self._reasons.for_grounds(grounds, truth, evaluation.context, outcome, missing),
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
 
@@ -512,11 +517,13 @@ class Adjudicator:
         traces = []
         read: set[str] = set()
         cache = self._trace_cache
+        check = self.program.check_trace
         if len(cache) > 100_000:
             cache.clear()
         for rule in self.program.rules:
             if rule.branch == "version" or (rule.clause is not None and truth.get(f"doc:{rule.document.id}") is False):
                 continue
+            check(rule, evaluation)  # runs the traced closure: the atoms below are recorded
             atoms = ctx.atoms
             results = tuple([atoms[atom.index] if atom.index in atoms else atom.fn(ctx) for atom in rule.atoms])
             key = (rule.key, truth[rule.key], results)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 from claimrules.money import Money
 
@@ -124,13 +125,27 @@ class PolicyUsed(_Value):
     documents: tuple[str, ...]
 
 
+#: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
+EXPLAINING = ("trace", "facts", "reasons")
+
+Explanation = tuple[tuple[ClauseTrace, ...], tuple[FactUsed, ...], tuple[Reason, ...]]
+
+
 class Decision(_Value):
     """What claimrules decided for one claim, and why.
 
     ``grounds`` lists every clause that independently supports the outcome, so no other reason can
     surface later (LW 7.1, CP 8.2, RT 5.1); ``trace`` shows every condition of every clause of the
     documents that spoke to the claim.
+
+    The adjudicator builds ``trace``, ``facts`` and ``reasons`` on first use (reading any of them,
+    serialising, comparing, copying or pickling the decision): most decisions of a batch are
+    written once and a re-decided book is mostly compared by outcome, so the explanation is not
+    paid for until someone asks. It is a pure function of the claim and the policy, built from
+    values the decision keeps, so it is the same bytes whenever it is asked for.
     """
+
+    _explain: Callable[[], Explanation] | None = PrivateAttr(default=None)
 
     decision_id: str
     outcome: Outcome
@@ -156,6 +171,60 @@ class Decision(_Value):
     reasons: tuple[Reason, ...] = ()
     """Per ground, in the grounds' order: the reason in words, with the values the engine used."""
     exceptions: tuple[ExceptionOutcome, ...] = ()
+
+    @classmethod
+    def explained_later(cls, explain: Callable[[], Explanation], **fields: Any) -> Decision:
+        """A decision from trusted values (no validation) whose explanation ``explain()`` builds on first use."""
+        decision = cls.model_construct(**fields)
+        for name in EXPLAINING:
+            decision.__dict__.pop(name, None)
+        decision._explain = explain
+        return decision
+
+    def settle(self) -> Decision:
+        """Build the deferred explanation now (idempotent); returns the decision."""
+        if "trace" not in self.__dict__:
+            explain = self._explain
+            if explain is None:  # pragma: no cover - a decision is built with its explanation or a way to it
+                raise RuntimeError("a decision without its explanation")
+            trace, facts, reasons = explain()
+            self.__dict__.update(trace=trace, facts=facts, reasons=reasons)
+            self._explain = None
+        return self
+
+    if not TYPE_CHECKING:  # mypy sees the declared fields; at run time, a deferred field settles first
+        def __getattr__(self, name: str) -> Any:
+            if name in EXPLAINING:
+                return self.settle().__dict__[name]
+            return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _serialise_settled(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # pydantic-core reads fields from __dict__ and would silently leave a deferred one out.
+        return handler(self.settle())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Decision):
+            other.settle()
+        return super().__eq__(self.settle() if isinstance(other, Decision) else other)
+
+    def __hash__(self) -> int:
+        return super(Decision, self.settle()).__hash__()
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        return super(Decision, self.settle()).__iter__()
+
+    def __repr_args__(self) -> Any:
+        return super(Decision, self.settle()).__repr_args__()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return super(Decision, self.settle()).__getstate__()
+
+    def __copy__(self) -> Decision:
+        return super(Decision, self.settle()).__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Decision:
+        return super(Decision, self.settle()).__deepcopy__(memo)
 
     def fact(self, name: str) -> str | None:
         """The value (as shown in traces) of a fact or definition the trace read."""

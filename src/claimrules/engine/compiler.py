@@ -337,6 +337,11 @@ def _fields(condition: Any, found: set[str] | None = None) -> set[str]:
     return found
 
 
+def engine_fields(condition: Json) -> set[str]:
+    """The claim's fields (facts and computed values) a compiled rule reads."""
+    return _fields(condition)
+
+
 def _fits(condition: Json) -> bool:
     weight, nodes = _cost(condition)
     return weight <= MAX_WEIGHT and nodes <= MAX_LOGIC_NODES and len(_fields(condition)) <= MAX_RULE_FIELDS
