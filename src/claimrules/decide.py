@@ -394,16 +394,16 @@ class Adjudicator:
         decision_id = "dec-" + hashlib.sha256(
             f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
         ground_list = list(grounds)
-
-        def explain() -> Explanation:
-            trace, facts_read = self._trace(evaluation)
-            reasons = self._reasons.for_grounds(ground_list, truth, evaluation.context, outcome, missing)
-            return trace, facts_read, reasons
+        explain: Explanation = {
+            "trace": lambda: self._trace(evaluation),
+            "facts": lambda: self._facts_read(evaluation),
+            "reasons": lambda: self._reasons.for_grounds(ground_list, truth, evaluation.context, outcome, missing),
+        }
 
         return Decision.explained_later(
             explain,
             decision_id=decision_id,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             decided_on=decided_on,
             deciding=self._cite(deciding_clause),
             grounds=tuple(self._cite(clause) for clause in grounds),
@@ -507,22 +507,25 @@ class Adjudicator:
             used.append(f"{document.id} {version}")
         return tuple(used)
 
-    def _trace(self, evaluation: Evaluation) -> tuple[tuple[ClauseTrace, ...], tuple[FactUsed, ...]]:
-        """Every rule of the documents that may apply, with each test's result; and the values they read.
+    def _explained_rules(self, truth: dict[str, bool | None]) -> list[Any]:
+        """The rules a decision's trace shows: every rule of the documents that may apply."""
+        return [rule for rule in self.program.rules if rule.branch != "version"
+                and (rule.clause is None or truth.get(f"doc:{rule.document.id}") is not False)]
+
+    def _trace(self, evaluation: Evaluation) -> tuple[ClauseTrace, ...]:
+        """Every rule of the documents that may apply, with each test's result.
 
         A clause's trace depends only on its tests' results, so trace objects are shared between
-        decisions (they are immutable); only the values read are rendered per claim.
+        decisions (they are immutable). Each rule's traced closure runs here and must agree with
+        what durable_rules fired (``Program.check_trace``).
         """
         ctx, truth = evaluation.context, evaluation.truth
         traces = []
-        read: set[str] = set()
         cache = self._trace_cache
         check = self.program.check_trace
         if len(cache) > 100_000:
             cache.clear()
-        for rule in self.program.rules:
-            if rule.branch == "version" or (rule.clause is not None and truth.get(f"doc:{rule.document.id}") is False):
-                continue
+        for rule in self._explained_rules(truth):
             check(rule, evaluation)  # runs the traced closure: the atoms below are recorded
             atoms = ctx.atoms
             results = tuple([atoms[atom.index] if atom.index in atoms else atom.fn(ctx) for atom in rule.atoms])
@@ -532,6 +535,13 @@ class Adjudicator:
                 trace = self._clause_trace(rule, truth[rule.key], results)
                 cache[key] = trace
             traces.append(trace)
+        return tuple(traces)
+
+    def _facts_read(self, evaluation: Evaluation) -> tuple[FactUsed, ...]:
+        """The values (claim facts and definitions) the traced rules read, by name."""
+        ctx = evaluation.context
+        read: set[str] = set()
+        for rule in self._explained_rules(evaluation.truth):
             read |= rule.reads
         definitions = self.program.conditions.definitions
         rendered = self._rendered
@@ -552,7 +562,7 @@ class Adjudicator:
                 if hashable:
                     rendered[(name, value)] = fact
             used.append(fact)
-        return tuple(traces), tuple(used)
+        return tuple(used)
 
     def _clause_trace(self, rule: Any, result: bool | None, results: tuple[Any, ...]) -> ClauseTrace:
         conditions = tuple(

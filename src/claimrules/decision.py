@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from claimrules.money import Money
 
@@ -128,8 +135,8 @@ class PolicyUsed(_Value):
 #: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
 EXPLAINING = ("trace", "facts", "reasons")
 
-Explanation = tuple[tuple[ClauseTrace, ...], tuple[FactUsed, ...], tuple[Reason, ...]]
-
+#: How to build each part of the explanation, by field name (``Decision.explained_later``).
+Explanation = dict[str, Callable[[], tuple[Any, ...]]]
 
 class Decision(_Value):
     """What claimrules decided for one claim, and why.
@@ -145,7 +152,7 @@ class Decision(_Value):
     values the decision keeps, so it is the same bytes whenever it is asked for.
     """
 
-    _explain: Callable[[], Explanation] | None = PrivateAttr(default=None)
+    _explain: Explanation | None = PrivateAttr(default=None)
 
     decision_id: str
     outcome: Outcome
@@ -173,35 +180,54 @@ class Decision(_Value):
     exceptions: tuple[ExceptionOutcome, ...] = ()
 
     @classmethod
-    def explained_later(cls, explain: Callable[[], Explanation], **fields: Any) -> Decision:
-        """A decision from trusted values (no validation) whose explanation ``explain()`` builds on first use."""
+    def explained_later(cls, explain: Explanation, **fields: Any) -> Decision:
+        """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
+        are each built on first use by ``explain[name]()``."""
         decision = cls.model_construct(**fields)
         for name in EXPLAINING:
             decision.__dict__.pop(name, None)
         decision._explain = explain
         return decision
 
-    def settle(self) -> Decision:
-        """Build the deferred explanation now (idempotent); returns the decision."""
-        if "trace" not in self.__dict__:
-            explain = self._explain
-            if explain is None:  # pragma: no cover - a decision is built with its explanation or a way to it
-                raise RuntimeError("a decision without its explanation")
-            trace, facts, reasons = explain()
-            self.__dict__.update(trace=trace, facts=facts, reasons=reasons)
-            self._explain = None
+    def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
+        """Build the deferred parts of the explanation named (all by default) now; returns the decision."""
+        explain = self._explain
+        if explain is not None:
+            fields = self.__dict__
+            built = {name: explain[name]() for name in names if name not in fields}
+            if built:
+                # pydantic writes fields in the order of __dict__: keep the declared order.
+                ordered = {name: built[name] if name in built else fields[name]
+                           for name in type(self).model_fields if name in fields or name in built}
+                fields.clear()
+                fields.update(ordered)
+            if all(name in fields for name in EXPLAINING):
+                self._explain = None  # the claim's values it kept are no longer needed
         return self
 
     if not TYPE_CHECKING:  # mypy sees the declared fields; at run time, a deferred field settles first
         def __getattr__(self, name: str) -> Any:
             if name in EXPLAINING:
-                return self.settle().__dict__[name]
+                return self.settle((name,)).__dict__[name]
             return super().__getattr__(name)
 
     @model_serializer(mode="wrap")
-    def _serialise_settled(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # pydantic-core reads fields from __dict__ and would silently leave a deferred one out.
-        return handler(self.settle())
+    def _serialise_settled(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # pydantic-core reads fields from __dict__ and would silently leave a deferred one out;
+        # a part the caller excludes is not built for nothing.
+        return handler(self._settle_for(info.exclude))
+
+    # Settled before pydantic-core is called, so a failure to explain raises as itself (an
+    # EvaluationError), not wrapped in a serialisation error.
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        return super(Decision, self._settle_for(options.get("exclude"))).model_dump(**options)
+
+    def model_dump_json(self, **options: Any) -> str:
+        return super(Decision, self._settle_for(options.get("exclude"))).model_dump_json(**options)
+
+    def _settle_for(self, exclude: Any) -> Decision:
+        excluded = exclude or ()
+        return self.settle([name for name in EXPLAINING if name not in excluded])
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Decision):
