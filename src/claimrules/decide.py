@@ -288,6 +288,19 @@ class Adjudicator:
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
         self._reasons = Reasons(program)
+        # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
+        self._responsibility_rules = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
+                                           if clause.effect == Effect.RESPONSIBLE)
+        self._own_responsibility: dict[str, str | None] = {}
+        for doc in self.policy.documents:
+            own = next((clause for clause in _sorted(list(doc.clauses)) if clause.effect == Effect.RESPONSIBLE
+                        and not clause.over and clause.party == doc.responsible), None)
+            self._own_responsibility[doc.id] = own.id if own else None
+        self._escalating: dict[str, Document | None] = {}
+        for party_id in self.policy.parties:
+            documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
+                               key=lambda doc: self.resolver.order.get(doc.id, 99))
+            self._escalating[party_id] = documents[0] if documents else None
         self._declarations = tuple((name, program.conditions.grants_of(name)) for name, definition in
                                    sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
@@ -454,22 +467,20 @@ class Adjudicator:
         return citation
 
     def _responsible(self, resolution: Resolution, truth: dict[str, bool | None], document: Document) -> tuple[str, str | None]:
+        holds = self.resolver.holds
         if resolution.under_addendum is not None:
             regional = resolution.under_addendum.document
-            rule = next((clause for doc in self.policy.documents for clause in doc.clauses
-                         if clause.effect == Effect.RESPONSIBLE and regional.id in clause.over
-                         and self.resolver.holds(clause, truth)), None)
+            rule = next((clause for _, clause in self._responsibility_rules
+                         if regional.id in clause.over and holds(clause, truth)), None)
             return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
         takeovers = sorted(
-            (clause for doc in self.policy.documents for clause in doc.clauses
-             if clause.effect == Effect.RESPONSIBLE and document.id in clause.over and self.resolver.holds(clause, truth)
+            (clause for doc, clause in self._responsibility_rules
+             if document.id in clause.over and holds(clause, truth)
              and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True),
             key=lambda clause: clause_order(clause.id))
         if takeovers:
             return takeovers[0].party or document.responsible, takeovers[0].id
-        own = next((clause for clause in _sorted(list(document.clauses)) if clause.effect == Effect.RESPONSIBLE
-                    and not clause.over and clause.party == document.responsible), None)
-        return document.responsible, own.id if own else None
+        return document.responsible, self._own_responsibility[document.id]
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask (shared values)."""
@@ -482,12 +493,11 @@ class Adjudicator:
         return found
 
     def _escalation_steps(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
-        documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
-                           key=lambda doc: self.resolver.order.get(doc.id, 99))
-        if not documents:
+        document = self._escalating.get(party_id)
+        if document is None:
             return ()
         steps = []
-        for step in documents[0].escalation:
+        for step in document.escalation:
             ask_by = None
             if step.ask_within is not None:
                 ask_by = _shift(decided_on, step.ask_within, facts)

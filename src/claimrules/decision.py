@@ -135,6 +135,9 @@ class PolicyUsed(_Value):
 #: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
 EXPLAINING = ("trace", "facts", "reasons")
 
+_REQUIRED = object()
+_CONSTRUCT_DEFAULTS: dict[type, dict[str, Any]] = {}
+
 #: How to build each part of the explanation, by field name (``Decision.explained_later``).
 Explanation = dict[str, Callable[[], tuple[Any, ...]]]
 
@@ -183,10 +186,21 @@ class Decision(_Value):
     def explained_later(cls, explain: Explanation, **fields: Any) -> Decision:
         """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
         are each built on first use by ``explain[name]()``."""
-        decision = cls.model_construct(**fields)
-        for name in EXPLAINING:
-            decision.__dict__.pop(name, None)
-        decision._explain = explain
+        # What model_construct does, without its per-field alias search (a decision per claim).
+        defaults = _CONSTRUCT_DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = _CONSTRUCT_DEFAULTS[cls] = {
+                name: (field.default if not field.is_required() else _REQUIRED)
+                for name, field in cls.model_fields.items() if name not in EXPLAINING}
+        values = {name: fields[name] if name in fields else default for name, default in defaults.items()}
+        absent = [name for name, value in values.items() if value is _REQUIRED]
+        if absent:
+            raise TypeError(f"Decision.explained_later() is missing {', '.join(absent)}")
+        decision = cls.__new__(cls)
+        object.__setattr__(decision, "__dict__", values)
+        object.__setattr__(decision, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(decision, "__pydantic_extra__", None)
+        object.__setattr__(decision, "__pydantic_private__", {"_explain": explain})
         return decision
 
     def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
