@@ -288,6 +288,8 @@ class Adjudicator:
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
         self._reasons = Reasons(program)
+        # Per combination of documents ruled out (at most 2 ** documents): the rules a trace shows.
+        self._explained: dict[tuple[bool, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
         # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
         self._responsibility_rules = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                            if clause.effect == Effect.RESPONSIBLE)
@@ -517,10 +519,18 @@ class Adjudicator:
             used.append(f"{document.id} {version}")
         return tuple(used)
 
-    def _explained_rules(self, truth: dict[str, bool | None]) -> list[Any]:
-        """The rules a decision's trace shows: every rule of the documents that may apply."""
-        return [rule for rule in self.program.rules if rule.branch != "version"
-                and (rule.clause is None or truth.get(f"doc:{rule.document.id}") is not False)]
+    def _explained_rules(self, truth: dict[str, bool | None]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The rules a decision's trace shows (every rule of the documents that may apply) and the
+        names of the values they read, sorted; the same for every claim that rules out the same documents."""
+        key = tuple(truth.get(rule.key) is False for rule in self.program.document_rules)
+        found = self._explained.get(key)
+        if found is None:
+            if len(self._explained) > 4096:  # a policy set with very many documents
+                self._explained.clear()
+            rules = tuple(rule for rule in self.program.rules if rule.branch != "version"
+                          and (rule.clause is None or truth.get(f"doc:{rule.document.id}") is not False))
+            found = self._explained[key] = (rules, tuple(sorted({name for rule in rules for name in rule.reads})))
+        return found
 
     def _trace(self, evaluation: Evaluation) -> tuple[ClauseTrace, ...]:
         """Every rule of the documents that may apply, with each test's result.
@@ -535,7 +545,7 @@ class Adjudicator:
         check = self.program.check_trace
         if len(cache) > 100_000:
             cache.clear()
-        for rule in self._explained_rules(truth):
+        for rule in self._explained_rules(truth)[0]:
             check(rule, evaluation)  # runs the traced closure: the atoms below are recorded
             atoms = ctx.atoms
             results = tuple([atoms[atom.index] if atom.index in atoms else atom.fn(ctx) for atom in rule.atoms])
@@ -550,15 +560,13 @@ class Adjudicator:
     def _facts_read(self, evaluation: Evaluation) -> tuple[FactUsed, ...]:
         """The values (claim facts and definitions) the traced rules read, by name."""
         ctx = evaluation.context
-        read: set[str] = set()
-        for rule in self._explained_rules(evaluation.truth):
-            read |= rule.reads
+        read = self._explained_rules(evaluation.truth)[1]
         definitions = self.program.conditions.definitions
         rendered = self._rendered
         if len(rendered) > 100_000:
             rendered.clear()
         used = []
-        for name in sorted(read):
+        for name in read:
             if name in ctx.values:
                 value = ctx.values[name]
             elif name in definitions:
