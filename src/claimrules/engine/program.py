@@ -97,7 +97,8 @@ class Program:
         self.generated_source = ""
         if fast:
             self.generated_source, functions, self.project = generate(
-                self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields)
+                self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields,
+                self.durable.traced_terms())
             rules = [replace(rule, fn=functions[index]) if index in functions else rule for index, rule in enumerate(rules)]
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
