@@ -303,8 +303,11 @@ class Adjudicator:
             documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
                                key=lambda doc: self.resolver.order.get(doc.id, 99))
             self._escalating[party_id] = documents[0] if documents else None
-        self._declarations = tuple((name, program.conditions.grants_of(name)) for name, definition in
-                                   sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
+        # Each exceptions declaration, its grants, and the document of the clause that declares it.
+        self._declarations = tuple(
+            (name, program.conditions.grants_of(name),
+             next((clause.document for clause in self.policy.clauses_by_key.values() if clause.id == definition.clause), None))
+            for name, definition in sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.decision_date
@@ -442,12 +445,10 @@ class Adjudicator:
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
         """Per recorded exception of every declaration whose document applies: counted, capped or void."""
         found: list[ExceptionOutcome] = []
-        for name, grants in self._declarations:
+        for name, grants, document in self._declarations:
             declaration = self.policy.definitions[name]
             value = declaration.value
             assert isinstance(value, ast.Exceptions)
-            document = next((clause.document for clause in self.policy.clauses_by_key.values()
-                             if clause.id == declaration.clause), None)
             if document is not None and truth.get(f"doc:{document}") is not True:
                 continue
             for grant in grants(ctx) or ():
