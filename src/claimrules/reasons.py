@@ -105,6 +105,7 @@ class Reasons:
         self._compiled: dict[int, tuple[ast.Expr, Any]] = {}  # policy sub-expressions, compiled once
         self._derived: dict[tuple[int, str], tuple[ast.Expr, ast.Expr]] = {}
         self._targets: dict[str, ast.Expr] = {}
+        self._labels: dict[int, tuple[ast.Expr, str]] = {}
 
     def derived(self, base: ast.Expr, kind: str, make: Any) -> ast.Expr:
         """A node built from a policy node (a period's end, a clause's whole condition), built once
@@ -120,6 +121,15 @@ class Reasons:
 
     # -- labels ----------------------------------------------------------------------------------
     def label(self, node: ast.Expr) -> str:
+        """A policy node in words; the same for every claim, so worked out once per node."""
+        entry = self._labels.get(id(node))
+        if entry is None or entry[0] is not node:  # by identity, as Evaluator.value
+            if len(self._labels) > 50_000:
+                self._labels.clear()
+            entry = self._labels[id(node)] = (node, self._label(node))
+        return entry[1]
+
+    def _label(self, node: ast.Expr) -> str:
         if isinstance(node, ast.Fact):
             return fact_label(node.path, self.policy.vocabulary)
         if isinstance(node, ast.Ref):
