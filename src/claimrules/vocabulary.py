@@ -42,7 +42,7 @@ DERIVED_TYPES = ("integer", "text", "set")
 # and the service the customer asked for (an approval's service clause decides when one was asked);
 # and what the renderers need: the kind of request, which names it in letters ("your exchange").
 ROLES = {"decision_date": ("date",), "country": ("country",), "subdivision": ("subdivision",),
-         "requested_service": ("enum", "text"), "claim_type": ("enum", "text")}
+         "military_address": ("bool",), "requested_service": ("enum", "text"), "claim_type": ("enum", "text")}
 LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer": "number", "bool": "bool",
                  "enum": "text", "text": "text", "country": "text", "subdivision": "text", "list": "list",
                  "group": "other", "set": "list"}
