@@ -382,6 +382,7 @@ class PolicyFormulas:
             for clause in document.clauses:
                 self._variants.setdefault(clause.id, []).append(clause)
         self.uninterpreted: set[str] = set()
+        self._encoded: dict[tuple[str, int], Any] = {}
 
     # -- what the policy says of a claim -------------------------------------------------------
     def applies(self, document: Document) -> z3.BoolRef:
@@ -461,7 +462,9 @@ class PolicyFormulas:
                 (exists, self._item_truth(node, index)) for index, (exists, _) in enumerate(slots)]
             return Truth(z3.Or(*[z3.And(e, item.true) for e, item in pairs]),
                          z3.And(*[z3.Or(z3.Not(e), item.false) for e, item in pairs]))
-        if isinstance(node, (ast.Fact, ast.Ref)):
+        if isinstance(node, ast.GrantQuery) and node.kind == "any":
+            return self.grants(node.declaration).any(node.where)
+        if isinstance(node, (ast.Fact, ast.Ref, ast.Table)):
             value = self.value(node)
             if value.kind == "bool":
                 return Truth(z3.And(value.known, value.value), z3.And(value.known, z3.Not(value.value)))
@@ -578,13 +581,99 @@ class PolicyFormulas:
                 _real(left), _real(right))
             kind = "money" if "money" in (left.kind, right.kind) else "number"
             return Value(result, z3.And(left.known, right.known), kind)
-        if isinstance(node, ast.Quantified):
+        if isinstance(node, ast.Quantified) and node.kind != "any":
             return self.quantified(node)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Labelled):
             return self.value(node.item)
+        if isinstance(node, ast.Table):
+            return self.table(node)
+        if isinstance(node, ast.Exceptions):
+            return self.exceptions(node).end
+        if isinstance(node, ast.GrantQuery) and node.kind == "count":
+            return self.grants(node.declaration).count(node.where)
+        if isinstance(node, ast.GrantQuery) and node.kind == "any":
+            found = self.grants(node.declaration).any(node.where)
+            return Value(found.true, z3.Or(found.true, found.false), "bool")
+        if _is_boolean(node):
+            found = self.truth(node)
+            return Value(found.true, z3.Or(found.true, found.false), "bool")
         raise Unsupported(type(node).__name__)
+
+    # -- conditional values: decision tables and 'if C then A else B' (engine.evaluate._table) -------
+    def table(self, node: ast.Table) -> Value:
+        """A table's value and when it is known, in the evaluator's three-valued logic.
+
+        ``first``: the first row that holds; unknown when a row's condition is unknown and no row
+        above it held. ``unique``: the one row that holds (even if others are unknown), else the
+        'otherwise' row when every row is false, else unknown; two rows holding at once is an error
+        in the engine (no decision), encoded as no value. ``collect``: unknown when any row's
+        condition is unknown; ``count`` the rows that hold, ``sum``/``max``/``min`` their values
+        (no row holding is an error in the engine: no value).
+        """
+        rows = [(None if row.when is None else self.truth(row.when), self.value(row.value)) for row in node.rows]
+        values = _unified([value for _, value in rows])
+        kind = _table_kind([value.kind for value in values])
+        conditions = [when for when, _ in rows]
+        nothing = _zero(values[0].value)
+        if node.hit == "first":
+            result: Any = nothing
+            known: z3.BoolRef = z3.BoolVal(False)
+            for when, value in reversed(list(zip(conditions, values, strict=True))):
+                if when is None:
+                    result, known = value.value, value.known
+                    continue
+                result = z3.If(when.true, value.value, result)
+                known = z3.Or(z3.And(when.true, value.known), z3.And(when.false, known))
+            return Value(result, known, kind)
+        if node.hit == "unique":
+            ruled = [(when, value) for when, value in zip(conditions, values, strict=True) if when is not None]
+            fallback = next((value for when, value in zip(conditions, values, strict=True) if when is None), None)
+            alone = [z3.And(when.true, *[z3.Not(other.true) for other, _ in ruled if other is not when])
+                     for when, _ in ruled]
+            none_holds = z3.And(*[when.false for when, _ in ruled])
+            result = fallback.value if fallback is not None else nothing
+            for chosen, (_, value) in reversed(list(zip(alone, ruled, strict=True))):
+                result = z3.If(chosen, value.value, result)
+            known = z3.Or(*[z3.And(chosen, value.known) for chosen, (_, value) in zip(alone, ruled, strict=True)],
+                          z3.And(none_holds, fallback.known) if fallback is not None else z3.BoolVal(False))
+            return Value(result, known, kind)
+        holds = [TRUE if when is None else when for when in conditions]
+        decided = z3.And(*[z3.Or(when.true, when.false) for when in holds])
+        if node.aggregate == "count":
+            total: Any = z3.IntVal(0)
+            for when in holds:
+                total = total + z3.If(when.true, 1, 0)
+            return Value(z3.ToReal(total), decided, "number")
+        valued = z3.And(*[z3.Implies(when.true, value.known) for when, value in zip(holds, values, strict=True)])
+        some = z3.Or(*[when.true for when in holds])
+        if node.aggregate == "sum":
+            result = nothing
+            for when, value in zip(holds, values, strict=True):
+                result = result + z3.If(when.true, value.value, _zero(value.value))
+            return Value(result, z3.And(decided, valued, some), kind)
+        result, seen = nothing, z3.BoolVal(False)
+        for when, value in zip(holds, values, strict=True):
+            better = value.value > result if node.aggregate == "max" else value.value < result
+            result = z3.If(when.true, z3.If(z3.Or(z3.Not(seen), better), value.value, result), result)
+            seen = z3.Or(seen, when.true)
+        return Value(result, z3.And(decided, valued, some), kind)
+
+    # -- authority-capped exceptions (engine.grants) ----------------------------------------------
+    def exceptions(self, node: ast.Exceptions) -> Any:
+        from claimrules.analysis.exceptions import encode_exceptions
+
+        key = ("exceptions", id(node))
+        if key not in self._encoded:
+            self._encoded[key] = encode_exceptions(self, node)
+        return self._encoded[key]
+
+    def grants(self, declaration: ast.Ref) -> Any:
+        definition = self.policy.definitions.get(declaration.name)
+        if definition is None or not isinstance(definition.value, ast.Exceptions):
+            raise Unsupported(f"'{declaration.name}' is not an exceptions declaration")
+        return self.exceptions(definition.value)
 
     def quantified(self, node: ast.Quantified) -> Value:
         slots = self.claims.collection(node.collection)
@@ -717,7 +806,34 @@ def _real(value: Value) -> Any:
 def _is_boolean(node: ast.Expr) -> bool:
     if isinstance(node, ast.Labelled):
         return _is_boolean(node.item)
+    if isinstance(node, (ast.Quantified, ast.GrantQuery)):
+        return node.kind == "any"
+    if isinstance(node, ast.Table):
+        return node.aggregate is None and all(_is_boolean(row.value) for row in node.rows)
     return isinstance(node, ast.BOOLEAN_NODES) or (isinstance(node, ast.Const) and isinstance(node.value, bool))
+
+
+def _unified(values: list[Value]) -> list[Value]:
+    """Values of one table made one z3 sort: whole numbers become reals beside amounts."""
+    if any(isinstance(v.value, z3.ArithRef) and not v.value.is_int() for v in values):
+        return [Value(z3.ToReal(v.value), v.known, v.kind) if isinstance(v.value, z3.ArithRef) and v.value.is_int()
+                and v.kind not in ("date", "text") else v for v in values]
+    return values
+
+
+def _table_kind(kinds: list[str]) -> str:
+    for preferred in ("date", "money", "bool", "text"):
+        if preferred in kinds:
+            return preferred
+    return kinds[0]
+
+
+def _zero(like: Any) -> Any:
+    if isinstance(like, z3.BoolRef):
+        return z3.BoolVal(False)
+    if isinstance(like, z3.ArithRef) and not like.is_int():
+        return z3.RealVal(0)
+    return z3.IntVal(0)
 
 
 def territory_cells(policies: list[PolicySet]) -> list[tuple[str, str | None]]:
