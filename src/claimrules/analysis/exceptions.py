@@ -73,6 +73,7 @@ class _GrantScope(PolicyFormulas):
 
     def __init__(self, outer: PolicyFormulas, grant: Grant) -> None:
         self.__dict__.update(outer.__dict__)
+        self._rules = {}   # what a rule means can depend on the grant: encoded afresh in the scope
         self._grant = grant
 
     def value(self, node: ast.Expr) -> Value:

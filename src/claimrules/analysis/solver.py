@@ -291,7 +291,10 @@ class Claims:
             value, known = self._scalar(path, spec, "")
             group = path.rsplit(".", 1)[0] if "." in path else None
             if group is not None and group in self.facts and not self.facts[group].required:
-                self.constraints.append(z3.Implies(known, self.group_known(group)))
+                if spec.required:   # given exactly when its optional group is (deployment.documented_on)
+                    known = self.group_known(group)
+                else:
+                    self.constraints.append(z3.Implies(known, self.group_known(group)))
             self.vars[path] = (value, known)
         value, known = self.vars[path]
         return Value(value, known, spec.kind)
@@ -331,7 +334,10 @@ class Claims:
         if name not in fields:
             value, known = self._scalar(f"{path}[{index}].{name}", spec, "")
             if spec.required:
-                self.constraints.append(known == exists)
+                known = exists   # given exactly when the item exists (a constraint 'known == exists' on a
+                                 # constant True would force every slot to exist)
+            else:
+                self.constraints.append(z3.Implies(known, exists))
             fields[name] = (value, known)
         value, known = fields[name]
         return Value(value, known, spec.kind)
@@ -383,10 +389,11 @@ class PolicyFormulas:
                 self._variants.setdefault(clause.id, []).append(clause)
         self.uninterpreted: set[str] = set()
         self._encoded: dict[tuple[str, int], Any] = {}
+        self._rules: dict[tuple[str, str], Truth] = {}   # each clause's and document's rules, encoded once
 
     # -- what the policy says of a claim -------------------------------------------------------
     def applies(self, document: Document) -> z3.BoolRef:
-        return self.truth(document.applies_when).true if document.applies_when is not None else z3.BoolVal(True)
+        return self.applies_truth(document).true
 
     def version_guard(self, document: Document, clause: Clause) -> z3.BoolRef:
         """Always true: the loader writes an earlier version's guard into its clauses' conditions."""
@@ -395,22 +402,45 @@ class PolicyFormulas:
 
     def holds(self, clause: Clause) -> Truth:
         """The clause's ``applies`` and ``when`` (the rule that fires when it holds)."""
-        parts = [self.truth(part) for part in (clause.applies, clause.when) if part is not None]
-        return _all(parts) if parts else TRUE
+        key = ("holds", clause.key)
+        if key not in self._rules:
+            parts = [self.truth(part) for part in (clause.applies, clause.when) if part is not None]
+            self._rules[key] = _all(parts) if parts else TRUE
+        return self._rules[key]
 
     def otherwise(self, clause: Clause) -> Truth:
         """The clause's 'otherwise' branch: it applies and its condition is false."""
         if clause.otherwise is None or clause.when is None:
             return Truth(z3.BoolVal(False), z3.BoolVal(True))
-        parts = [self.truth(clause.applies)] if clause.applies is not None else []
-        when = self.truth(clause.when)
-        return _all([*parts, Truth(when.false, when.true)])
+        key = ("otherwise", clause.key)
+        if key not in self._rules:
+            parts = [self.truth(clause.applies)] if clause.applies is not None else []
+            when = self.truth(clause.when)
+            self._rules[key] = _all([*parts, Truth(when.false, when.true)])
+        return self._rules[key]
 
     def active(self, document: Document, clause: Clause) -> z3.BoolRef:
         return z3.And(self.applies(document), self.version_guard(document, clause), self.holds(clause).true)
 
     def active_otherwise(self, document: Document, clause: Clause) -> z3.BoolRef:
         return z3.And(self.applies(document), self.version_guard(document, clause), self.otherwise(clause).true)
+
+    def applies_truth(self, document: Document) -> Truth:
+        if document.applies_when is None:
+            return TRUE
+        key = ("applies", document.id)
+        if key not in self._rules:
+            self._rules[key] = self.truth(document.applies_when)
+        return self._rules[key]
+
+    def settled_silent(self, document: Document, clause: Clause) -> z3.BoolRef:
+        """Certainly neither the clause nor its 'otherwise' branch holds (nothing unknown about it):
+        the document certainly does not apply, or the clause's rules are certainly false."""
+        applies = self.applies_truth(document)
+        rules = [self.holds(clause).false]
+        if clause.otherwise is not None and clause.when is not None:
+            rules.append(self.otherwise(clause).false)
+        return z3.Or(applies.false, z3.And(*rules))
 
     # -- conditions ------------------------------------------------------------------------------
     def truth(self, node: ast.Expr) -> Truth:
@@ -764,6 +794,7 @@ class _ItemScope(PolicyFormulas):
 
     def __init__(self, outer: PolicyFormulas, collection: str, index: int) -> None:
         self.__dict__.update(outer.__dict__)
+        self._rules = {}   # what a rule means can depend on the item: encoded afresh in the scope
         self._outer = outer
         self._collection, self._index = collection, index
 
