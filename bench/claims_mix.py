@@ -92,6 +92,14 @@ def claim(rng: random.Random) -> dict[str, Any]:
                          "paid_to_date": {"amount": rng.choice(["0.00", "0.00", "400.00"]), "currency": currency}}
         if rng.random() < 0.1:
             facts["repair_estimate"] = {"amount": rng.choice(["150.00", "2500.00"]), "currency": currency}
+        if rng.random() < 0.06:
+            facts["plan"]["cancelled_on"] = _iso(purchased + timedelta(days=rng.randrange(0, 900)))
+    if "incident" in facts:
+        # Facts most claims leave out, so that both the given and the missing case are decided.
+        if rng.random() < 0.2:
+            facts["product"]["failure"] = rng.choice(["major", "minor"])
+        if rng.random() < 0.3:
+            facts["incident"]["cause_stated_by"] = rng.choice(["customer", "inspection", "seller"])
     return facts
 
 

@@ -21,6 +21,7 @@ from claimrules.decision import (
     Decision,
     EscalationStep,
     ExceptionOutcome,
+    Explanation,
     FactUsed,
     Notice,
     Party,
@@ -287,8 +288,26 @@ class Adjudicator:
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
         self._reasons = Reasons(program)
-        self._declarations = tuple((name, program.conditions.grants_of(name)) for name, definition in
-                                   sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
+        # Per combination of documents ruled out (at most 2 ** documents): the rules a trace shows.
+        self._explained: dict[tuple[bool, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
+        # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
+        self._responsibility_rules = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
+                                           if clause.effect == Effect.RESPONSIBLE)
+        self._own_responsibility: dict[str, str | None] = {}
+        for doc in self.policy.documents:
+            own = next((clause for clause in _sorted(list(doc.clauses)) if clause.effect == Effect.RESPONSIBLE
+                        and not clause.over and clause.party == doc.responsible), None)
+            self._own_responsibility[doc.id] = own.id if own else None
+        self._escalating: dict[str, Document | None] = {}
+        for party_id in self.policy.parties:
+            documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
+                               key=lambda doc: self.resolver.order.get(doc.id, 99))
+            self._escalating[party_id] = documents[0] if documents else None
+        # Each exceptions declaration, its grants, and the document of the clause that declares it.
+        self._declarations = tuple(
+            (name, program.conditions.grants_of(name),
+             next((clause.document for clause in self.policy.clauses_by_key.values() if clause.id == definition.clause), None))
+            for name, definition in sorted(self.policy.definitions.items()) if isinstance(definition.value, ast.Exceptions))
 
     def decide(self, facts: ClaimFacts, on: date | None = None) -> Decision:
         decided_on = on or facts.decision_date
@@ -388,14 +407,21 @@ class Adjudicator:
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
         amounts = [Amount(kind=kind, money=money, clause=clause.id)
                    for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
-        trace, facts_read = self._trace(evaluation)
         claim_json = canonical_claim(facts)
         claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
         decision_id = "dec-" + hashlib.sha256(
             f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
-        return Decision.model_construct(
+        ground_list = list(grounds)
+        explain: Explanation = {
+            "trace": lambda: self._trace(evaluation),
+            "facts": lambda: self._facts_read(evaluation),
+            "reasons": lambda: self._reasons.for_grounds(ground_list, truth, evaluation.context, outcome, missing),
+        }
+
+        return Decision.explained_later(
+            explain,
             decision_id=decision_id,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             decided_on=decided_on,
             deciding=self._cite(deciding_clause),
             grounds=tuple(self._cite(clause) for clause in grounds),
@@ -413,21 +439,16 @@ class Adjudicator:
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
             policy=PolicyUsed(id=policy.id, fingerprint=policy.fingerprint, documents=self._versions(truth)),
             claim_fingerprint=claim_fingerprint,
-            trace=trace,
-            facts=facts_read,
-            reasons=self._reasons.for_grounds(grounds, truth, evaluation.context, outcome, missing),
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
 
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
         """Per recorded exception of every declaration whose document applies: counted, capped or void."""
         found: list[ExceptionOutcome] = []
-        for name, grants in self._declarations:
+        for name, grants, document in self._declarations:
             declaration = self.policy.definitions[name]
             value = declaration.value
             assert isinstance(value, ast.Exceptions)
-            document = next((clause.document for clause in self.policy.clauses_by_key.values()
-                             if clause.id == declaration.clause), None)
             if document is not None and truth.get(f"doc:{document}") is not True:
                 continue
             for grant in grants(ctx) or ():
@@ -449,22 +470,20 @@ class Adjudicator:
         return citation
 
     def _responsible(self, resolution: Resolution, truth: dict[str, bool | None], document: Document) -> tuple[str, str | None]:
+        holds = self.resolver.holds
         if resolution.under_addendum is not None:
             regional = resolution.under_addendum.document
-            rule = next((clause for doc in self.policy.documents for clause in doc.clauses
-                         if clause.effect == Effect.RESPONSIBLE and regional.id in clause.over
-                         and self.resolver.holds(clause, truth)), None)
+            rule = next((clause for _, clause in self._responsibility_rules
+                         if regional.id in clause.over and holds(clause, truth)), None)
             return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
         takeovers = sorted(
-            (clause for doc in self.policy.documents for clause in doc.clauses
-             if clause.effect == Effect.RESPONSIBLE and document.id in clause.over and self.resolver.holds(clause, truth)
+            (clause for doc, clause in self._responsibility_rules
+             if document.id in clause.over and holds(clause, truth)
              and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True),
             key=lambda clause: clause_order(clause.id))
         if takeovers:
             return takeovers[0].party or document.responsible, takeovers[0].id
-        own = next((clause for clause in _sorted(list(document.clauses)) if clause.effect == Effect.RESPONSIBLE
-                    and not clause.over and clause.party == document.responsible), None)
-        return document.responsible, own.id if own else None
+        return document.responsible, self._own_responsibility[document.id]
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask (shared values)."""
@@ -477,12 +496,11 @@ class Adjudicator:
         return found
 
     def _escalation_steps(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
-        documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
-                           key=lambda doc: self.resolver.order.get(doc.id, 99))
-        if not documents:
+        document = self._escalating.get(party_id)
+        if document is None:
             return ()
         steps = []
-        for step in documents[0].escalation:
+        for step in document.escalation:
             ask_by = None
             if step.ask_within is not None:
                 ask_by = _shift(decided_on, step.ask_within, facts)
@@ -502,21 +520,34 @@ class Adjudicator:
             used.append(f"{document.id} {version}")
         return tuple(used)
 
-    def _trace(self, evaluation: Evaluation) -> tuple[tuple[ClauseTrace, ...], tuple[FactUsed, ...]]:
-        """Every rule of the documents that may apply, with each test's result; and the values they read.
+    def _explained_rules(self, truth: dict[str, bool | None]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The rules a decision's trace shows (every rule of the documents that may apply) and the
+        names of the values they read, sorted; the same for every claim that rules out the same documents."""
+        key = tuple(truth.get(rule.key) is False for rule in self.program.document_rules)
+        found = self._explained.get(key)
+        if found is None:
+            if len(self._explained) > 4096:  # a policy set with very many documents
+                self._explained.clear()
+            rules = tuple(rule for rule in self.program.rules if rule.branch != "version"
+                          and (rule.clause is None or truth.get(f"doc:{rule.document.id}") is not False))
+            found = self._explained[key] = (rules, tuple(sorted({name for rule in rules for name in rule.reads})))
+        return found
+
+    def _trace(self, evaluation: Evaluation) -> tuple[ClauseTrace, ...]:
+        """Every rule of the documents that may apply, with each test's result.
 
         A clause's trace depends only on its tests' results, so trace objects are shared between
-        decisions (they are immutable); only the values read are rendered per claim.
+        decisions (they are immutable). Each rule's traced closure runs here and must agree with
+        what durable_rules fired (``Program.check_trace``).
         """
         ctx, truth = evaluation.context, evaluation.truth
         traces = []
-        read: set[str] = set()
         cache = self._trace_cache
+        check = self.program.check_trace
         if len(cache) > 100_000:
             cache.clear()
-        for rule in self.program.rules:
-            if rule.branch == "version" or (rule.clause is not None and truth.get(f"doc:{rule.document.id}") is False):
-                continue
+        for rule in self._explained_rules(truth)[0]:
+            check(rule, evaluation)  # runs the traced closure: the atoms below are recorded
             atoms = ctx.atoms
             results = tuple([atoms[atom.index] if atom.index in atoms else atom.fn(ctx) for atom in rule.atoms])
             key = (rule.key, truth[rule.key], results)
@@ -525,13 +556,18 @@ class Adjudicator:
                 trace = self._clause_trace(rule, truth[rule.key], results)
                 cache[key] = trace
             traces.append(trace)
-            read |= rule.reads
+        return tuple(traces)
+
+    def _facts_read(self, evaluation: Evaluation) -> tuple[FactUsed, ...]:
+        """The values (claim facts and definitions) the traced rules read, by name."""
+        ctx = evaluation.context
+        read = self._explained_rules(evaluation.truth)[1]
         definitions = self.program.conditions.definitions
         rendered = self._rendered
         if len(rendered) > 100_000:
             rendered.clear()
         used = []
-        for name in sorted(read):
+        for name in read:
             if name in ctx.values:
                 value = ctx.values[name]
             elif name in definitions:
@@ -545,7 +581,7 @@ class Adjudicator:
                 if hashable:
                     rendered[(name, value)] = fact
             used.append(fact)
-        return tuple(traces), tuple(used)
+        return tuple(used)
 
     def _clause_trace(self, rule: Any, result: bool | None, results: tuple[Any, ...]) -> ClauseTrace:
         conditions = tuple(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from claimrules.money import Money
 
@@ -124,13 +132,30 @@ class PolicyUsed(_Value):
     documents: tuple[str, ...]
 
 
+#: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
+EXPLAINING = ("trace", "facts", "reasons")
+
+_REQUIRED = object()
+_CONSTRUCT_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+#: How to build each part of the explanation, by field name (``Decision.explained_later``).
+Explanation = dict[str, Callable[[], tuple[Any, ...]]]
+
 class Decision(_Value):
     """What claimrules decided for one claim, and why.
 
     ``grounds`` lists every clause that independently supports the outcome, so no other reason can
     surface later (LW 7.1, CP 8.2, RT 5.1); ``trace`` shows every condition of every clause of the
     documents that spoke to the claim.
+
+    The adjudicator builds ``trace``, ``facts`` and ``reasons`` on first use (reading any of them,
+    serialising, comparing, copying or pickling the decision): most decisions of a batch are
+    written once and a re-decided book is mostly compared by outcome, so the explanation is not
+    paid for until someone asks. It is a pure function of the claim and the policy, built from
+    values the decision keeps, so it is the same bytes whenever it is asked for.
     """
+
+    _explain: Explanation | None = PrivateAttr(default=None)
 
     decision_id: str
     outcome: Outcome
@@ -156,6 +181,90 @@ class Decision(_Value):
     reasons: tuple[Reason, ...] = ()
     """Per ground, in the grounds' order: the reason in words, with the values the engine used."""
     exceptions: tuple[ExceptionOutcome, ...] = ()
+
+    @classmethod
+    def explained_later(cls, explain: Explanation, **fields: Any) -> Decision:
+        """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
+        are each built on first use by ``explain[name]()``."""
+        # What model_construct does, without its per-field alias search (a decision per claim).
+        defaults = _CONSTRUCT_DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = _CONSTRUCT_DEFAULTS[cls] = {
+                name: (field.default if not field.is_required() else _REQUIRED)
+                for name, field in cls.model_fields.items() if name not in EXPLAINING}
+        values = {name: fields[name] if name in fields else default for name, default in defaults.items()}
+        absent = [name for name, value in values.items() if value is _REQUIRED]
+        if absent:
+            raise TypeError(f"Decision.explained_later() is missing {', '.join(absent)}")
+        decision = cls.__new__(cls)
+        object.__setattr__(decision, "__dict__", values)
+        object.__setattr__(decision, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(decision, "__pydantic_extra__", None)
+        object.__setattr__(decision, "__pydantic_private__", {"_explain": explain})
+        return decision
+
+    def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
+        """Build the deferred parts of the explanation named (all by default) now; returns the decision."""
+        explain = self._explain
+        if explain is not None:
+            fields = self.__dict__
+            built = {name: explain[name]() for name in names if name not in fields}
+            if built:
+                # pydantic writes fields in the order of __dict__: keep the declared order.
+                ordered = {name: built[name] if name in built else fields[name]
+                           for name in type(self).model_fields if name in fields or name in built}
+                fields.clear()
+                fields.update(ordered)
+            if all(name in fields for name in EXPLAINING):
+                self._explain = None  # the claim's values it kept are no longer needed
+        return self
+
+    if not TYPE_CHECKING:  # mypy sees the declared fields; at run time, a deferred field settles first
+        def __getattr__(self, name: str) -> Any:
+            if name in EXPLAINING:
+                return self.settle((name,)).__dict__[name]
+            return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _serialise_settled(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # pydantic-core reads fields from __dict__ and would silently leave a deferred one out;
+        # a part the caller excludes is not built for nothing.
+        return handler(self._settle_for(info.exclude))
+
+    # Settled before pydantic-core is called, so a failure to explain raises as itself (an
+    # EvaluationError), not wrapped in a serialisation error.
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        return super(Decision, self._settle_for(options.get("exclude"))).model_dump(**options)
+
+    def model_dump_json(self, **options: Any) -> str:
+        return super(Decision, self._settle_for(options.get("exclude"))).model_dump_json(**options)
+
+    def _settle_for(self, exclude: Any) -> Decision:
+        excluded = exclude or ()
+        return self.settle([name for name in EXPLAINING if name not in excluded])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Decision):
+            other.settle()
+        return super().__eq__(self.settle() if isinstance(other, Decision) else other)
+
+    def __hash__(self) -> int:
+        return super(Decision, self.settle()).__hash__()
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        return super(Decision, self.settle()).__iter__()
+
+    def __repr_args__(self) -> Any:
+        return super(Decision, self.settle()).__repr_args__()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return super(Decision, self.settle()).__getstate__()
+
+    def __copy__(self) -> Decision:
+        return super(Decision, self.settle()).__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Decision:
+        return super(Decision, self.settle()).__deepcopy__(memo)
 
     def fact(self, name: str) -> str | None:
         """The value (as shown in traces) of a fact or definition the trace read."""

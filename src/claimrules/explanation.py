@@ -144,8 +144,11 @@ class Explainer:
                 definition = self.policy.definitions.get(node.container.name)
                 if definition is not None and definition.codes is not None:
                     ctx = ev.ctx
-                    code = ctx.values.get("location.subdivision") or ctx.values.get("location.country")
-                    found.append(LeafValue(name="location", value=f"{code} ({place_name(code)})" if code else "unknown"))
+                    roles = self.policy.vocabulary.roles
+                    code = next((ctx.values.get(roles[role]) for role in ("subdivision", "country")
+                                 if role in roles and ctx.values.get(roles[role])), None)
+                    group = roles["country"].rsplit(".", 1)[0] if "country" in roles else "place"
+                    found.append(LeafValue(name=group, value=f"{code} ({place_name(code)})" if code else "unknown"))
                     operands = ()
         elif isinstance(node, ast.Known):
             operands = (node.operand,)

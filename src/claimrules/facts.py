@@ -13,6 +13,7 @@ with a time or zone as a date, no text as a number.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -473,19 +474,23 @@ def fact_values(facts: ClaimFacts) -> dict[str, Any]:
         values[path] = value
     for derived_path, source, pattern, kind, template, split in _derivations(vocabulary):
         text = values.get(source)
-        match = pattern.search(text) if isinstance(text, str) else None
-        if match is None:
-            values[derived_path] = None
-            continue
-        groups = {key: value or "" for key, value in match.groupdict().items()}
-        result = template.format_map(groups)
-        if kind == "integer":
-            values[derived_path] = int(result) if result.strip().lstrip("-").isdigit() else None
-        elif kind == "set":
-            values[derived_path] = tuple(sorted(part for part in result.split(split) if part))
-        else:
-            values[derived_path] = result
+        values[derived_path] = _derived(pattern, kind, template, split, text) if isinstance(text, str) else None
     return values
+
+
+@functools.lru_cache(maxsize=4096)
+def _derived(pattern: re.Pattern[str], kind: str, template: str, split: str | None, text: str) -> Any:
+    """One derived fact of one text (cached: codes such as a plan's repeat across a book of claims)."""
+    match = pattern.search(text)
+    if match is None:
+        return None
+    groups = {key: value or "" for key, value in match.groupdict().items()}
+    result = template.format_map(groups)
+    if kind == "integer":
+        return int(result) if result.strip().lstrip("-").isdigit() else None
+    if kind == "set":
+        return tuple(sorted(part for part in result.split(split) if part))
+    return result
 
 
 # -- reading claims ---------------------------------------------------------------------------------

@@ -194,7 +194,8 @@ class HoldAnalysis:
             if definition.value is not None and name not in seen:
                 paths |= self._facts_behind(definition.value, seen | {name})
             if definition.codes is not None:
-                paths |= {"location.country", "location.subdivision", "location.military_address"}
+                roles = self.policy.vocabulary.roles
+                paths |= {roles[role] for role in ("country", "subdivision", "military_address") if role in roles}
         for clause_id in ast.holds_of(node):
             if clause_id in seen:
                 continue

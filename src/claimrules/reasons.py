@@ -105,6 +105,7 @@ class Reasons:
         self._compiled: dict[int, tuple[ast.Expr, Any]] = {}  # policy sub-expressions, compiled once
         self._derived: dict[tuple[int, str], tuple[ast.Expr, ast.Expr]] = {}
         self._targets: dict[str, ast.Expr] = {}
+        self._labels: dict[int, tuple[ast.Expr, str]] = {}
 
     def derived(self, base: ast.Expr, kind: str, make: Any) -> ast.Expr:
         """A node built from a policy node (a period's end, a clause's whole condition), built once
@@ -120,6 +121,15 @@ class Reasons:
 
     # -- labels ----------------------------------------------------------------------------------
     def label(self, node: ast.Expr) -> str:
+        """A policy node in words; the same for every claim, so worked out once per node."""
+        entry = self._labels.get(id(node))
+        if entry is None or entry[0] is not node:  # by identity, as Evaluator.value
+            if len(self._labels) > 50_000:
+                self._labels.clear()
+            entry = self._labels[id(node)] = (node, self._label(node))
+        return entry[1]
+
+    def _label(self, node: ast.Expr) -> str:
         if isinstance(node, ast.Fact):
             return fact_label(node.path, self.policy.vocabulary)
         if isinstance(node, ast.Ref):
@@ -150,6 +160,23 @@ class Reasons:
         definition = self.policy.definitions.get(name)
         clause = self.policy.clauses_by_key.get(definition.clause) if definition is not None and definition.clause else None
         return definition_label(definition, name, clause.text if clause is not None else "")
+
+    def place(self, ev: Evaluator) -> ValueUsed:
+        """Where the claim places the product (the facts with the roles country, subdivision and
+        military_address), as one value: the group that holds them is what territories test."""
+        roles, values = self.policy.vocabulary.roles, ev.ctx.values
+        country = values.get(roles["country"]) if "country" in roles else None
+        subdivision = values.get(roles["subdivision"]) if "subdivision" in roles else None
+        military = bool(values.get(roles["military_address"])) if "military_address" in roles else False
+        return ValueUsed(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
+                         kind="place", value=str(subdivision or country or ""),
+                         words=location_words(country, subdivision, military))
+
+    @property
+    def place_group(self) -> str | None:
+        """The group holding the fact with the role ``country`` ('location' for 'location.country')."""
+        path = self.policy.vocabulary.roles.get("country")
+        return path.rsplit(".", 1)[0] if path and "." in path else path
 
     def used(self, node: ast.Expr, value: Any) -> ValueUsed:
         name = node.path if isinstance(node, ast.Fact) else node.name if isinstance(node, ast.Ref) else node.text
@@ -264,12 +291,8 @@ class Reasons:
         if isinstance(container, ast.Ref):
             definition = self.policy.definitions.get(container.name)
             if definition is not None and definition.codes is not None:
-                country, subdivision = ev.ctx.values.get("location.country"), ev.ctx.values.get("location.subdivision")
-                military = bool(ev.ctx.values.get("location.military_address"))
-                place = location_words(country, subdivision, military)
-                code = subdivision or country or ""
-                values.append(ValueUsed(name="location", label=fact_label("location", self.policy.vocabulary), kind="place", value=str(code),
-                                        words=place))
+                values.append(self.place(ev))
+                place = values[-1].words
                 where = self.definition(container.name)
                 if inside is None:
                     return f"whether the Product's location ({place}) is in {where} is not known"
@@ -342,12 +365,8 @@ class Reasons:
             target = self._targets.get(name)
             if target is None:
                 target = self._targets[name] = ast.Ref(name) if name in self.policy.definitions else ast.Fact(name)
-            if name == "location":
-                place = location_words(ev.ctx.values.get("location.country"), ev.ctx.values.get("location.subdivision"),
-                                       bool(ev.ctx.values.get("location.military_address")))
-                named[name] = ValueUsed(name=name, label=fact_label(name, self.policy.vocabulary), kind="place",
-                                        value=str(ev.ctx.values.get("location.subdivision") or ev.ctx.values.get("location.country")),
-                                        words=place)
+            if name == self.place_group:
+                named[name] = self.place(ev)
                 continue
             named[name] = self.used(target, ev.value(target))
         if node is not None:

@@ -41,7 +41,7 @@ DERIVED_TYPES = ("integer", "text", "set")
 # the date a claim is decided on by default, the place whose public holidays count business days,
 # and the service the customer asked for (an approval's service clause decides when one was asked).
 ROLES = {"decision_date": ("date",), "country": ("country",), "subdivision": ("subdivision",),
-         "requested_service": ("enum", "text")}
+         "military_address": ("bool",), "requested_service": ("enum", "text")}
 LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer": "number", "bool": "bool",
                  "enum": "text", "text": "text", "country": "text", "subdivision": "text", "list": "list",
                  "group": "other", "set": "list"}

@@ -128,6 +128,10 @@ class DurableCompiler:
             self.fields[name] = Projection(name, self.conditions.compile(node, record=self.type_of(node) == "bool"))
         return name
 
+    def traced_terms(self) -> dict[str, ast.Expr]:
+        """The computed true/false values, by field name: their closures are traced (``_term``)."""
+        return {name: node for node, name in self._terms.items() if self.type_of(node) == "bool"}
+
     def operand(self, node: ast.Expr) -> tuple[str, Any] | None:
         """('field', name), ('const', value) or ('expr', json) for a native operand; None otherwise."""
         kind = self.type_of(node)
@@ -335,6 +339,11 @@ def _fields(condition: Any, found: set[str] | None = None) -> set[str]:
         elif isinstance(current, list):
             stack.extend(current)
     return found
+
+
+def engine_fields(condition: Json) -> set[str]:
+    """The claim's fields (facts and computed values) a compiled rule reads."""
+    return _fields(condition)
 
 
 def _fits(condition: Json) -> bool:

@@ -18,10 +18,14 @@ from datetime import date
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
-from claimrules.engine.evaluate import Compiled, ConditionCompiler, Context, _all_of, _any_of, _is_atom, _truth
+from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context, _all_of, _any_of, _is_atom, _truth
 from claimrules.policy import expr as ast
 
 __all__ = ["RuleCode", "generate"]
+
+
+#: Vocabulary types whose values are str, bool or int (compared with == / in without raising).
+_PLAIN_TYPES = frozenset({"enum", "text", "country", "subdivision", "bool", "integer"})
 
 
 def _negate(value: Any, node: ast.Expr) -> Any:
@@ -54,7 +58,7 @@ class RuleCode:
         ``ConditionCompiler.compile(condition)``."""
         name = f"rule_{index}"
         body = self._expr(condition, None)
-        self.lines += [f"def {name}(ctx):", "    A = ctx.atoms", f"    return {body}", ""]
+        self.lines += [f"def {name}(ctx):", "    A = ctx.atoms", "    V = ctx.values", f"    return {body}", ""]
         return name
 
     def _expr(self, node: ast.Expr, label: str | None) -> str:
@@ -78,16 +82,53 @@ class RuleCode:
     def _atom(self, node: ast.Expr, label: str | None) -> str:
         if (node, label) not in self.conditions._interned:  # compile_traced interned it already
             self.conditions._atom(node, label)
-        atom, recorded = self.conditions._interned[(node, label)]
-        return f"(A[{atom.index}] if {atom.index} in A else {self._bind(recorded, 'r')}(ctx))"
+        atom, _ = self.conditions._interned[(node, label)]
+        # Recorded as the reference's ``recorded`` wrapper does (first result kept), in C.
+        return f"(A[{atom.index}] if {atom.index} in A else A.setdefault({atom.index}, {self._test(atom)}))"
+
+    def _test(self, atom: Atom) -> str:
+        """An atom's value: written out for the tests that cannot raise, the reference closure otherwise.
+
+        Written out: ``fact == constant`` / ``!=`` and ``fact in {constants}`` where the fact is
+        declared text-like, yes/no or a whole number and the constants are str, bool or int
+        (Python compares those without raising); unknown (None) when the fact is not given.
+        """
+        node = atom.node
+        if isinstance(node, ast.Compare) and node.op in ("==", "!=") and isinstance(node.right, ast.Const):
+            path, constants = self._plain_fact(node.left), (node.right.value,)
+            if path is not None and self._plain_constants(constants):
+                return f"(None if (v := V.get({path!r})) is None else v {node.op} {self._bind(node.right.value, 'c')})"
+        if isinstance(node, ast.Member) and isinstance(node.container, ast.SetOf):
+            path = self._plain_fact(node.item)
+            members = tuple(const.value for const in node.container.items)
+            if path is not None and self._plain_constants(members):
+                test = "not in" if node.negated else "in"
+                return f"(None if (v := V.get({path!r})) is None else v {test} {self._bind(frozenset(members), 's')})"
+        return f"{self._bind(atom.fn, 'a')}(ctx)"
+
+    def _plain_fact(self, node: ast.Expr) -> str | None:
+        if not isinstance(node, ast.Fact) or node.path.startswith("item."):
+            return None
+        spec = self.conditions.policy.vocabulary.specs.get(node.path)
+        return node.path if spec is not None and spec.type in _PLAIN_TYPES else None
+
+    @staticmethod
+    def _plain_constants(values: tuple[Any, ...]) -> bool:
+        return all(type(value) in (str, bool, int) for value in values)
 
     # -- the fact durable_rules sees ---------------------------------------------------------------
-    def projection(self, fields: Mapping[str, Projection]) -> None:
-        """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code."""
-        self.lines += ["def project(ctx):", "    V = ctx.values", "    fact = {'one': 1}"]
+    def projection(self, fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None) -> None:
+        """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code.
+
+        ``tests``: the computed true/false values (by field name) whose closure is the traced
+        ``compile(node, record=True)``; they are written out as the rule conditions are."""
+        tests = tests or {}
+        self.lines += ["def project(ctx):", "    A = ctx.atoms", "    V = ctx.values", "    fact = {'one': 1}"]
         for name, projection in fields.items():
             if projection.path is not None:
                 self.lines.append(f"    v = V.get({projection.path!r})")
+            elif name in tests:
+                self.lines.append(f"    v = {self._expr(tests[name], None)}")
             else:
                 self.lines.append(f"    v = {self._bind(projection.compute, 'p')}(ctx)")
             self.lines += [
@@ -115,10 +156,11 @@ class RuleCode:
 
 
 def generate(conditions: ConditionCompiler, rules: Sequence[tuple[int, ast.Expr | None]],
-             fields: Mapping[str, Projection]) -> tuple[str, dict[int, Compiled], Callable[[Context], dict[str, Any]]]:
+             fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None,
+             ) -> tuple[str, dict[int, Compiled], Callable[[Context], dict[str, Any]]]:
     """(source, generated function per rule index, projection function)."""
     code = RuleCode(conditions)
     names = {index: code.rule(index, condition) for index, condition in rules if condition is not None}
-    code.projection(fields)
+    code.projection(fields, tests)
     source, namespace = code.build()
     return source, {index: namespace[name] for index, name in names.items()}, namespace["project"]

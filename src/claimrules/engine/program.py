@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from claimrules.engine.compiler import DurableCompiler, fact_for
+from claimrules.engine.compiler import DurableCompiler, engine_fields, fact_for
 from claimrules.engine.durable import EngineError, RuleNetwork
 from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context
 from claimrules.engine.generated import generate
@@ -36,6 +36,9 @@ class Rule:
     fn: Compiled
     atoms: tuple[Atom, ...]
     reads: frozenset[str] = frozenset()
+    #: The fact fields durable_rules reads for this rule: when the claim gives all of them, no test
+    #: of the rule can be unknown, so what fired is its whole three-valued result.
+    engine_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class Evaluation:
 
     truth: dict[str, bool | None]
     context: Context
+    #: The rules durable_rules fired (``Rule.name``), to check the trace against when it is built.
+    fired: frozenset[str] = frozenset()
 
 
 #: Fields (claim facts and values computed per claim) one policy set may make durable_rules read.
@@ -51,11 +56,15 @@ MAX_ENGINE_FIELDS = 2000
 
 
 class Program:
-    """``fast=False`` runs the reference closures only; the default runs generated code for the rule
-    conditions and the projection (``claimrules.engine.generated``), with identical decisions."""
+    """``fast=False`` is the reference: the closures of ``claimrules.engine.evaluate`` for every rule
+    of every document that may apply, checked against durable_rules at once. The default runs
+    generated code for the rule conditions and the projection (``claimrules.engine.generated``) and
+    takes what fired as the result of every rule whose fields the claim gives (its trace is checked
+    when it is built); decisions are identical, byte for byte (tests/test_generated.py)."""
 
     def __init__(self, policy: PolicySet, *, fast: bool = True) -> None:
         self.policy = policy
+        self.fast = fast
         self.conditions = ConditionCompiler(policy)
         self.durable = DurableCompiler(policy, self.conditions)
         rules: list[Rule] = []
@@ -68,8 +77,9 @@ class Program:
             else:
                 fn, atoms = (lambda ctx: True), ()
             reads = frozenset(name for atom in atoms for name in (*atom.reads, *atom.definitions))
-            rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms, reads))
             engine_rules[name] = self.durable.compile_rule(condition)
+            rules.append(Rule(key, name, document, clause, branch, condition, fn, atoms, reads,
+                              frozenset(engine_fields(engine_rules[name]))))
 
         for document in policy.documents:
             add(f"doc:{document.id}", document, None, "applies", document.applies_when)
@@ -87,7 +97,8 @@ class Program:
         self.generated_source = ""
         if fast:
             self.generated_source, functions, self.project = generate(
-                self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields)
+                self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields,
+                self.durable.traced_terms())
             rules = [replace(rule, fn=functions[index]) if index in functions else rule for index, rule in enumerate(rules)]
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
@@ -97,6 +108,7 @@ class Program:
             for document in policy.documents)
         self._by_name = {rule.name: rule for rule in rules}
         self.engine_rules = engine_rules
+        self._all_fields = frozenset(self.durable.fields)
         if len(self.durable.fields) > MAX_ENGINE_FIELDS:
             raise PolicyError(f"the policy set needs {len(self.durable.fields)} facts and computed values per claim",
                               file=policy.source.file, expected=f"at most {MAX_ENGINE_FIELDS} (limit MAX_ENGINE_FIELDS)")
@@ -120,31 +132,46 @@ class Program:
         return self.amounts[id(node)](ctx)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
-        """durable_rules decides which rules hold; the traced closures explain the documents that apply.
+        """durable_rules decides which rules hold; the traced closures settle what it cannot.
 
-        A document that does not apply needs no explanation: its clauses take durable_rules'
-        answer as it is. Everywhere else the closures must agree with what fired.
+        A rule whose fields the claim all gives is two-valued, and what fired is its result: its
+        trace is built later, when the decision is explained, and checked against what fired then
+        (``check_trace``). A rule that reads a missing value may be unknown: its traced closure runs
+        now and must agree with durable_rules on whether it holds. A document that does not apply
+        needs no explanation: its clauses take durable_rules' answer as it is.
         """
         ctx = Context(values)
         if self.network.closed:
             raise EvaluationError(f"policy set '{self.policy.id}' was closed", expected="an open policy set",
                                   help="load the policy set again (claimrules.load_policy) to decide claims")
+        fact = self.project(ctx)
         try:
-            fired = self.network.fired(self.project(ctx))
+            fired = self.network.fired(fact)
         except (EngineError, ValueError) as problem:
             raise EvaluationError(f"durable_rules failed on this claim: {problem}",
                                   help="this is a bug in claimrules; please report it with the claim") from None
+        # The reference path treats every field as possibly absent: every traced closure runs now.
+        absent = self._all_fields.difference(fact) if self.fast else self._all_fields
         truth: dict[str, bool | None] = {}
         for rule in self.document_rules:
-            truth[rule.key] = self._checked(rule, rule.fn(ctx), fired)
+            truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
+                               else self._checked(rule, rule.fn(ctx), fired))
         for document_key, rules in self.clause_rules:
             if truth[document_key] is False:
                 for rule in rules:
                     truth[rule.key] = rule.name in fired
+            elif absent:
+                for rule in rules:
+                    truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
+                                       else self._checked(rule, rule.fn(ctx), fired))
             else:
                 for rule in rules:
-                    truth[rule.key] = self._checked(rule, rule.fn(ctx), fired)
-        return Evaluation(truth, ctx)
+                    truth[rule.key] = rule.name in fired
+        return Evaluation(truth, ctx, fired)
+
+    def check_trace(self, rule: Rule, evaluation: Evaluation) -> None:
+        """The traced closure of ``rule`` agrees with durable_rules (an ``EvaluationError`` if not)."""
+        self._checked(rule, rule.fn(evaluation.context), evaluation.fired)
 
     @staticmethod
     def _checked(rule: Rule, traced: bool | None, fired: frozenset[str]) -> bool | None:

@@ -1,0 +1,101 @@
+"""A decision's explanation (trace, facts read, reasons) is built on first use (issue #15).
+
+Whatever asks first, and in whatever order, the decision is the same bytes; nothing that reads a
+decision (serialising it alone or inside another model, comparing, hashing, pickling, copying)
+can see it without its explanation; and the check that durable_rules and the traced closures
+agree still runs, when the trace is built.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+import claimrules
+from claimrules.decision import EXPLAINING, Decision
+from claimrules.errors import EvaluationError
+from claimrules.facts import ClaimFacts, fact_values
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "claims" / "gulf-onsite-request.json"
+
+
+@pytest.fixture(scope="module")
+def policy() -> claimrules.CompiledPolicy:
+    return claimrules.load_policy(ROOT / "policies" / "northwind")
+
+
+@pytest.fixture(scope="module")
+def claim(policy: claimrules.CompiledPolicy) -> ClaimFacts:
+    return policy.load_claim(EXAMPLE)
+
+
+def deferred(decision: Decision) -> set[str]:
+    return {name for name in EXPLAINING if name not in decision.__dict__}
+
+
+def test_nothing_is_explained_until_asked(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
+    decision = policy.adjudicate(claim)
+    assert deferred(decision) == set(EXPLAINING)
+    assert decision.outcome == "approve" and decision.deciding.clause == "CP 6.2"  # from the Gulf story
+    assert deferred(decision) == set(EXPLAINING)
+
+
+def test_the_same_bytes_whatever_is_asked_first(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
+    straight = policy.adjudicate(claim).model_dump_json()
+    for first in EXPLAINING:
+        decision = policy.adjudicate(claim)
+        assert getattr(decision, first)  # every part is non-empty for this claim
+        assert deferred(decision) == set(EXPLAINING) - {first}
+        assert decision.model_dump_json() == straight
+        assert deferred(decision) == set()
+    assert '"trace":[{' in straight and '"reasons":[{' in straight and '"facts":[{' in straight
+
+
+def test_an_excluded_part_is_not_built(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
+    decision = policy.adjudicate(claim)
+    brief = decision.model_dump(mode="json", exclude={"trace"})
+    assert "trace" not in brief and brief["reasons"] and brief["facts"]
+    assert deferred(decision) == {"trace"}
+    full = decision.model_dump(mode="json")
+    assert {key: value for key, value in full.items() if key != "trace"} == brief
+    assert full["trace"]
+
+
+def test_inside_another_model_the_decision_is_whole(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
+    class Envelope(BaseModel):
+        decision: Decision
+
+    expected = policy.adjudicate(claim).model_dump(mode="json")
+    wrapped = Envelope(decision=policy.adjudicate(claim)).model_dump(mode="json")
+    assert wrapped["decision"] == expected
+    assert wrapped["decision"]["trace"]
+
+
+def test_compare_hash_pickle_copy_see_the_whole_decision(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
+    stored = Decision.model_validate_json(policy.adjudicate(claim).model_dump_json())
+    fresh = policy.adjudicate(claim)
+    assert fresh == stored and stored == policy.adjudicate(claim)
+    assert hash(policy.adjudicate(claim)) == hash(stored)
+    assert pickle.loads(pickle.dumps(policy.adjudicate(claim))) == stored
+    assert policy.adjudicate(claim).model_copy() == stored
+    assert "trace=(ClauseTrace(" in repr(policy.adjudicate(claim))
+    assert dict(policy.adjudicate(claim))["trace"] == stored.trace
+
+
+def test_a_disagreement_between_the_engine_and_the_trace_is_still_caught(
+        policy: claimrules.CompiledPolicy, claim: ClaimFacts, monkeypatch: pytest.MonkeyPatch) -> None:
+    program = policy.program
+    honest = program.network.fired
+    fact = program.project(program.evaluate(fact_values(claim)).context)
+    fired = honest(fact)
+    # A rule that holds and reads only fields the claim gives: the fast path takes the engine's word for it.
+    rule = next(rule for rule in program.rules if rule.name in fired and rule.clause is not None
+                and rule.engine_fields & fact.keys() and rule.engine_fields <= {*fact, "one"} and rule.branch == "when")
+    monkeypatch.setattr(program.network, "fired", lambda fact: honest(fact) - {rule.name})
+    decision = policy.adjudicate(claim)
+    with pytest.raises(EvaluationError, match=f"durable_rules and the trace disagree on {rule.key}"):
+        decision.model_dump_json()
