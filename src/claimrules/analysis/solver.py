@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import z3
 
@@ -36,6 +36,9 @@ from claimrules.money import Money
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, Document, PolicySet
 from claimrules.territory import NAMED_SETS, in_territory, subdivision_country
+
+if TYPE_CHECKING:
+    from claimrules.analysis.exceptions import EncodedExceptions
 
 MAX_ITEMS = 3
 EPOCH = date(1970, 1, 1)
@@ -388,7 +391,7 @@ class PolicyFormulas:
             for clause in document.clauses:
                 self._variants.setdefault(clause.id, []).append(clause)
         self.uninterpreted: set[str] = set()
-        self._encoded: dict[tuple[str, int], Any] = {}
+        self._encoded: dict[tuple[str, int], EncodedExceptions] = {}
         self._rules: dict[tuple[str, str], Truth] = {}   # each clause's and document's rules, encoded once
 
     # -- what the policy says of a claim -------------------------------------------------------
@@ -691,7 +694,7 @@ class PolicyFormulas:
         return Value(result, z3.And(decided, valued, some), kind)
 
     # -- authority-capped exceptions (engine.grants) ----------------------------------------------
-    def exceptions(self, node: ast.Exceptions) -> Any:
+    def exceptions(self, node: ast.Exceptions) -> EncodedExceptions:
         from claimrules.analysis.exceptions import encode_exceptions
 
         key = ("exceptions", id(node))
@@ -699,7 +702,7 @@ class PolicyFormulas:
             self._encoded[key] = encode_exceptions(self, node)
         return self._encoded[key]
 
-    def grants(self, declaration: ast.Ref) -> Any:
+    def grants(self, declaration: ast.Ref) -> EncodedExceptions:
         definition = self.policy.definitions.get(declaration.name)
         if definition is None or not isinstance(definition.value, ast.Exceptions):
             raise Unsupported(f"'{declaration.name}' is not an exceptions declaration")
