@@ -221,19 +221,35 @@ class Claims:
         self.text_links: set[tuple[str, str]] = set()
         self.text_domains: dict[str, set[str]] = {}
 
-    def text_constraints(self) -> list[z3.BoolRef]:
-        """A free-text fact is one of the constants compared with it (or with a fact it is compared
-        with), or -1: a value none of them is."""
+    def free_text_groups(self) -> dict[str, frozenset[str]]:
+        """For each free-text fact, the facts it is compared with, directly or through others (itself included)."""
         linked: dict[str, set[str]] = {path: {path} for path in self.free_texts}
-        for first, second in sorted(self.text_links):
+        links = set(self.text_links)
+        # a condition inside count/any/sum speaks of 'item.x': that is the field x of every list slot
+        for path in self.free_texts:
+            if "]." in path:
+                links.add((path, "item." + path.rsplit("].", 1)[1]))
+        for first, second in sorted(links):
             group = linked.setdefault(first, {first}) | linked.setdefault(second, {second})
             for member in group:
                 linked[member] = group
+        return {path: frozenset(linked.get(path, {path})) for path in self.free_texts}
+
+    def free_text_domains(self) -> dict[str, set[str]]:
+        """For each free-text fact, the constants compared with it (or with a fact it is compared with)."""
+        return {path: set().union(*(self.text_domains.get(other, set()) for other in group))
+                for path, group in self.free_text_groups().items()}
+
+    def text_constraints(self) -> list[z3.BoolRef]:
+        """A free-text fact is one of the constants compared with it (or with a fact it is compared
+        with), or a value none of them is: -1, -2, ... one per free-text fact of its group, so that
+        two facts compared with each other can be different values no policy names (two parts)."""
+        groups, domains = self.free_text_groups(), self.free_text_domains()
         out = []
         for path, var in sorted(self.free_texts.items()):
-            texts = set().union(*(self.text_domains.get(other, set()) for other in linked.get(path, {path})))
-            allowed = sorted(self.text_index(text) for text in texts)
-            out.append(z3.Or(var == -1, *[var == index for index in allowed]))
+            others = max(1, sum(1 for member in groups[path] if member in self.free_texts))
+            allowed = sorted(self.text_index(text) for text in domains[path])
+            out.append(z3.Or(*[var == -number for number in range(1, others + 1)], *[var == index for index in allowed]))
         return out
 
     def note_text(self, node: ast.Expr, other: ast.Expr) -> None:
