@@ -19,7 +19,12 @@ Semantic (``claimrules.analysis.solver``):
   document a refusal prevails by the language's rule.) Witness: a claim where both hold.
 * **gap** - a claim some document applies to, on which no clause of any document that applies
   decides anything (no covering, refusing or referring clause and no 'otherwise' branch holds),
-  so only the policy set's default clause answers. Witness: such a claim.
+  so only the policy set's default clause answers. Witness: such a claim. Not a gap: a claim the
+  default clause rules out on its own terms (it is a clause of a document that applies and its
+  condition is false), or one held for a missing fact (see ``_gaps``).
+
+Example claims (``evidence``) are decided first: what they already show - a clause holds, holds
+while none of its overriders does - is not asked of the solver.
 
 A semantic finding is reported only when its witness, decided by the engine, shows what the
 finding says (both clauses hold in the trace, the default decides, ...). What cannot be proven is
