@@ -14,6 +14,9 @@ Encoding (what is exact and what is not):
 * list facts (``count``/``any``/``sum``) hold at most ``MAX_ITEMS`` items;
 * three-valued logic is exact: every fact may be unknown unless the vocabulary requires it, and
   every condition is encoded as the pair (certainly true, certainly false), as Kleene logic says;
+* decision tables (first / unique / collect), ``if C then A else B`` and ``X up to Y`` are exact,
+  with the evaluator's three-valued rules; exceptions declarations and their grant queries are
+  exact (``claimrules.analysis.exceptions``);
 * anything else (``N business days`` - public holidays -, ordering comparisons of free text,
   membership in a derived list, functions this module does not know) is *uninterpreted*: a fresh
   value with only the bounds its type gives. That over-approximates the claims the policy can see,
