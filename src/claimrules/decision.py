@@ -19,6 +19,7 @@ from claimrules.money import Money
 
 Outcome = Literal["approve", "deny", "refer", "needs_information"]
 Truth = Literal["true", "false", "unknown"]
+ValueKind = Literal["date", "money", "place", "count", "number", "text", "yes_no", "list"]
 
 
 class _Value(BaseModel):
@@ -91,7 +92,7 @@ class ValueUsed(_Value):
 
     name: str
     label: str
-    kind: Literal["date", "money", "place", "count", "number", "text", "yes_no", "list"]
+    kind: ValueKind
     value: str
     words: str
 

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from claimrules.decision import Reason, ValueUsed
+from claimrules.decision import Reason, ValueKind, ValueUsed
 from claimrules.engine.evaluate import Context
 from claimrules.errors import EvaluationError
 from claimrules.money import Money
@@ -106,6 +106,8 @@ class Reasons:
         self._derived: dict[tuple[int, str], tuple[ast.Expr, ast.Expr]] = {}
         self._targets: dict[str, ast.Expr] = {}
         self._labels: dict[int, tuple[ast.Expr, str]] = {}
+        self._template_names: dict[str, tuple[str, ...]] = {}  # clause key -> the names its templates use
+        self._computed_parts: dict[int, tuple[ast.Expr, tuple[ast.Expr, ...]]] = {}  # periods and counts in a condition
 
     def derived(self, base: ast.Expr, kind: str, make: Any) -> ast.Expr:
         """A node built from a policy node (a period's end, a clause's whole condition), built once
@@ -168,9 +170,9 @@ class Reasons:
         country = values.get(roles["country"]) if "country" in roles else None
         subdivision = values.get(roles["subdivision"]) if "subdivision" in roles else None
         military = bool(values.get(roles["military_address"])) if "military_address" in roles else False
-        return ValueUsed(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
-                         kind="place", value=str(subdivision or country or ""),
-                         words=location_words(country, subdivision, military))
+        return ValueUsed.model_construct(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
+                                         kind="place", value=str(subdivision or country or ""),
+                                         words=location_words(country, subdivision, military))
 
     @property
     def place_group(self) -> str | None:
@@ -180,8 +182,8 @@ class Reasons:
 
     def used(self, node: ast.Expr, value: Any) -> ValueUsed:
         name = node.path if isinstance(node, ast.Fact) else node.name if isinstance(node, ast.Ref) else node.text
-        return ValueUsed(name=name, label=self.label(node), kind=_kind(value), value=_canonical(value),
-                         words=value_words(value))
+        return ValueUsed.model_construct(name=name, label=self.label(node), kind=_kind(value), value=_canonical(value),
+                                         words=value_words(value))
 
     def operand(self, node: ast.Expr, evaluator: Evaluator, values: list[ValueUsed]) -> tuple[str, Any]:
         """An operand in words: a constant as its value, anything else as 'label (value)'."""
@@ -353,15 +355,18 @@ class Reasons:
             else:
                 lead = f"{clause.title}"
             text = f"{lead} {joined}." if lead.endswith("because") else f"{lead}: {joined}."
-        return Reason(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
-                      text=_sentence(text), values=tuple(values))
+        return Reason.model_construct(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
+                                      text=_sentence(text), values=tuple(values))
 
     def _named(self, clause: Clause, node: ast.Expr | None, ev: Evaluator, found: list[ValueUsed]) -> dict[str, ValueUsed]:
         """The values a template may name, for this claim."""
         named: dict[str, ValueUsed] = {}
-        for name in PLACEHOLDER.findall(" ".join(filter(None, (clause.reason, clause.reason_otherwise)))):
-            if name in COMPUTED_NAMES:
-                continue
+        names = self._template_names.get(clause.key)
+        if names is None:
+            names = self._template_names[clause.key] = tuple(
+                name for name in PLACEHOLDER.findall(" ".join(filter(None, (clause.reason, clause.reason_otherwise))))
+                if name not in COMPUTED_NAMES)
+        for name in names:
             target = self._targets.get(name)
             if target is None:
                 target = self._targets[name] = ast.Ref(name) if name in self.policy.definitions else ast.Fact(name)
@@ -370,19 +375,24 @@ class Reasons:
                 continue
             named[name] = self.used(target, ev.value(target))
         if node is not None:
-            for sub in ast.walk(node):
+            entry = self._computed_parts.get(id(node))
+            if entry is None or entry[0] is not node:  # by identity, as Evaluator.value
+                parts = [sub for sub in ast.walk(node) if isinstance(sub, ast.Within)
+                         or (isinstance(sub, ast.Quantified) and sub.kind == "count")]
+                entry = self._computed_parts[id(node)] = (node, tuple(parts))
+            for sub in entry[1]:
                 if isinstance(sub, ast.Within) and "end" not in named:
                     end = ev.value(self.end_of(sub))
                     if isinstance(end, date):
-                        named["end"] = ValueUsed(name="end", label="the last day of the period", kind="date",
-                                                 value=end.isoformat(), words=long_date(end))
-                if isinstance(sub, ast.Quantified) and sub.kind == "count" and "count" not in named:
+                        named["end"] = ValueUsed.model_construct(name="end", label="the last day of the period", kind="date",
+                                                                 value=end.isoformat(), words=long_date(end))
+                if isinstance(sub, ast.Quantified) and "count" not in named:
                     count = ev.value(sub)
                     if isinstance(count, int):
-                        named["count"] = ValueUsed(name="count", label=self.label(sub), kind="count",
-                                                   value=str(count), words=str(count))
-                        named["nth"] = ValueUsed(name="nth", label=self.label(sub), kind="count",
-                                                 value=str(count + 1), words=ordinal(count + 1))
+                        named["count"] = ValueUsed.model_construct(name="count", label=self.label(sub), kind="count",
+                                                                   value=str(count), words=str(count))
+                        named["nth"] = ValueUsed.model_construct(name="nth", label=self.label(sub), kind="count",
+                                                                 value=str(count + 1), words=ordinal(count + 1))
         return named
 
     def for_grounds(self, grounds: Iterable[Clause], truth: dict[str, bool | None], ctx: Context, outcome: str,
@@ -432,7 +442,7 @@ def _duration(duration: ast.Duration) -> str:
     return f"{duration.amount} {unit[:-1] if duration.amount == 1 else unit}"
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> ValueKind:
     if isinstance(value, bool):
         return "yes_no"
     if isinstance(value, date):
