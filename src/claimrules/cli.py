@@ -30,11 +30,9 @@ from claimrules.cli_support import (
     resolve_policy,
 )
 from claimrules.errors import ClaimError, ClaimrulesError, EvaluationError
-from claimrules.explanation import explain as explain_decision
 from claimrules.facts import ClaimFacts, claim_json_schema, read_claim_text
 from claimrules.files import FileProblem, write_new
 from claimrules.render.escape import clean_text
-from claimrules.render.explain import explanation_text
 from claimrules.render.text import decision_json, decision_text
 
 EXIT_DECIDED = 0
@@ -136,6 +134,10 @@ def _claim(source: ClaimSource, compiled: CompiledPolicy) -> ClaimFacts:
 
 def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, on: str | None, *, trace: bool) -> None:
     """Decide every claim given; one result each (a JSON array for json with several, a line each for jsonl)."""
+    if trace:  # only `explain` needs the explanation trees: `check` does not import them (fast start)
+        from claimrules.explanation import explain as explain_decision
+        from claimrules.render.explain import explanation_text
+
     as_json = format is not DecisionFormat.text
     try:
         folder = resolve_policy(policy)

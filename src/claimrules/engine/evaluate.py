@@ -8,7 +8,7 @@ Kleene's logic, so a condition is unknown only when its answer really depends on
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -391,19 +391,7 @@ class ConditionCompiler:
 
         def query(ctx: Context) -> Value:
             items = grants(ctx)
-            if items is None:
-                return None
-            outer = ctx.item
-            results = []
-            try:
-                for item in items:
-                    ctx.item = item
-                    results.append(where(ctx))
-            finally:
-                ctx.item = outer
-            if counting:
-                return None if any(result is None for result in results) else sum(1 for result in results if result)
-            return _any_of(results)
+            return None if items is None else _over_items(ctx, items, where, counting)
 
         return query
 
@@ -542,18 +530,7 @@ class ConditionCompiler:
             return total
 
         def quantify(ctx: Context) -> Value:
-            items = ctx.values.get(collection) or ()
-            outer = ctx.item
-            results = []
-            try:
-                for item in items:
-                    ctx.item = item
-                    results.append(where(ctx))
-            finally:
-                ctx.item = outer
-            if counting:
-                return None if any(result is None for result in results) else sum(1 for result in results if result)
-            return _any_of(results)
+            return _over_items(ctx, ctx.values.get(collection) or (), where, counting)
 
         return quantify
 
@@ -618,6 +595,22 @@ def _any_of(values: list[Value]) -> Value:
         elif value is not False:
             raise EvaluationError(f"a condition gave {value!r}, not true or false")
     return None if unknown else False
+
+
+def _over_items(ctx: Context, items: Iterable[Any], where: Compiled, counting: bool) -> Value:
+    """``count(... where ...)`` or ``any(... where ...)`` over list items, three-valued: each item
+    is ``item.`` while its test runs."""
+    outer = ctx.item
+    results = []
+    try:
+        for item in items:
+            ctx.item = item
+            results.append(where(ctx))
+    finally:
+        ctx.item = outer
+    if counting:
+        return None if any(result is None for result in results) else sum(1 for result in results if result)
+    return _any_of(results)
 
 
 def render_value(value: Any) -> str:
