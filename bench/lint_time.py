@@ -32,8 +32,9 @@ def main() -> int:
     args = parser.parse_args()
     claim_vocabulary = claimrules.load_vocabulary(ROOT / "policies" / "northwind")
     schema = claim_json_schema(claim_vocabulary)
-    seeds = seeds_from([(c.name, c.claim) for c in cases.load_cases([ROOT / "examples" / "claims"])], vocabulary(schema),
-                       claim_vocabulary)
+    examples = [(c.name, c.claim) for c in cases.load_cases([ROOT / "examples" / "claims"])]
+    seeds = seeds_from(examples, vocabulary(schema), claim_vocabulary)
+    evidence = [claim for _, claim in examples]   # as `claimrules lint --examples examples/claims` does
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "northwind"
         shutil.copytree(ROOT / "policies" / "northwind", copy)
@@ -46,7 +47,7 @@ def main() -> int:
         with claimrules.load_policy(ROOT / "policies" / "northwind") as reference, claimrules.load_policy(copy) as battery:
             for number in range(1, args.rounds + 1):   # interleaved: lint, diff, lint, diff, ...
                 started = time.perf_counter()
-                report = lint.lint(reference, seeds, schema)
+                report = lint.lint(reference, seeds, schema, evidence=evidence)
                 lint_times.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 changed = diff.semantic_diff(reference, battery, seeds, schema)

@@ -72,6 +72,12 @@ def register_cases(app: typer.Typer) -> None:
 
 
 def _seeds_and_schema(example_paths: list[Path], policy: Path) -> tuple[Any, Any]:
+    seeds, schema, _ = _examples(example_paths, policy)
+    return seeds, schema
+
+
+def _examples(example_paths: list[Path], policy: Path) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """The seed claims (one per shape), the claim JSON Schema, and every example claim."""
     from claimrules.analysis import cases
     from claimrules.analysis.solver import vocabulary
     from claimrules.analysis.witness import seeds_from
@@ -81,7 +87,7 @@ def _seeds_and_schema(example_paths: list[Path], policy: Path) -> tuple[Any, Any
     claim_vocabulary = load_vocabulary(policy)  # the policy set's facts.yaml
     schema = claim_json_schema(claim_vocabulary)
     examples = [(case.name, case.claim) for case in cases.load_cases(example_paths)] if example_paths else []
-    return seeds_from(examples, vocabulary(schema), claim_vocabulary), schema
+    return seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, [claim for _, claim in examples]
 
 
 def _example_paths(policy: Path, given: list[Path] | None) -> list[Path]:
@@ -105,8 +111,8 @@ def register_analysis(app: typer.Typer) -> None:
 
         try:
             with load_policy(policy) as compiled:
-                seeds, schema = _seeds_and_schema(_example_paths(policy, examples), policy)
-                report = lint.lint(compiled, seeds, schema, semantic_checks=not structural_only)
+                seeds, schema, claims = _examples(_example_paths(policy, examples), policy)
+                report = lint.lint(compiled, seeds, schema, semantic_checks=not structural_only, evidence=claims)
         except ClaimrulesError as error:
             if isinstance(error, PolicyError):   # a policy that does not load is the first finding
                 typer.echo(f"{error}\n1 finding(s)")

@@ -19,7 +19,12 @@ Semantic (``claimrules.analysis.solver``):
   document a refusal prevails by the language's rule.) Witness: a claim where both hold.
 * **gap** - a claim some document applies to, on which no clause of any document that applies
   decides anything (no covering, refusing or referring clause and no 'otherwise' branch holds),
-  so only the policy set's default clause answers. Witness: such a claim.
+  so only the policy set's default clause answers. Witness: such a claim. Not a gap: a claim the
+  default clause rules out on its own terms (it is a clause of a document that applies and its
+  condition is false), or one held for a missing fact (see ``_gaps``).
+
+Example claims (``evidence``) are decided first: what they already show - a clause holds, holds
+while none of its overriders does - is not asked of the solver.
 
 A semantic finding is reported only when its witness, decided by the engine, shows what the
 finding says (both clauses hold in the trace, the default decides, ...). What cannot be proven is
@@ -79,6 +84,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     uninterpreted: list[str] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)   # what the solver proved that is not a finding
 
 
 def _both_hold(trace_of: Callable[[Decision, str, str], bool], first: str, first_branch: str, second: str,
@@ -156,7 +162,8 @@ def _orders(first: Clause, second: Clause) -> bool:
     return second.id in first.overrides or first.id in second.overrides
 
 
-def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, Any]) -> LintReport:
+def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, Any],
+             evidence: list[dict[str, Any]] | None = None) -> LintReport:
     policy = compiled.policy
     report = LintReport()
     facts = vocabulary(schema)
@@ -221,17 +228,26 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
         return any(row.clause == (clause.id if clause else key) and row.result == "true" and row.branch == branch
                    and (clause is None or row.version == clause.version) for row in decision.trace)
 
+    # The example claims, decided once: a clause seen holding on one of them is reachable (and one
+    # seen holding while none of its overriders does is not shadowed) without asking z3.
+    claims_seen = evidence if evidence is not None else [seed.claim for seed in seeds]
+    seen = [_holding(policy, decision) for decision in _decide_all(compiled, claims_seen)]
+
+    def seen_holding(key: str, *not_holding: str) -> bool:
+        return any(key in holding and not holding & set(not_holding) for holding in seen)
+
     for document in policy.documents:
         by_key = {clause.key: clause for clause in document.clauses}
         for clause in document.clauses:
             if clause.key not in active or clause.effect not in DECIDING_EFFECTS | {Effect.REMEDY, Effect.FEE}:
                 continue
-            if proven_impossible(active[clause.key]):
+            if not seen_holding(clause.key) and proven_impossible(active[clause.key]):
                 report.findings.append(Finding("unreachable", str(clause.source), clause.id,
                                                "no claim makes this clause hold while its document applies (proven)"))
                 continue
             overriders = [other for other in document.clauses if clause.id in other.overrides and other.key in active]
-            if overriders and proven_impossible(active[clause.key], *[z3.Not(active[o.key]) for o in overriders]):
+            if (overriders and not seen_holding(clause.key, *[o.key for o in overriders])
+                    and proven_impossible(active[clause.key], *[z3.Not(active[o.key]) for o in overriders])):
                 def set_aside(decision: Decision, shadowed: Clause = clause) -> bool:
                     return any(row.clause == shadowed.id and row.set_aside_by is not None for row in decision.trace)
 
@@ -270,23 +286,50 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
                     continue
                 report.findings.append(Finding("conflict", str(first.source), first.id, kind, *found))
         del by_key
-    _gaps(policy, report, active, otherwise, applies, proven_impossible, witness)
+    settled = {clause.key: formulas.settled_silent(document, clause)
+               for document in policy.documents for clause in document.clauses if clause.key in active}
+    # the default clause answering on its own terms: a clause of a document that applies, whose condition is false
+    default_rules = [z3.And(applies[document.id], formulas.holds(clause).false)
+                     for document in policy.documents for clause in document.clauses
+                     if clause.id == policy.otherwise_clause and clause.key in active]
+    on_its_terms = z3.Or(*default_rules) if default_rules else z3.BoolVal(False)
+    _gaps(policy, report, active, otherwise, applies, settled, on_its_terms, proven_impossible, witness)
     report.uninterpreted = sorted(formulas.uninterpreted)
     return report
 
 
 def _gaps(policy: PolicySet, report: LintReport, active: dict[str, z3.BoolRef], otherwise: dict[str, z3.BoolRef],
-          applies: dict[str, z3.BoolRef], proven_impossible: Callable[..., bool],
+          applies: dict[str, z3.BoolRef], settled: dict[str, z3.BoolRef], on_its_terms: z3.BoolRef,
+          proven_impossible: Callable[..., bool],
           witness: Callable[[list[z3.BoolRef], Callable[[Decision], bool]], tuple[dict[str, Any], str] | None]) -> None:
+    """A gap: a claim a document applies to that no clause decides, so that only the policy set's
+    default answers it.
+
+    Not a gap: a claim on which the default clause is itself a clause of a document that applies
+    and its condition is false - the default then answers on that clause's own terms, as the policy
+    set declares (Northwind: 'nothing covers the claim: not a covered defect', LW 3.1, on a claim
+    whose cause LW 3.1 rules out). Where every remaining claim leaves some deciding clause unknown
+    (a fact it reads is missing), the engine holds it for that fact (the information clause, LW 6.3
+    in Northwind) instead of answering with the default: that is proven and said, not reported.
+    Witnesses are searched among the claims on which every deciding clause is settled."""
     deciding = [(document, clause) for document in policy.documents for clause in document.clauses
                 if clause.key in active and clause.effect in DECIDING_EFFECTS]
     silent = [z3.Not(active[clause.key]) for _, clause in deciding]
     silent += [z3.Not(otherwise[clause.key]) for _, clause in deciding]
+    quiet = [settled[clause.key] for _, clause in deciding]
     for document in policy.documents:
         if document.regional:
             continue
-        goals = [applies[document.id], *silent]
+        goals = [applies[document.id], z3.Not(on_its_terms), *silent]
         if proven_impossible(*goals):
+            continue
+        goals = [applies[document.id], z3.Not(on_its_terms), *quiet]
+        if proven_impossible(*goals):
+            report.proven.append(f"no gap under {document.id}: every claim it applies to that no clause decides "
+                                 + (f"and that {policy.otherwise_clause} does not rule out on its own terms " if
+                                    not z3.is_false(on_its_terms) else "")
+                                 + f"lacks a fact a deciding clause reads, so it is held for that fact "
+                                   f"({policy.information_clause}), never answered by the default")
             continue
 
         def default_decides(decision: Decision) -> bool:
@@ -303,6 +346,29 @@ def _gaps(policy: PolicySet, report: LintReport, active: dict[str, z3.BoolRef], 
                                        f"policy set's default ({policy.otherwise_clause}) answers it", *found))
 
 
+def _decide_all(compiled: CompiledPolicy, claims: list[dict[str, Any]]) -> list[Decision]:
+    decisions = []
+    for claim in claims:
+        try:
+            decisions.append(compiled.adjudicate(claim))
+        except ClaimrulesError:
+            continue   # an example this policy's vocabulary refuses is no evidence
+    return decisions
+
+
+def _holding(policy: PolicySet, decision: Decision) -> frozenset[str]:
+    """The rule keys that hold on a decided claim while their document applies (read off the trace)."""
+    applying = {row.document for row in decision.trace if row.effect == "applies" and row.result == "true"}
+    conditional = {document.id for document in policy.documents if document.applies_when is not None}
+    keys = set()
+    for row in decision.trace:
+        if row.result != "true" or row.effect == "applies" or (row.document in conditional and row.document not in applying):
+            continue
+        key = f"{row.clause}@{row.version}" if row.version else row.clause
+        keys.add(key + "!" if row.branch == "otherwise" else key)
+    return frozenset(keys)
+
+
 def text_report(report: LintReport) -> str:
     lines = []
     for finding in report.findings:
@@ -311,6 +377,8 @@ def text_report(report: LintReport) -> str:
             lines.append(f"  witness (built on {finding.seed}): " + json.dumps(finding.witness, sort_keys=True))
     for note in report.unconfirmed:
         lines.append(f"note: {note}")
+    for note in report.proven:
+        lines.append(f"proven: {note}")
     if report.uninterpreted:
         lines.append("note: treated as uninterpreted (over-approximated): " + "; ".join(report.uninterpreted))
     lines.append(f"{len(report.findings)} finding(s)")
@@ -321,12 +389,16 @@ def json_report(report: LintReport) -> str:
     return json.dumps({
         "findings": [{"kind": f.kind, "where": f.where, "clause": f.clause, "message": f.message,
                       "witness": f.witness, "seed": f.seed} for f in report.findings],
-        "unconfirmed": report.unconfirmed, "uninterpreted": report.uninterpreted,
+        "unconfirmed": report.unconfirmed, "uninterpreted": report.uninterpreted, "proven": report.proven,
     }, indent=2, sort_keys=True) + "\n"
 
 
-def lint(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, Any], *, semantic_checks: bool = True) -> LintReport:
-    report = semantic(compiled, seeds, schema) if semantic_checks else LintReport()
+def lint(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, Any], *, semantic_checks: bool = True,
+         evidence: list[dict[str, Any]] | None = None) -> LintReport:
+    """Structural and semantic findings. ``seeds`` shape the witnesses; ``evidence`` (default: the
+    seeds' claims) are example claims decided first, so that what they already show (a clause
+    holds, holds without its overriders) is not asked of the solver."""
+    report = semantic(compiled, seeds, schema, evidence) if semantic_checks else LintReport()
     report.findings = structural(compiled.policy) + report.findings
     return report
 

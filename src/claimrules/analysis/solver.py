@@ -14,6 +14,9 @@ Encoding (what is exact and what is not):
 * list facts (``count``/``any``/``sum``) hold at most ``MAX_ITEMS`` items;
 * three-valued logic is exact: every fact may be unknown unless the vocabulary requires it, and
   every condition is encoded as the pair (certainly true, certainly false), as Kleene logic says;
+* decision tables (first / unique / collect), ``if C then A else B`` and ``X up to Y`` are exact,
+  with the evaluator's three-valued rules; exceptions declarations and their grant queries are
+  exact (``claimrules.analysis.exceptions``);
 * anything else (``N business days`` - public holidays -, ordering comparisons of free text,
   membership in a derived list, functions this module does not know) is *uninterpreted*: a fresh
   value with only the bounds its type gives. That over-approximates the claims the policy can see,
@@ -28,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import z3
 
@@ -36,6 +39,9 @@ from claimrules.money import Money
 from claimrules.policy import expr as ast
 from claimrules.policy.model import Clause, Document, PolicySet
 from claimrules.territory import NAMED_SETS, in_territory, subdivision_country
+
+if TYPE_CHECKING:
+    from claimrules.analysis.exceptions import EncodedExceptions
 
 MAX_ITEMS = 3
 EPOCH = date(1970, 1, 1)
@@ -218,19 +224,35 @@ class Claims:
         self.text_links: set[tuple[str, str]] = set()
         self.text_domains: dict[str, set[str]] = {}
 
-    def text_constraints(self) -> list[z3.BoolRef]:
-        """A free-text fact is one of the constants compared with it (or with a fact it is compared
-        with), or -1: a value none of them is."""
+    def free_text_groups(self) -> dict[str, frozenset[str]]:
+        """For each free-text fact, the facts it is compared with, directly or through others (itself included)."""
         linked: dict[str, set[str]] = {path: {path} for path in self.free_texts}
-        for first, second in sorted(self.text_links):
+        links = set(self.text_links)
+        # a condition inside count/any/sum speaks of 'item.x': that is the field x of every list slot
+        for path in self.free_texts:
+            if "]." in path:
+                links.add((path, "item." + path.rsplit("].", 1)[1]))
+        for first, second in sorted(links):
             group = linked.setdefault(first, {first}) | linked.setdefault(second, {second})
             for member in group:
                 linked[member] = group
+        return {path: frozenset(linked.get(path, {path})) for path in self.free_texts}
+
+    def free_text_domains(self) -> dict[str, set[str]]:
+        """For each free-text fact, the constants compared with it (or with a fact it is compared with)."""
+        return {path: set().union(*(self.text_domains.get(other, set()) for other in group))
+                for path, group in self.free_text_groups().items()}
+
+    def text_constraints(self) -> list[z3.BoolRef]:
+        """A free-text fact is one of the constants compared with it (or with a fact it is compared
+        with), or a value none of them is: -1, -2, ... one per free-text fact of its group, so that
+        two facts compared with each other can be different values no policy names (two parts)."""
+        groups, domains = self.free_text_groups(), self.free_text_domains()
         out = []
         for path, var in sorted(self.free_texts.items()):
-            texts = set().union(*(self.text_domains.get(other, set()) for other in linked.get(path, {path})))
-            allowed = sorted(self.text_index(text) for text in texts)
-            out.append(z3.Or(var == -1, *[var == index for index in allowed]))
+            others = max(1, sum(1 for member in groups[path] if member in self.free_texts))
+            allowed = sorted(self.text_index(text) for text in domains[path])
+            out.append(z3.Or(*[var == -number for number in range(1, others + 1)], *[var == index for index in allowed]))
         return out
 
     def note_text(self, node: ast.Expr, other: ast.Expr) -> None:
@@ -291,7 +313,10 @@ class Claims:
             value, known = self._scalar(path, spec, "")
             group = path.rsplit(".", 1)[0] if "." in path else None
             if group is not None and group in self.facts and not self.facts[group].required:
-                self.constraints.append(z3.Implies(known, self.group_known(group)))
+                if spec.required:   # given exactly when its optional group is (deployment.documented_on)
+                    known = self.group_known(group)
+                else:
+                    self.constraints.append(z3.Implies(known, self.group_known(group)))
             self.vars[path] = (value, known)
         value, known = self.vars[path]
         return Value(value, known, spec.kind)
@@ -331,7 +356,10 @@ class Claims:
         if name not in fields:
             value, known = self._scalar(f"{path}[{index}].{name}", spec, "")
             if spec.required:
-                self.constraints.append(known == exists)
+                known = exists   # given exactly when the item exists (a constraint 'known == exists' on a
+                                 # constant True would force every slot to exist)
+            else:
+                self.constraints.append(z3.Implies(known, exists))
             fields[name] = (value, known)
         value, known = fields[name]
         return Value(value, known, spec.kind)
@@ -382,10 +410,12 @@ class PolicyFormulas:
             for clause in document.clauses:
                 self._variants.setdefault(clause.id, []).append(clause)
         self.uninterpreted: set[str] = set()
+        self._encoded: dict[tuple[str, int], EncodedExceptions] = {}
+        self._rules: dict[tuple[str, str], Truth] = {}   # each clause's and document's rules, encoded once
 
     # -- what the policy says of a claim -------------------------------------------------------
     def applies(self, document: Document) -> z3.BoolRef:
-        return self.truth(document.applies_when).true if document.applies_when is not None else z3.BoolVal(True)
+        return self.applies_truth(document).true
 
     def version_guard(self, document: Document, clause: Clause) -> z3.BoolRef:
         """Always true: the loader writes an earlier version's guard into its clauses' conditions."""
@@ -394,22 +424,45 @@ class PolicyFormulas:
 
     def holds(self, clause: Clause) -> Truth:
         """The clause's ``applies`` and ``when`` (the rule that fires when it holds)."""
-        parts = [self.truth(part) for part in (clause.applies, clause.when) if part is not None]
-        return _all(parts) if parts else TRUE
+        key = ("holds", clause.key)
+        if key not in self._rules:
+            parts = [self.truth(part) for part in (clause.applies, clause.when) if part is not None]
+            self._rules[key] = _all(parts) if parts else TRUE
+        return self._rules[key]
 
     def otherwise(self, clause: Clause) -> Truth:
         """The clause's 'otherwise' branch: it applies and its condition is false."""
         if clause.otherwise is None or clause.when is None:
             return Truth(z3.BoolVal(False), z3.BoolVal(True))
-        parts = [self.truth(clause.applies)] if clause.applies is not None else []
-        when = self.truth(clause.when)
-        return _all([*parts, Truth(when.false, when.true)])
+        key = ("otherwise", clause.key)
+        if key not in self._rules:
+            parts = [self.truth(clause.applies)] if clause.applies is not None else []
+            when = self.truth(clause.when)
+            self._rules[key] = _all([*parts, Truth(when.false, when.true)])
+        return self._rules[key]
 
     def active(self, document: Document, clause: Clause) -> z3.BoolRef:
         return z3.And(self.applies(document), self.version_guard(document, clause), self.holds(clause).true)
 
     def active_otherwise(self, document: Document, clause: Clause) -> z3.BoolRef:
         return z3.And(self.applies(document), self.version_guard(document, clause), self.otherwise(clause).true)
+
+    def applies_truth(self, document: Document) -> Truth:
+        if document.applies_when is None:
+            return TRUE
+        key = ("applies", document.id)
+        if key not in self._rules:
+            self._rules[key] = self.truth(document.applies_when)
+        return self._rules[key]
+
+    def settled_silent(self, document: Document, clause: Clause) -> z3.BoolRef:
+        """Certainly neither the clause nor its 'otherwise' branch holds (nothing unknown about it):
+        the document certainly does not apply, or the clause's rules are certainly false."""
+        applies = self.applies_truth(document)
+        rules = [self.holds(clause).false]
+        if clause.otherwise is not None and clause.when is not None:
+            rules.append(self.otherwise(clause).false)
+        return z3.Or(applies.false, z3.And(*rules))
 
     # -- conditions ------------------------------------------------------------------------------
     def truth(self, node: ast.Expr) -> Truth:
@@ -461,7 +514,9 @@ class PolicyFormulas:
                 (exists, self._item_truth(node, index)) for index, (exists, _) in enumerate(slots)]
             return Truth(z3.Or(*[z3.And(e, item.true) for e, item in pairs]),
                          z3.And(*[z3.Or(z3.Not(e), item.false) for e, item in pairs]))
-        if isinstance(node, (ast.Fact, ast.Ref)):
+        if isinstance(node, ast.GrantQuery) and node.kind == "any":
+            return self.grants(node.declaration).any(node.where)
+        if isinstance(node, (ast.Fact, ast.Ref, ast.Table)):
             value = self.value(node)
             if value.kind == "bool":
                 return Truth(z3.And(value.known, value.value), z3.And(value.known, z3.Not(value.value)))
@@ -578,13 +633,99 @@ class PolicyFormulas:
                 _real(left), _real(right))
             kind = "money" if "money" in (left.kind, right.kind) else "number"
             return Value(result, z3.And(left.known, right.known), kind)
-        if isinstance(node, ast.Quantified):
+        if isinstance(node, ast.Quantified) and node.kind != "any":
             return self.quantified(node)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Labelled):
             return self.value(node.item)
+        if isinstance(node, ast.Table):
+            return self.table(node)
+        if isinstance(node, ast.Exceptions):
+            return self.exceptions(node).end
+        if isinstance(node, ast.GrantQuery) and node.kind == "count":
+            return self.grants(node.declaration).count(node.where)
+        if isinstance(node, ast.GrantQuery) and node.kind == "any":
+            found = self.grants(node.declaration).any(node.where)
+            return Value(found.true, z3.Or(found.true, found.false), "bool")
+        if _is_boolean(node):
+            found = self.truth(node)
+            return Value(found.true, z3.Or(found.true, found.false), "bool")
         raise Unsupported(type(node).__name__)
+
+    # -- conditional values: decision tables and 'if C then A else B' (engine.evaluate._table) -------
+    def table(self, node: ast.Table) -> Value:
+        """A table's value and when it is known, in the evaluator's three-valued logic.
+
+        ``first``: the first row that holds; unknown when a row's condition is unknown and no row
+        above it held. ``unique``: the one row that holds (even if others are unknown), else the
+        'otherwise' row when every row is false, else unknown; two rows holding at once is an error
+        in the engine (no decision), encoded as no value. ``collect``: unknown when any row's
+        condition is unknown; ``count`` the rows that hold, ``sum``/``max``/``min`` their values
+        (no row holding is an error in the engine: no value).
+        """
+        rows = [(None if row.when is None else self.truth(row.when), self.value(row.value)) for row in node.rows]
+        values = _unified([value for _, value in rows])
+        kind = _table_kind([value.kind for value in values])
+        conditions = [when for when, _ in rows]
+        nothing = _zero(values[0].value)
+        if node.hit == "first":
+            result: Any = nothing
+            known: z3.BoolRef = z3.BoolVal(False)
+            for when, value in reversed(list(zip(conditions, values, strict=True))):
+                if when is None:
+                    result, known = value.value, value.known
+                    continue
+                result = z3.If(when.true, value.value, result)
+                known = z3.Or(z3.And(when.true, value.known), z3.And(when.false, known))
+            return Value(result, known, kind)
+        if node.hit == "unique":
+            ruled = [(when, value) for when, value in zip(conditions, values, strict=True) if when is not None]
+            fallback = next((value for when, value in zip(conditions, values, strict=True) if when is None), None)
+            alone = [z3.And(when.true, *[z3.Not(other.true) for other, _ in ruled if other is not when])
+                     for when, _ in ruled]
+            none_holds = z3.And(*[when.false for when, _ in ruled])
+            result = fallback.value if fallback is not None else nothing
+            for chosen, (_, value) in reversed(list(zip(alone, ruled, strict=True))):
+                result = z3.If(chosen, value.value, result)
+            known = z3.Or(*[z3.And(chosen, value.known) for chosen, (_, value) in zip(alone, ruled, strict=True)],
+                          z3.And(none_holds, fallback.known) if fallback is not None else z3.BoolVal(False))
+            return Value(result, known, kind)
+        holds = [TRUE if when is None else when for when in conditions]
+        decided = z3.And(*[z3.Or(when.true, when.false) for when in holds])
+        if node.aggregate == "count":
+            total: Any = z3.IntVal(0)
+            for when in holds:
+                total = total + z3.If(when.true, 1, 0)
+            return Value(z3.ToReal(total), decided, "number")
+        valued = z3.And(*[z3.Implies(when.true, value.known) for when, value in zip(holds, values, strict=True)])
+        some = z3.Or(*[when.true for when in holds])
+        if node.aggregate == "sum":
+            result = nothing
+            for when, value in zip(holds, values, strict=True):
+                result = result + z3.If(when.true, value.value, _zero(value.value))
+            return Value(result, z3.And(decided, valued, some), kind)
+        result, seen = nothing, z3.BoolVal(False)
+        for when, value in zip(holds, values, strict=True):
+            better = value.value > result if node.aggregate == "max" else value.value < result
+            result = z3.If(when.true, z3.If(z3.Or(z3.Not(seen), better), value.value, result), result)
+            seen = z3.Or(seen, when.true)
+        return Value(result, z3.And(decided, valued, some), kind)
+
+    # -- authority-capped exceptions (engine.grants) ----------------------------------------------
+    def exceptions(self, node: ast.Exceptions) -> EncodedExceptions:
+        from claimrules.analysis.exceptions import encode_exceptions
+
+        key = ("exceptions", id(node))
+        if key not in self._encoded:
+            self._encoded[key] = encode_exceptions(self, node)
+        return self._encoded[key]
+
+    def grants(self, declaration: ast.Ref) -> EncodedExceptions:
+        definition = self.policy.definitions.get(declaration.name)
+        if definition is None or not isinstance(definition.value, ast.Exceptions):
+            raise Unsupported(f"'{declaration.name}' is not an exceptions declaration")
+        return self.exceptions(definition.value)
 
     def quantified(self, node: ast.Quantified) -> Value:
         slots = self.claims.collection(node.collection)
@@ -675,6 +816,7 @@ class _ItemScope(PolicyFormulas):
 
     def __init__(self, outer: PolicyFormulas, collection: str, index: int) -> None:
         self.__dict__.update(outer.__dict__)
+        self._rules = {}   # what a rule means can depend on the item: encoded afresh in the scope
         self._outer = outer
         self._collection, self._index = collection, index
 
@@ -717,7 +859,34 @@ def _real(value: Value) -> Any:
 def _is_boolean(node: ast.Expr) -> bool:
     if isinstance(node, ast.Labelled):
         return _is_boolean(node.item)
+    if isinstance(node, (ast.Quantified, ast.GrantQuery)):
+        return node.kind == "any"
+    if isinstance(node, ast.Table):
+        return node.aggregate is None and all(_is_boolean(row.value) for row in node.rows)
     return isinstance(node, ast.BOOLEAN_NODES) or (isinstance(node, ast.Const) and isinstance(node.value, bool))
+
+
+def _unified(values: list[Value]) -> list[Value]:
+    """Values of one table made one z3 sort: whole numbers become reals beside amounts."""
+    if any(isinstance(v.value, z3.ArithRef) and not v.value.is_int() for v in values):
+        return [Value(z3.ToReal(v.value), v.known, v.kind) if isinstance(v.value, z3.ArithRef) and v.value.is_int()
+                and v.kind not in ("date", "text") else v for v in values]
+    return values
+
+
+def _table_kind(kinds: list[str]) -> str:
+    for preferred in ("date", "money", "bool", "text"):
+        if preferred in kinds:
+            return preferred
+    return kinds[0]
+
+
+def _zero(like: Any) -> Any:
+    if isinstance(like, z3.BoolRef):
+        return z3.BoolVal(False)
+    if isinstance(like, z3.ArithRef) and not like.is_int():
+        return z3.RealVal(0)
+    return z3.IntVal(0)
 
 
 def territory_cells(policies: list[PolicySet]) -> list[tuple[str, str | None]]:

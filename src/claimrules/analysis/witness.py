@@ -17,7 +17,15 @@ from typing import Any
 
 import z3
 
-from claimrules.analysis.solver import Claims, FactSpec, constant, day_number, from_day_number, kind_of_constant
+from claimrules.analysis.solver import (
+    MAX_ITEMS,
+    Claims,
+    FactSpec,
+    constant,
+    day_number,
+    from_day_number,
+    kind_of_constant,
+)
 
 _KEEP = object()   # a free-text fact that is none of the constants the policies name: the seed's value
 
@@ -98,6 +106,8 @@ def _python(model: z3.ModelRef, term: Any, spec: FactSpec, texts: Mapping[int, s
         return texts[index]
     if spec.values:
         return spec.values[0]
+    if index < -1:   # another value no policy names, different from the one -1 stands for
+        return f"zz-other-value-{-index}"
     return _KEEP
 
 
@@ -155,6 +165,62 @@ def build_claim(claims: Claims, model: z3.ModelRef, seed: Seed, cells: list[tupl
             else:
                 claim["location"]["subdivision"] = subdivision
     return claim
+
+
+def claim_constraints(claims: Claims, values: Mapping[str, Any], cells: list[tuple[str, str | None]] | None,
+                      located: Callable[[tuple[str, str | None]], Any] | None = None) -> list[z3.BoolRef] | None:
+    """The symbolic claim pinned to one concrete claim (its facts as ``claimrules.facts.fact_values``
+    gives them, derived facts included): the reverse of ``build_claim``. None when the claim cannot
+    be represented (a list longer than ``MAX_ITEMS``). ``located`` maps a location cell to what
+    decides membership, to find the claim's own cell (default: the cell equal to its location).
+
+    With every fact pinned, the formulas' values are determined, so comparing them with the engine's
+    trace on real claims checks the encoding itself.
+    """
+    domains, groups = claims.free_text_domains(), claims.free_text_groups()
+    others: dict[frozenset[str], dict[str, int]] = {}   # per group, each value no policy names: -1, -2, ...
+
+    def pinned(term: Any, known: z3.BoolRef, value: Any, spec_kind: str, path: str) -> list[z3.BoolRef]:
+        if value is None:
+            return [z3.Not(known)]
+        if spec_kind == "text" or isinstance(value, str):
+            allowed = domains.get(path)
+            if allowed is None or value in allowed:
+                index = claims.texts.get(value, -1)
+            else:
+                numbered = others.setdefault(groups[path], {})
+                index = numbered.setdefault(value, -1 - len(numbered))
+            return [known, term == index]
+        return [known, term == constant(claims, value)]
+
+    out: list[z3.BoolRef] = []
+    for path, (term, known) in sorted(claims.vars.items()):
+        out += pinned(term, known, values.get(path), claims.facts[path].kind, path)
+    for path, (term, known) in sorted(claims.derived_vars.items()):
+        out += pinned(term, known, values.get(path), claims.derived.get(path, "text"), path)
+    for (path, item), (inside, known) in sorted(claims.derived_members.items(), key=lambda pair: str(pair[0])):
+        listed = values.get(path)
+        out += [known == (listed is not None), inside == (listed is not None and item in listed)]
+    for path, spec in sorted(claims.facts.items()):
+        if spec.kind == "group" and not spec.required:
+            out.append(claims.group_known(path) == (values.get(path) is not None))
+    for path, slots in sorted(claims.items.items()):
+        items = values.get(path) or ()
+        if len(items) > MAX_ITEMS:
+            return None
+        for index, (exists, fields) in enumerate(slots):
+            out.append(exists == (index < len(items)))
+            for name, (term, known) in sorted(fields.items()):
+                value = items[index].get(name) if index < len(items) else None
+                out += pinned(term, known, value, claims.facts[path].items[f"item.{name}"].kind, f"{path}[{index}].{name}")
+    if cells is not None and "location.country" in claims.facts:
+        here = (values.get("location.country"), values.get("location.subdivision"))
+        key = located or (lambda cell: cell)
+        matches = [index for index, cell in enumerate(cells) if key(cell) == key(here)]  # type: ignore[arg-type]
+        if not matches:
+            return None
+        out.append(z3.Int("location-cell") == matches[0])
+    return out
 
 
 def _json(value: Any, spec: FactSpec, currency: str) -> Any:
