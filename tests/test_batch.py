@@ -185,3 +185,25 @@ def test_kill_9_mid_run_then_resume_gives_exactly_one_decision_per_line(tmp_path
     with clean.open("w", encoding="utf-8") as sink:
         decide_jsonl(POLICY, source, sink, workers=1)
     assert out.read_bytes() == clean.read_bytes()
+
+
+def test_the_batch_command_freezes_its_own_heap_and_the_library_does_not(
+        policy: claimrules.CompiledPolicy, tmp_path: Path) -> None:
+    """The batch command and its pool workers move the compiled policy out of the collector's way
+    (gc.freeze, in processes claimrules owns); adjudicate_many in a caller's process never does."""
+    import gc
+
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text((ROOT / "examples" / "claims" / "gulf-onsite-request.json").read_text().replace("\n", " ") + "\n")
+    script = ("import gc, sys; from claimrules.cli import main\n"
+              f"sys.argv = ['claimrules', 'batch', {str(claims)!r}, '-o', {str(tmp_path / 'out.jsonl')!r}, '-j', '1', '-q',"
+              f" '--policy', {str(POLICY)!r}]\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              "print(gc.get_freeze_count())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert int(done.stdout.split()[-1]) > 10_000, done.stdout + done.stderr
+    assert json.loads((tmp_path / "out.jsonl").read_text())["decision"]["outcome"] == "approve"  # CP 6.2
+    before = gc.get_freeze_count()
+    assert len(list(adjudicate_many(policy, [json.loads(claims.read_text())], workers=1))) == 1
+    assert gc.get_freeze_count() == before

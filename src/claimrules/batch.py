@@ -18,6 +18,7 @@ last complete record (see :func:`resume_point`).
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -125,6 +126,16 @@ def _internal(problem: Exception) -> dict[str, object]:
             "text": f"internal error (a bug in claimrules): {type(problem).__name__}: {problem}"}
 
 
+def settle_heap() -> None:
+    """In a process claimrules owns (the batch command, a pool worker), once the policy set is
+    compiled: move everything alive to the collector's permanent generation (``gc.freeze``), so
+    the compiled policy is not traversed again by every collection of the millions of short-lived
+    objects a batch makes (14% less CPU per record, bench/RESULTS.md). Never called on a library
+    caller's process: freezing is process-wide."""
+    gc.collect()
+    gc.freeze()
+
+
 @lru_cache(maxsize=4)
 def _worker_decider(policy_dir: str, fingerprint: str, on: date | None, trace: bool) -> _Decider:
     """The policy compiled once per worker process (pool worker or Dask worker), checked to be
@@ -139,7 +150,10 @@ def _worker_decider(policy_dir: str, fingerprint: str, on: date | None, trace: b
 def _decide_chunk(args: tuple[str, str, date | None, bool, bool, Sequence[tuple[int, Item]]]) -> list[Any]:
     """Pool task: a chunk of (line, item) decided in a worker; records (str) or BatchResults."""
     policy_dir, fingerprint, on, trace, as_records, chunk = args
+    fresh = _worker_decider.cache_info().currsize == 0
     decider = _worker_decider(policy_dir, fingerprint, on, trace)
+    if fresh:  # the pool's worker processes are claimrules' own
+        settle_heap()
     if as_records:
         return [decider.record(line, item) for line, item in chunk]
     return [decider.decide(line, item) for line, item in chunk]

@@ -37,7 +37,7 @@ def batch(
     from datetime import date
 
     from claimrules.api import load_policy
-    from claimrules.batch import decide_jsonl, resume_point
+    from claimrules.batch import decide_jsonl, resume_point, settle_heap
     from claimrules.errors import ClaimError, ClaimrulesError, PolicyError
 
     if input_format not in (None, "jsonl", "csv"):
@@ -63,6 +63,7 @@ def batch(
         from claimrules.cli_support import resolve_policy
 
         compiled = load_policy(resolve_policy(policy))
+        settle_heap()  # this command's process is claimrules' own
     except ClaimrulesError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_BAD_POLICY if isinstance(error, PolicyError) else EXIT_BAD_CLAIM) from None
