@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import claimrules
 from claimrules.analysis import cases, diff, lint
-from claimrules.analysis.solver import Claims, PolicyFormulas, territory_cells, vocabulary
+from claimrules.analysis.solver import Claims, PolicyFormulas, place_of, territory_cells, vocabulary
 from claimrules.analysis.witness import Seed, claim_constraints, derived_kinds, seeds_from
 from claimrules.cli import app
 from claimrules.facts import claim_json_schema, fact_values
@@ -332,6 +332,7 @@ def _agreement(policy_dir: Path, examples: Path, keep: Callable[[str, dict[str, 
         cells = territory_cells([policy])
         claims = Claims(vocabulary(schema), derived_kinds(seeds))
         claims.location_cells = cells
+        claims.place = place_of(policy.vocabulary)
         formulas = PolicyFormulas(policy, claims)
         rules = {}
         for document in policy.documents:
@@ -380,3 +381,40 @@ def test_the_encoding_agrees_with_the_engine_on_northwind_returns_and_seeds(seed
     checked, mismatches = _agreement(NORTHWIND, EXAMPLES, lambda name, claim: name in shapes or
                                      claim["claim"]["type"] == "return")  # type: ignore[index]
     assert checked >= 40 and mismatches == [], mismatches
+
+
+def test_territories_are_encoded_wherever_the_vocabulary_puts_the_place(tmp_path: Path) -> None:
+    """The place is found by the vocabulary's country role, not by Northwind's 'location' group: in a
+    copy of the constructs set whose place is 'shop', a clause asking for a shop both in and out of
+    a territory is proven unreachable, and one asking for a shop in it is not (it holds for a shop
+    in Oregon, US-OR, inside the 'us_only' set the test adds)."""
+    import shutil
+
+    folder = tmp_path / "shop-set"
+    shutil.copytree(CONSTRUCTS, folder)
+    facts = folder / "facts.yaml"
+    facts.write_text(facts.read_text().replace("\n  location:\n", "\n  shop:\n"))
+    for example in (folder / "examples").glob("*.json"):
+        example.write_text(example.read_text().replace('"location"', '"shop"'))
+    returns = folder / "returns.yaml"
+    text = returns.read_text()
+    text = text.replace("    definitions:\n", "    definitions:\n"
+                        "      us_only: {clause: SP 4.8, codes: [US], description: The United States.}\n", 1)
+    text = text.replace("    clauses:\n", "    clauses:\n"
+                        "      - id: SP 4.8\n        title: In and out of the United States (never)\n"
+                        "        text: Refers a return from a shop both in and outside the United States.\n"
+                        "        effect: refers\n        refer_to: workshop\n"
+                        "        when: \"shop in us_only and shop not in us_only\"\n"
+                        "      - id: SP 4.9\n        title: From the United States\n"
+                        "        text: Refers a return from a shop in the United States.\n"
+                        "        effect: refers\n        refer_to: workshop\n"
+                        "        when: \"shop in us_only and claim.courier == 'express'\"\n", 1)
+    returns.write_text(text)
+    claim_vocabulary = claimrules.load_vocabulary(folder)
+    schema = claim_json_schema(claim_vocabulary)
+    examples = [(case.name, case.claim) for case in cases.load_cases([folder / "examples"])]
+    with claimrules.load_policy(folder) as policy:
+        report = lint.lint(policy, seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, evidence=[])
+    unreachable = {f.clause for f in report.findings if f.kind == "unreachable"}
+    assert report.uninterpreted == [], lint.text_report(report)
+    assert "SP 4.8" in unreachable and "SP 4.9" not in unreachable, lint.text_report(report)

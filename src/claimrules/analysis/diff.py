@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from claimrules.analysis.solver import Claims, PolicyFormulas, territory_cells, vocabulary
+from claimrules.analysis.solver import Claims, PolicyFormulas, place_of, territory_cells, vocabulary
 from claimrules.analysis.witness import Seed, build_claim, defaults_for, derived_kinds, seed_constraints
 from claimrules.decision import Decision
 from claimrules.errors import ClaimrulesError
@@ -239,6 +239,7 @@ def semantic_diff(old: CompiledPolicy, new: CompiledPolicy, seeds: list[Seed], s
             continue
         claims = Claims(facts, kinds)
         claims.location_cells = cells
+        claims.place = place_of(new.policy.vocabulary)
         old_f, new_f = PolicyFormulas(old.policy, claims), PolicyFormulas(new.policy, claims)
         region, terms = _region(old_f, new_f, key)
         quiet = [z3.And(*_quiet(old_f, new_f, key))]

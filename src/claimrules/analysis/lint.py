@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from claimrules.analysis.solver import Claims, PolicyFormulas, territory_cells, vocabulary
+from claimrules.analysis.solver import Claims, PolicyFormulas, place_of, territory_cells, vocabulary
 from claimrules.analysis.witness import Seed, build_claim, defaults_for, derived_kinds, seed_constraints
 from claimrules.decision import Decision
 from claimrules.errors import ClaimrulesError
@@ -170,6 +170,7 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
     cells = territory_cells([policy])
     claims = Claims(facts, derived_kinds(seeds))
     claims.location_cells = cells
+    claims.place = place_of(policy.vocabulary)
     formulas = PolicyFormulas(policy, claims)
     default_item = defaults_for(facts, seeds)
 

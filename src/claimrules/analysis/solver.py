@@ -205,6 +205,25 @@ class Unsupported(Exception):
     """A construct the encoding treats as uninterpreted."""
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a claim puts the product, by the vocabulary's roles: the group that ``in <territory>``
+    tests (``location``), and the paths of its country and subdivision facts."""
+
+    group: str
+    country: str
+    subdivision: str | None
+
+
+def place_of(vocabulary: Any) -> Place | None:
+    """The place a policy set's claims give (its ``country`` role), or None if it names none."""
+    roles = vocabulary.roles
+    country = roles.get("country")
+    if country is None:
+        return None
+    return Place(country.rsplit(".", 1)[0] if "." in country else country, country, roles.get("subdivision"))
+
+
 class Claims:
     """The variables of one symbolic claim, shared by every policy encoded against it."""
 
@@ -219,6 +238,7 @@ class Claims:
         self.texts: dict[str, int] = {}
         self.counter = itertools.count()
         self.location_cells: list[tuple[str, str | None]] | None = None
+        self.place: Place | None = None  # set with location_cells, from the policy set's vocabulary
         self.splits: dict[int, list[tuple[Any, Calendar]]] = {}
         self.free_texts: dict[str, Any] = {}
         self.text_links: set[tuple[str, str]] = set()
@@ -581,11 +601,12 @@ class PolicyFormulas:
         return Truth(result.false, result.true) if node.negated else result
 
     def territory(self, item: ast.Expr, codes: frozenset[str]) -> Truth:
-        if not (isinstance(item, ast.Fact) and item.path == "location"):
-            raise Unsupported("territory of something other than the location")
+        place = self.claims.place
+        if place is None or not (isinstance(item, ast.Fact) and item.path == place.group):
+            raise Unsupported("territory of something other than the place the vocabulary's country role names")
         cells = self.location_cells()
-        country = self.claims.fact("location.country")
-        subdivision = self.claims.fact("location.subdivision")
+        country = self.claims.fact(place.country)
+        subdivision = self.claims.fact(place.subdivision) if place.subdivision is not None else None
         true, false = [], []
         for index, (code, sub) in enumerate(cells):
             chosen = self.cell_var() == index

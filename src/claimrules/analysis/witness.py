@@ -84,7 +84,7 @@ def seed_constraints(claims: Claims, seed: Seed, cells: list[tuple[str, str | No
     for (a, ka, da), (b, kb, db) in ((x, y) for x in dated for y in dated if x is not y):
         if da <= db:
             out.append(z3.Implies(z3.And(ka, kb), a <= b))
-    if cells is not None and "location.country" in claims.facts:
+    if cells is not None and claims.place is not None and claims.place.country in claims.facts:
         out.append(z3.And(z3.Int("location-cell") >= 0, z3.Int("location-cell") < len(cells)))
     return out
 
@@ -155,15 +155,19 @@ def build_claim(claims: Claims, model: z3.ModelRef, seed: Seed, cells: list[tupl
                     item.pop(field_name, None)
             items.append(item)
         parent[name] = items
-    if cells is not None and isinstance(claim.get("location"), dict):
+    place = claims.place
+    group = _get(claim, place.group) if place is not None else None
+    if cells is not None and place is not None and isinstance(group, dict):
         cell = model.evaluate(z3.Int("location-cell"), model_completion=True).as_long()
         if 0 <= cell < len(cells):
             country, subdivision = cells[cell]
-            claim["location"]["country"] = country
-            if subdivision is None:
-                claim["location"].pop("subdivision", None)
-            else:
-                claim["location"]["subdivision"] = subdivision
+            group[place.country.rsplit(".", 1)[-1]] = country
+            if place.subdivision is not None:
+                key = place.subdivision.rsplit(".", 1)[-1]
+                if subdivision is None:
+                    group.pop(key, None)
+                else:
+                    group[key] = subdivision
     return claim
 
 
@@ -213,8 +217,9 @@ def claim_constraints(claims: Claims, values: Mapping[str, Any], cells: list[tup
             for name, (term, known) in sorted(fields.items()):
                 value = items[index].get(name) if index < len(items) else None
                 out += pinned(term, known, value, claims.facts[path].items[f"item.{name}"].kind, f"{path}[{index}].{name}")
-    if cells is not None and "location.country" in claims.facts:
-        here = (values.get("location.country"), values.get("location.subdivision"))
+    place = claims.place
+    if cells is not None and place is not None and place.country in claims.facts:
+        here = (values.get(place.country), values.get(place.subdivision) if place.subdivision is not None else None)
         key = located or (lambda cell: cell)
         matches = [index for index, cell in enumerate(cells) if key(cell) == key(here)]  # type: ignore[arg-type]
         if not matches:
