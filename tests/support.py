@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,12 @@ def clause(clause_id: str, effect: str, when: Any = None, **fields: Any) -> dict
         body["when"] = when
     body.update(fields)
     return body
+
+
+def claims_mix(count: int, seed: int) -> list[dict[str, Any]]:
+    """The benchmark's generated claims (bench/claims_mix.py), for tests that need many distinct ones."""
+    spec = importlib.util.spec_from_file_location("claims_mix", Path(__file__).resolve().parents[1] / "bench" / "claims_mix.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.claims_mix(count, seed)  # type: ignore[no-any-return]

@@ -10,7 +10,6 @@ decision's JSON) and keep the input's order and line numbers.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import claims_mix
 
 import claimrules
 from claimrules import adjudicate_many
@@ -30,13 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "northwind"
 EXAMPLES = sorted((ROOT / "examples" / "claims").glob("*.json"))
 
-
-def claims_mix(count: int, seed: int) -> list[dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("claims_mix", ROOT / "bench" / "claims_mix.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.claims_mix(count, seed)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

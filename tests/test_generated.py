@@ -8,7 +8,6 @@ encoder writes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import claims_mix
 
 from claimrules.decide import Adjudicator
 from claimrules.engine import durable
@@ -26,13 +26,6 @@ from claimrules.policy import loader
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "northwind"
 
-
-def claims_mix(count: int, seed: int) -> list[dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("claims_mix", ROOT / "bench" / "claims_mix.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.claims_mix(count, seed)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,14 @@ records a single-process batch writes, bad lines included, in input order."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support import claims_mix
 
 import claimrules
 from claimrules.batch import decide_jsonl
@@ -21,13 +20,6 @@ distributed = pytest.importorskip("distributed", reason="dask[distributed] is no
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "northwind"
 
-
-def claims_mix(count: int, seed: int) -> list[dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("claims_mix", ROOT / "bench" / "claims_mix.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.claims_mix(count, seed)  # type: ignore[no-any-return]
 
 
 def test_local_cluster_of_two_workers_writes_the_single_process_bytes(tmp_path: Path) -> None:
