@@ -1,8 +1,8 @@
 """claimrules: adjudicate warranty, protection-plan and return claims against declarative policies.
 
     >>> import claimrules
-    >>> policy = claimrules.load_policy("policies/northwind")
-    >>> facts = policy.load_claim("examples/claims/gulf-onsite-request.json")  # its vocabulary: facts.yaml
+    >>> policy = claimrules.load_policy("path/to/policy-set")      # a folder with policy-set.yaml
+    >>> facts = policy.load_claim("path/to/claim.json")           # read with the set's facts.yaml
     >>> decision = claimrules.adjudicate(policy, facts)
     >>> decision.outcome, decision.remedy, decision.deciding.clause
 

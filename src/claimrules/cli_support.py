@@ -26,7 +26,7 @@ ENV_POLICY = "CLAIMRULES_POLICY"
 PROJECT_CONFIG = "claimrules.toml"
 EXIT_CODES = {"bad_claim": 3, "bad_policy": 4, "usage": 2, "internal": 5}
 
-POLICY_HINT = (f"no policy set given: pass --policy DIR, or set {ENV_POLICY}=DIR (e.g. export {ENV_POLICY}=/path/to/policies/northwind), "
+POLICY_HINT = (f"no policy set given: pass --policy DIR, or set {ENV_POLICY}=DIR (e.g. export {ENV_POLICY}=/path/to/policy-set), "
                f"or write policy = \"DIR\" in {PROJECT_CONFIG} (this folder or a parent) or in ~/.config/claimrules/config.toml")
 
 

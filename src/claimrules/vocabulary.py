@@ -2,7 +2,7 @@
 
 A vocabulary names every fact a claim may give, its type and constraints; claimrules builds the
 strict pydantic claim model and its JSON Schema from it (``claimrules.facts``). Nothing here knows
-any policy's facts: the Northwind reference vocabulary lives in ``policies/northwind/facts.yaml``.
+any policy's facts: each policy set's vocabulary lives in its own ``facts.yaml``.
 
     facts:
       claim:                                  # a group (it has 'fields'); required unless 'required: false'

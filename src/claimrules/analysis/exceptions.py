@@ -1,4 +1,4 @@
-"""Authority-capped exceptions (``exceptions:``, Northwind's RT 3.1-3.4) as SMT formulas.
+"""Authority-capped exceptions (a policy's ``exceptions:`` declaration) as SMT formulas.
 
 The same rule as ``claimrules.engine.grants.resolve_grants``, written for the solver:
 

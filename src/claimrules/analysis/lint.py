@@ -308,10 +308,10 @@ def _gaps(policy: PolicySet, report: LintReport, active: dict[str, z3.BoolRef], 
 
     Not a gap: a claim on which the default clause is itself a clause of a document that applies
     and its condition is false - the default then answers on that clause's own terms, as the policy
-    set declares (Northwind: 'nothing covers the claim: not a covered defect', LW 3.1, on a claim
-    whose cause LW 3.1 rules out). Where every remaining claim leaves some deciding clause unknown
-    (a fact it reads is missing), the engine holds it for that fact (the information clause, LW 6.3
-    in Northwind) instead of answering with the default: that is proven and said, not reported.
+    set declares (e.g. a default clause "not a covered defect", on a claim whose cause that clause
+    rules out). Where every remaining claim leaves some deciding clause unknown (a fact it reads is
+    missing), the engine holds it for that fact (the policy set's information clause) instead of
+    answering with the default: that is proven and said, not reported.
     Witnesses are searched among the claims on which every deciding clause is settled."""
     deciding = [(document, clause) for document in policy.documents for clause in document.clauses
                 if clause.key in active and clause.effect in DECIDING_EFFECTS]

@@ -1,8 +1,7 @@
 """Authority-capped exceptions to a window: which grants count, which are capped, which are void.
 
-The rule a policy declares with ``exceptions:`` (docs/policy-language.md, "Exceptions"), e.g. the
-Northwind Store's RT 3.1-3.4: every grant asks to move the end of a window to a new end; it counts
-at most up to its grantor role's authority measured from the window's own end; it is void when it
+The rule a policy declares with ``exceptions:`` (docs/policy-language.md, "Exceptions"): every
+grant asks to move the end of a window to a new end; it counts at most up to its grantor role's authority measured from the window's own end; it is void when it
 was granted after the window, as already extended by the valid grants, had ended; the latest valid
 end governs. The result is a fixed point, so it does not depend on the order grants are listed in.
 Nothing here knows any policy's roles, caps or events: they arrive as data.

@@ -1,7 +1,7 @@
 """The system of record: an append-only, hash-chained ledger of decisions and recorded exceptions.
 
     >>> from claimrules.ledger import Ledger, open_store
-    >>> ledger = Ledger(open_store("claims.sqlite"), claimrules.load_policy("policies/northwind"))
+    >>> ledger = Ledger(open_store("claims.sqlite"), claimrules.load_policy("path/to/policy-set"))
     >>> entry = ledger.decide("C-1", facts, actor="agent-7")
 """
 
