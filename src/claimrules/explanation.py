@@ -9,13 +9,12 @@ and its decision; ``claimrules.render.explain`` lays it out as text, and its JSO
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from claimrules.decision import ClauseTrace, Decision, Truth
+from claimrules.engine.evaluate import render_value
 from claimrules.facts import ClaimFacts, fact_values
 from claimrules.money import Money
 from claimrules.policy import expr as ast
@@ -97,26 +96,11 @@ def _truth(value: Any) -> Truth:
 
 
 def short_value(value: Any) -> str:
-    """A value compact and unambiguous for an agent: ISO dates, ``USD 899.00``, ``US-AL (Alabama, United States)``."""
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Money):
-        return str(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (tuple, list)):
-        if all(isinstance(item, str) for item in value):
-            return "{" + ", ".join(value) + "}" if value else "none"
-        return f"{len(value)} item(s)"
-    if isinstance(value, frozenset):
-        return "{" + ", ".join(sorted(str(item) for item in value)) + "}"
-    if isinstance(value, BaseModel):
+    """A value compact and unambiguous for an agent: ISO dates, ``USD 899.00``, ``{ADP, ONSITE}``;
+    as the trace shows it (``render_value``), but a group of facts is only "given"."""
+    if isinstance(value, BaseModel) and not isinstance(value, Money):
         return "given"
-    return str(value)
+    return render_value(value)
 
 
 class Explainer:
