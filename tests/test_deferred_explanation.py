@@ -79,6 +79,8 @@ def test_compare_hash_pickle_copy_see_the_whole_decision(policy: claimrules.Comp
     stored = Decision.model_validate_json(policy.adjudicate(claim).model_dump_json())
     fresh = policy.adjudicate(claim)
     assert fresh == stored and stored == policy.adjudicate(claim)
+    other = policy.adjudicate(policy.load_claim(ROOT / "examples" / "claims" / "gulf-late-refurb-return.json"))
+    assert fresh != other and other != stored and not (policy.adjudicate(claim) == other)
     assert hash(policy.adjudicate(claim)) == hash(stored)
     assert pickle.loads(pickle.dumps(policy.adjudicate(claim))) == stored
     assert policy.adjudicate(claim).model_copy() == stored

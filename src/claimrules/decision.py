@@ -245,9 +245,10 @@ class Decision(_Value):
         return self.settle([name for name in EXPLAINING if name not in excluded])
 
     def __eq__(self, other: object) -> bool:
+        self.settle()
         if isinstance(other, Decision):
             other.settle()
-        return super().__eq__(self.settle() if isinstance(other, Decision) else other)
+        return super().__eq__(other)
 
     def __hash__(self) -> int:
         return super(Decision, self.settle()).__hash__()
