@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from claimrules.isodata import country_codes, currency_codes, subdivision_types
+from claimrules.isodata import country_codes, country_names, currency_codes, subdivision_names, subdivision_types, subdivisions_of
 from claimrules.policy import loader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,12 +53,16 @@ def test_iso_tables_agree_with_pycountry() -> None:
     assert country_codes() == {country.alpha_2 for country in pycountry.countries}
     assert currency_codes() == {currency.alpha_3 for currency in pycountry.currencies}
     assert dict(subdivision_types()) == {sub.code: sub.type for sub in pycountry.subdivisions}
+    assert dict(subdivision_names()) == {sub.code: sub.name for sub in pycountry.subdivisions}
+    assert dict(country_names()) == {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
+    for country in ("US", "FR", "PR", "AW"):
+        found = pycountry.subdivisions.get(country_code=country) or []
+        assert subdivisions_of(country) == tuple(sorted(sub.code for sub in found))
 
 
 def test_the_check_command_does_not_import_what_it_does_not_use() -> None:
-    # pycountry is imported by claimrules.words (merged from #14) for place names: not checked here until
-    # that module reads isodata too.
+    # pycountry builds its object layer at import (claimrules reads its database files: isodata).
     code = ("import sys, claimrules.cli; heavy = sorted(m for m in ('jinja2', 'claimrules.render.site',"
-            " 'claimrules.render.letter', 'dask', 'distributed') if m in sys.modules); print(heavy)")
+            " 'claimrules.render.letter', 'dask', 'distributed', 'pycountry') if m in sys.modules); print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"

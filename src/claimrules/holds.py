@@ -23,7 +23,6 @@ analysis is exact for the policy language:
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,10 +30,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import pycountry
-
 from claimrules.engine.evaluate import Context
 from claimrules.errors import ClaimrulesError
+from claimrules.isodata import subdivisions_of
 from claimrules.money import Money
 from claimrules.periods import add_days, add_months
 from claimrules.policy import expr as ast
@@ -333,7 +331,7 @@ class HoldAnalysis:
         spec = self.policy.vocabulary.specs[path]
         kind = self._kind(path)
         if path == self.policy.vocabulary.roles.get("subdivision"):
-            return subdivisions_of(str(values.get(self.policy.vocabulary.roles.get("country", ""))))
+            return list(subdivisions_of(str(values.get(self.policy.vocabulary.roles.get("country", "")))))
         if kind == "enum":
             return sorted(spec.values)
         if kind == "bool":
@@ -408,10 +406,3 @@ class HoldAnalysis:
                 found |= {constant - step, constant, constant + step}
         return sorted(value for value in found if value >= 0)
 
-
-
-@functools.lru_cache(maxsize=256)
-def subdivisions_of(country: str) -> list[str]:
-    """Every ISO 3166-2 subdivision of a country (the values ``location.subdivision`` can take)."""
-    found = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
-    return sorted(str(subdivision.code) for subdivision in found)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-__all__ = ["country_codes", "currency_codes", "subdivision_types"]
+__all__ = ["country_codes", "country_names", "currency_codes", "subdivision_names", "subdivision_types", "subdivisions_of"]
 
 
 @lru_cache(maxsize=1)
@@ -34,15 +34,40 @@ def _table(name: str, key: str) -> list[dict[str, str]]:
 
 
 @lru_cache(maxsize=1)
+def country_names() -> Mapping[str, str]:
+    """ISO 3166-1 alpha-2 code -> the country's name as people use it (pycountry's ``common_name``
+    where it has one, else ``name``: 'BO' -> 'Bolivia', 'US' -> 'United States')."""
+    return MappingProxyType({entry["alpha_2"]: entry.get("common_name") or entry["name"]
+                             for entry in _table("iso3166-1", "3166-1")})
+
+
 def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes ('US', 'PR', ...)."""
-    return frozenset(entry["alpha_2"] for entry in _table("iso3166-1", "3166-1"))
+    return frozenset(country_names())
+
+
+@lru_cache(maxsize=1)
+def _subdivisions() -> list[dict[str, str]]:
+    return _table("iso3166-2", "3166-2")
 
 
 @lru_cache(maxsize=1)
 def subdivision_types() -> Mapping[str, str]:
     """ISO 3166-2 subdivision code -> its type ('US-AL' -> 'State', 'US-DC' -> 'District')."""
-    return MappingProxyType({entry["code"]: entry["type"] for entry in _table("iso3166-2", "3166-2")})
+    return MappingProxyType({entry["code"]: entry["type"] for entry in _subdivisions()})
+
+
+@lru_cache(maxsize=1)
+def subdivision_names() -> Mapping[str, str]:
+    """ISO 3166-2 subdivision code -> its name ('US-AL' -> 'Alabama')."""
+    return MappingProxyType({entry["code"]: entry["name"] for entry in _subdivisions()})
+
+
+@lru_cache(maxsize=256)
+def subdivisions_of(country: str) -> tuple[str, ...]:
+    """Every ISO 3166-2 subdivision code of a country, sorted ('US' -> ('US-AK', ..., 'US-WY'))."""
+    prefix = f"{country}-"
+    return tuple(sorted(code for code in subdivision_types() if code.startswith(prefix)))
 
 
 @lru_cache(maxsize=1)

@@ -6,14 +6,12 @@ Core module: renderers and the reasons both use it; it imports nothing from them
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pycountry
-
+from claimrules.isodata import country_names, subdivision_names
 from claimrules.money import Money
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -35,20 +33,13 @@ def ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
-@functools.lru_cache(maxsize=2048)
 def place_name(code: str) -> str:
     """An ISO 3166 code by name: ``US-AL`` -> ``'Alabama, United States'``, ``FR`` -> ``'France'``."""
     if "-" in code:
-        subdivision = pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
-        country = pycountry.countries.get(alpha_2=code.split("-", 1)[0])
-        country_name = _country_name(country) if country is not None else code.split("-", 1)[0]
-        return f"{subdivision.name}, {country_name}" if subdivision is not None else code
-    country = pycountry.countries.get(alpha_2=code)
-    return _country_name(country) if country is not None else code
-
-
-def _country_name(country: Any) -> str:
-    return str(getattr(country, "common_name", None) or country.name)
+        subdivision = subdivision_names().get(code)
+        country = code.split("-", 1)[0]
+        return f"{subdivision}, {country_names().get(country, country)}" if subdivision is not None else code
+    return country_names().get(code, code)
 
 
 def location_words(country: str | None, subdivision: str | None, military: bool = False) -> str:
