@@ -326,6 +326,8 @@ def test_bad_vocabularies_are_refused_with_the_file_and_fact(tmp_path: Path) -> 
         ({"g": {"fields": {"x": {"type": "enum", "values": ["a"], "default": "b"}}}}, "default 'b' is not a valid enum"),
         ({"g": {"fields": {"x": {"type": "text", "pattern": "(?P<a>x)", "derive": {"y": {"type": "integer", "from": "{b}"}}}}}},
          "uses '{b}', which the pattern does not name"),
+        ({"g": {"fields": {"x": {"type": "bool", "label": ["a"]}}}}, "fact 'g.x': 'label' must be one line of text"),
+        ({"g": {"fields": {"x": {"type": "bool", "label": "x" * 81}}}}, "at most 80 characters"),
     ]
     for index, (facts, message) in enumerate(cases):
         folder = _write_set(tmp_path / f"v{index}", facts, [])
@@ -339,3 +341,23 @@ def test_the_vocabulary_type_matches_the_language(tmp_path: Path) -> None:
     assert VOCABULARY.fact_type("plan.options") == "list" and VOCABULARY.fact_type("plan.term_years") == "number"
     assert VOCABULARY.fact_type("incident.battery_capacity_pct") == "number"
     assert VOCABULARY.fact_type("purchase.seller") == "text" and VOCABULARY.fact_type("plan") == "other"
+
+
+def test_a_label_names_the_fact_in_reasons_before_its_description(tmp_path: Path) -> None:
+    """What the customer reads: the author's label, else the description's first clause, else the path."""
+    facts = {"order": {"fields": {
+        "placed_on": {"type": "date", "required": True, "description": "Placed (T 1).", "label": "the day you ordered"},
+        "returned_on": {"type": "date", "required": True, "role": "decision_date", "description": "The day it came back."},
+        "kept_box": {"type": "bool"}}}}
+    clauses = [{"id": "T 1", "title": "Returns", "text": "Returns within 21 days of the order, box kept.",
+                "effect": "covers", "when": "order.returned_on <= order.placed_on + 21 days and order.kept_box",
+                "otherwise": "excludes", "remedy": "refund"}]
+    with claimrules.load_policy(_write_set(tmp_path / "labels", facts, clauses)) as policy:
+        decision = policy.adjudicate({"order": {"placed_on": "2025-01-02", "returned_on": "2025-03-05", "kept_box": True}})
+        words = " ".join(reason.text for reason in decision.reasons)
+        unboxed = policy.adjudicate({"order": {"placed_on": "2025-01-02", "returned_on": "2025-01-05", "kept_box": False}})
+        unboxed_words = " ".join(reason.text for reason in unboxed.reasons)
+    assert (decision.outcome, unboxed.outcome) == ("deny", "deny")
+    assert "the day you ordered" in words and "Placed" not in words
+    assert "the day it came back" in words
+    assert "order kept box" in unboxed_words

@@ -48,7 +48,7 @@ LANGUAGE_TYPE = {"date": "date", "money": "money", "decimal": "number", "integer
                  "group": "other", "set": "list"}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_FIELD_KEYS = {"type", "required", "default", "description", "values", "min", "max", "places", "min_length",
+_FIELD_KEYS = {"type", "required", "default", "description", "label", "values", "min", "max", "places", "min_length",
                "max_length", "pattern", "pattern_hint", "derive", "max_items", "item", "fields", "within",
                "not_before", "role"}
 _KEYS_OF = {
@@ -56,7 +56,7 @@ _KEYS_OF = {
     "bool": set(), "enum": {"values"}, "text": {"min_length", "max_length", "pattern", "pattern_hint", "derive"},
     "country": set(), "subdivision": {"within"}, "list": {"max_items", "item"}, "group": {"fields"},
 }
-_COMMON_KEYS = {"type", "required", "default", "description", "role"}
+_COMMON_KEYS = {"type", "required", "default", "description", "label", "role"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class FactSpec:
     default: Any = None
     has_default: bool = False
     description: str = ""
+    label: str = ""
     values: tuple[str, ...] = ()
     minimum: Decimal | None = None
     maximum: Decimal | None = None
@@ -205,8 +206,12 @@ def _spec(reader: _Reader, name: Any, node: Any, parent: Any, prefix: str, count
     description = node.get("description", "")
     if not isinstance(description, str):
         raise reader.error(f"fact '{path}': 'description' must be text", node, "description", expected="text")
+    label = node.get("label", "")
+    if not isinstance(label, str) or len(label) > 80 or "\n" in label:
+        raise reader.error(f"fact '{path}': 'label' must be one line of text, at most 80 characters", node, "label",
+                           expected="the fact's name as a customer reads it, e.g. 'the day you received the Product'")
     values: dict[str, Any] = {"name": name, "path": path, "type": kind, "required": required,
-                              "description": description.strip()}
+                              "description": description.strip(), "label": label.strip()}
     if "role" in node:
         role = node["role"]
         if role not in ROLES or kind not in ROLES[role]:

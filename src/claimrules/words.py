@@ -88,11 +88,12 @@ _CITATION = re.compile(r"\s*\((?:[A-Z]{2}[ -]|e\.g\.|ISO )[^)]*\)")
 def fact_label(path: str, vocabulary: Any = None) -> str:
     """The customer-facing name of a claim fact.
 
-    This is the one place labels come from: the fact's ``description`` (the pydantic Field
-    description today; the policy set's vocabulary ``description:`` once it declares one), cut to
-    its first clause and without section references; a humanised path where there is none.
+    This is the one place labels come from: the fact's ``label:`` in the vocabulary; else its
+    ``description``, cut to its first clause and without section references; else the path in words.
     """
     spec = vocabulary.specs.get(path) if vocabulary is not None else None
+    if spec is not None and spec.label:
+        return str(spec.label)
     description = spec.description if spec is not None else None
     if description and not description.startswith(_NOT_A_LABEL):
         text = _CITATION.sub("", description).split(";")[0].split(", by ")[0].strip().rstrip(".")
@@ -107,57 +108,4 @@ _NOT_A_LABEL = ("False", "True", "For ", "As ", "When ", "e.g.", "ISO ", "Comple
 
 def humanise(name: str) -> str:
     """An internal name as words: ``'product.serial_number'`` -> ``'product serial number'``."""
-    words = re.sub(r"[._]+", " ", name).strip()
-    return _RENAMES.get(name, words)
-
-
-# Paths whose humanised form reads badly; used only where the vocabulary gives no description.
-_RENAMES = {
-    "claim.reported_on": "the day you reported the claim",
-    "claim.type": "the kind of request",
-    "claim.requested_service": "the service you asked for",
-    "delivery.received_on": "the day you received the Product",
-    "delivery.invoice_date": "the invoice date",
-    "incident.occurred_on": "the day the damage occurred or the defect appeared",
-    "incident.cause": "the cause of the damage",
-    "plan.purchased_on": "the day you bought the plan",
-    "plan.cancelled_on": "the day the plan was cancelled",
-    "plan.options": "the plan's options",
-    "product.condition": "the Product's condition",
-    "product.price": "the price you paid",
-    "product.serial_number": "the Product's serial number",
-    "product.proof_of_purchase": "proof of purchase",
-    "location": "the Product's location",
-    "repair_estimate": "the repair estimate",
-    "delivery.delivered_on": "the delivery date",
-    "delivery.picked_up_on": "the pick-up date",
-    "incident.battery_capacity_pct": "the battery's capacity (% of its design capacity)",
-    "incident.remote_diagnosis": "the remote diagnosis",
-    "incident.caused_by_natural_disaster": "caused by a natural disaster",
-    "incident.description": "a description of how the damage happened",
-    "location.military_address": "an APO/FPO/DPO (military) address",
-    "plan": "a Care Plan",
-    "plan.term_years": "the plan's term in years",
-    "plan.paid_to_date": "what the plan has paid for repairs so far",
-    "product.serial_intact": "the serial number intact",
-    "product.defective": "found defective on inspection",
-    "product.opened": "opened",
-    "product.damaged_by_customer": "damaged by you",
-    "product.licence_activated": "the software licence activated",
-    "product.missing_accessories": "missing accessories",
-    "purchase.buyer": "the buyer",
-    "purchase.seller": "the seller",
-    "purchase.channel": "how you bought it",
-    "product.category": "the kind of product",
-    "product.serial_registered_to_claimant": "the serial number registered to you",
-    "purchase.country": "the country of purchase",
-    "purchase.delivery_country": "the country of delivery",
-    "unauthorized_work": "outside repairs",
-    "extensions": "recorded extensions of the return window",
-    "deployment": "a documented deployment",
-    "deployment.documented_on": "the day the deployment was documented",
-    "prior_incidents": "earlier incidents",
-    "prior_repairs": "earlier repairs",
-}
-
-
+    return re.sub(r"[._]+", " ", name).strip()
