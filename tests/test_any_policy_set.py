@@ -228,7 +228,7 @@ def test_bestbuy_docs_show_its_own_examples(tmp_path: Path) -> None:
     # The facts of an example by Best Buy's labels and in words: BB 2.1's late return.
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
     assert "My Best Buy membership held on the day of purchase standard" in text
-    assert "State of the return Minnesota, United States" in text
+    assert "The state of the return Minnesota, United States" in text
 
 
 def test_northwind_docs_with_its_examples(tmp_path: Path) -> None:

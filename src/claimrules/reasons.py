@@ -395,6 +395,12 @@ class Reasons:
                                                                  value=str(count + 1), words=ordinal(count + 1))
         return named
 
+    def _asked(self, path: str) -> str:
+        """A missing fact as what we need to know: a yes/no fact's label is a statement, asked with 'whether'."""
+        spec = self.policy.vocabulary.specs.get(path)
+        label = fact_label(path, self.policy.vocabulary)
+        return f"whether {label}" if spec is not None and spec.type == "bool" else label
+
     def for_grounds(self, grounds: Iterable[Clause], truth: dict[str, bool | None], ctx: Context, outcome: str,
                     missing: Iterable[str]) -> tuple[Reason, ...]:
         """One reason per ground, in the grounds' order."""
@@ -403,8 +409,9 @@ class Reasons:
         reasons = []
         for clause in grounds:
             if outcome == "needs_information" and clause.id == self.policy.information_clause:
-                labels = [fact_label(path, self.policy.vocabulary) for path in missing]
-                text = ("We cannot decide yet: we need " + _and(labels) + ", which could change the decision." if labels else clause.text)
+                labels = [self._asked(path) for path in missing]
+                text = ("We cannot decide yet: we need to know " + _and(labels) + ", which could change the decision."
+                        if labels else clause.text)
                 reasons.append(Reason(clause=clause.id, branch="missing", text=_sentence(text)))
                 continue
             branch = "otherwise" if (clause.otherwise is not None and truth.get(clause.otherwise_key) is True
