@@ -45,6 +45,7 @@ from claimrules.policy.model import (
     Effect,
     PolicySet,
 )
+from claimrules.policy.model import EscalationStep as ReviewStep
 from claimrules.reasons import Reasons
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
@@ -303,6 +304,7 @@ class Adjudicator:
             documents = sorted((doc for doc in self.policy.documents if doc.responsible == party_id and doc.escalation),
                                key=lambda doc: self.resolver.order.get(doc.id, 99))
             self._escalating[party_id] = documents[0] if documents else None
+        self._escalation_steps = {party_id: self._steps_of(party_id) for party_id in self.policy.parties}
         # Each exceptions declaration, its grants, and the document of the clause that declares it.
         self._declarations = tuple(
             (name, program.conditions.grants_of(name),
@@ -486,28 +488,30 @@ class Adjudicator:
         return document.responsible, self._own_responsibility[document.id]
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
-        """The review steps of the responsible party, with the date by which to ask (shared values)."""
+        """The review steps of the responsible party, with the date by which to ask: the steps are
+        the party's (built once); only a step with a time limit depends on the claim."""
+        steps = self._escalation_steps.get(party_id, ())
+        if not steps or not any(step.ask_within is not None for step, _ in steps):
+            return tuple(built for _, built in steps)
         key = (party_id, decided_on, facts.role_value("country"), facts.role_value("subdivision"))
         found = self._escalations.get(key)
         if found is None:
             if len(self._escalations) > 10_000:
                 self._escalations.clear()
-            found = self._escalations[key] = self._escalation_steps(party_id, decided_on, facts)
+            found = self._escalations[key] = tuple(
+                built if step.ask_within is None else built.model_copy(update={"ask_by": _shift(decided_on, step.ask_within, facts)})
+                for step, built in steps)
         return found
 
-    def _escalation_steps(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
+    def _steps_of(self, party_id: str) -> tuple[tuple[ReviewStep, EscalationStep], ...]:
+        """Each review step of the first document the party answers for that has them, as it
+        reads before a claim's date is known (``ask_by`` empty)."""
         document = self._escalating.get(party_id)
         if document is None:
             return ()
-        steps = []
-        for step in document.escalation:
-            ask_by = None
-            if step.ask_within is not None:
-                ask_by = _shift(decided_on, step.ask_within, facts)
-            steps.append(EscalationStep(
-                clause=step.clause, who=step.who, contact=step.contact, ask_by=ask_by,
-                answer_within=step.answer_within.text if step.answer_within is not None else None))
-        return tuple(steps)
+        return tuple((step, EscalationStep(clause=step.clause, who=step.who, contact=step.contact, ask_by=None,
+                                           answer_within=step.answer_within.text if step.answer_within is not None else None))
+                     for step in document.escalation)
 
     def _versions(self, truth: dict[str, bool | None]) -> tuple[str, ...]:
         """Each document with the version that governs this claim (an earlier one where its guard holds)."""

@@ -176,9 +176,13 @@ class ConditionCompiler:
             return self.compile(node.item, record=record, label=node.label)
         if isinstance(node, ast.All):
             items = [self.compile(item, record=record) for item in node.items]
+            if not record:  # nothing to show for the items a false one makes moot: stop there
+                return lambda ctx: _all_until_false(items, ctx)
             return lambda ctx: _all_of([item(ctx) for item in items])
         if isinstance(node, ast.AnyOf):
             items = [self.compile(item, record=record) for item in node.items]
+            if not record:
+                return lambda ctx: _any_until_true(items, ctx)
             return lambda ctx: _any_of([item(ctx) for item in items])
         if isinstance(node, ast.Not):
             inner = self.compile(node.item, record=record)
@@ -588,6 +592,34 @@ def _all_of(values: list[Value]) -> Value:
 def _any_of(values: list[Value]) -> Value:
     unknown = False
     for value in values:
+        if value is True:
+            return True
+        if value is None:
+            unknown = True
+        elif value is not False:
+            raise EvaluationError(f"a condition gave {value!r}, not true or false")
+    return None if unknown else False
+
+
+def _all_until_false(items: list[Compiled], ctx: Context) -> Value:
+    """``_all_of`` of the items' values, evaluated in order until one is false (Kleene: false wins)."""
+    unknown = False
+    for item in items:
+        value = item(ctx)
+        if value is False:
+            return False
+        if value is None:
+            unknown = True
+        elif value is not True:
+            raise EvaluationError(f"a condition gave {value!r}, not true or false")
+    return None if unknown else True
+
+
+def _any_until_true(items: list[Compiled], ctx: Context) -> Value:
+    """``_any_of`` of the items' values, evaluated in order until one is true (Kleene: true wins)."""
+    unknown = False
+    for item in items:
+        value = item(ctx)
         if value is True:
             return True
         if value is None:

@@ -18,7 +18,8 @@ from datetime import date
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
-from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context, _all_of, _any_of, _is_atom, _truth
+from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context, _is_atom, _truth
+from claimrules.errors import EvaluationError
 from claimrules.policy import expr as ast
 
 __all__ = ["RuleCode", "generate"]
@@ -26,6 +27,10 @@ __all__ = ["RuleCode", "generate"]
 
 #: Vocabulary types whose values are str, bool or int (compared with == / in without raising).
 _PLAIN_TYPES = frozenset({"enum", "text", "country", "subdivision", "bool", "integer"})
+
+
+def _not_true_or_false(value: Any) -> None:
+    raise EvaluationError(f"a condition gave {value!r}, not true or false")
 
 
 def _put(fact: dict[str, Any], name: str, value: Any) -> None:
@@ -44,9 +49,12 @@ class RuleCode:
 
     def __init__(self, conditions: ConditionCompiler) -> None:
         self.conditions = conditions
-        self.namespace: dict[str, Any] = {"_all_of": _all_of, "_any_of": _any_of, "_negate": _negate,
-                                          "_date": date, "_put": _put}
+        self.namespace: dict[str, Any] = {"_negate": _negate,
+                                          "_date": date, "_put": _put,
+                                          "_not_true_or_false": _not_true_or_false}
         self.lines: list[str] = []
+        self.helpers: list[str] = []  # the functions of and/or (RuleCode._junction)
+        self.junctions: list[str] = []
         self._names: dict[int, str] = {}
 
     def _bind(self, value: Any, prefix: str) -> str:
@@ -77,14 +85,54 @@ class RuleCode:
         # Mirrors ConditionCompiler._compile(node, record=True).
         if isinstance(node, ast.Labelled):
             return self._expr(node.item, node.label)
-        if isinstance(node, ast.All):
-            return "_all_of((" + "".join(self._expr(item, None) + ", " for item in node.items) + "))"
-        if isinstance(node, ast.AnyOf):
-            return "_any_of((" + "".join(self._expr(item, None) + ", " for item in node.items) + "))"
+        if isinstance(node, (ast.All, ast.AnyOf)):
+            return self._junction(node)
         if isinstance(node, ast.Not):
             return f"_negate({self._expr(node.item, None)}, {self._bind(node, 'n')})"
         # Anything else (a definition, a function call...) keeps its reference closure.
         return f"{self._bind(self.conditions.compile(node, record=True), 'f')}(ctx)"
+
+    def _junction(self, node: ast.All | ast.AnyOf) -> str:
+        """``and``/``or`` as a function of its own that stops at the first item deciding it (false
+        for ``and``, true for ``or``), cheapest items first: Kleene's ``and``/``or`` do not depend on
+        the order of their items, so the value is the reference's. The tests a deciding item makes
+        moot are not recorded now; the trace computes them when it is built."""
+        name = f"j{len(self.junctions)}"
+        self.junctions.append(name)  # reserve the name: items may be junctions too
+        decisive, other = ("False", "True") if isinstance(node, ast.All) else ("True", "False")
+        items = sorted(node.items, key=self._cost)
+        body = [f"def {name}(ctx, A, V):", "    unknown = False"]
+        for item in items:
+            body += [f"    v = {self._expr(item, None)}",
+                     f"    if v is {decisive}: return {decisive}",
+                     f"    if v is not {other}:",
+                     "        if v is None: unknown = True",
+                     "        else: _not_true_or_false(v)"]
+        body += [f"    return None if unknown else {other}", ""]
+        self.helpers += body
+        return f"{name}(ctx, A, V)"
+
+    def _cost(self, node: ast.Expr) -> int:
+        """A rough cost of a test: written out (a plain fact against constants) 1, a reference
+        closure 10, holds() 40; and/or/not the sum of their parts."""
+        if isinstance(node, ast.Labelled) and not _is_atom(node.item):
+            return self._cost(node.item)
+        if isinstance(node, (ast.All, ast.AnyOf)):
+            return sum(self._cost(item) for item in node.items)
+        if isinstance(node, ast.Not):
+            return self._cost(node.item)
+        if isinstance(node, ast.Labelled):
+            node = node.item
+        if isinstance(node, ast.Holds):
+            return 40
+        if isinstance(node, ast.Compare) and node.op in ("==", "!=") and isinstance(node.right, ast.Const):
+            if self._plain_fact(node.left) is not None and self._plain_constants((node.right.value,)):
+                return 1
+        if isinstance(node, ast.Member) and isinstance(node.container, ast.SetOf):
+            if self._plain_fact(node.item) is not None and self._plain_constants(
+                    tuple(const.value for const in node.container.items)):
+                return 1
+        return 10
 
     def _atom(self, node: ast.Expr, label: str | None) -> str:
         if (node, label) not in self.conditions._interned:  # compile_traced interned it already
@@ -166,7 +214,7 @@ class RuleCode:
         ]
 
     def build(self) -> tuple[str, dict[str, Any]]:
-        source = "\n".join(self.lines)
+        source = "\n".join(self.helpers + self.lines)
         namespace = dict(self.namespace)
         # The one exec in claimrules: source this module wrote from its own names, integers and
         # repr() literals of field names (no policy text as code); tests/bad_input/test_security.py
