@@ -418,3 +418,43 @@ def test_territories_are_encoded_wherever_the_vocabulary_puts_the_place(tmp_path
     unreachable = {f.clause for f in report.findings if f.kind == "unreachable"}
     assert report.uninterpreted == [], lint.text_report(report)
     assert "SP 4.8" in unreachable and "SP 4.9" not in unreachable, lint.text_report(report)
+
+
+def test_lint_finds_overlapping_rows_of_a_unique_table(constructs_report: lint.LintReport, tmp_path: Path) -> None:
+    """A 'unique' table promises that at most one row holds (DMN). SP 4.4's courier fee keeps it
+    (a courier is standard or express, never both): no finding. A copy adding a handling fee whose
+    rows 'opened' and 'damaged by the customer' can both hold gets an 'overlap' finding, with a
+    claim that `claimrules check` refuses naming those two rows."""
+    assert [f for f in constructs_report.findings if f.kind == "overlap"] == [], lint.text_report(constructs_report)
+    folder = tmp_path / "overlap-set"
+    shutil.copytree(CONSTRUCTS, folder)
+    returns = folder / "returns.yaml"
+    text = returns.read_text()
+    text = text.replace("    definitions:\n", "    definitions:\n"
+                        "      handling_fee:\n        clause: SP 4.8\n        description: A handling fee.\n"
+                        "        table:\n          hit: unique\n          rows:\n"
+                        "            - {when: \"product.opened == true\", value: \"USD 5\"}\n"
+                        "            - {when: \"product.damaged_by_customer == true\", value: \"USD 10\"}\n"
+                        "            - {otherwise: \"USD 0\"}\n", 1)
+    text = text.replace("    clauses:\n", "    clauses:\n"
+                        "      - id: SP 4.8\n        title: Handling\n"
+                        "        text: Refers a return whose handling fee is above USD 8.\n"
+                        "        effect: refers\n        refer_to: workshop\n"
+                        "        when: \"handling_fee > USD 8\"\n", 1)
+    returns.write_text(text)
+    claim_vocabulary = claimrules.load_vocabulary(folder)
+    schema = claim_json_schema(claim_vocabulary)
+    examples = [(case.name, case.claim) for case in cases.load_cases([folder / "examples"])]
+    with claimrules.load_policy(folder) as policy:
+        report = lint.lint(policy, seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, evidence=[])
+    overlaps = [f for f in report.findings if f.kind == "overlap"]
+    assert len(overlaps) == 1, lint.text_report(report)
+    assert "product.opened == true" in overlaps[0].message and "damaged_by_customer" in overlaps[0].message
+    assert overlaps[0].witness is not None
+    assert overlaps[0].witness["product"]["opened"] is True
+    assert overlaps[0].witness["product"]["damaged_by_customer"] is True
+    file = tmp_path / "overlap-witness.json"
+    file.write_text(json.dumps(overlaps[0].witness), encoding="utf-8")
+    result = runner.invoke(app, ["check", str(file), "--policy", str(folder)])
+    assert result.exit_code != 0
+    assert "of a 'unique' table both hold" in result.output, result.output

@@ -17,6 +17,9 @@ Semantic (``claimrules.analysis.solver``):
   branch) it does not override; or two remedy clauses of equal priority naming different
   remedies that hold together. (A refusal beside a covering ground is not a conflict: within a
   document a refusal prevails by the language's rule.) Witness: a claim where both hold.
+* **overlap** - two rows of a ``unique`` decision table that can hold together: the engine refuses
+  to pick one (an EvaluationError, no decision) for such a claim. Witness: a claim the engine
+  refuses for those two rows.
 * **gap** - a claim some document applies to, on which no clause of any document that applies
   decides anything (no covering, refusing or referring clause and no 'otherwise' branch holds),
   so only the policy set's default clause answers. Witness: such a claim. Not a gap: a claim the
@@ -41,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from claimrules.analysis.solver import Claims, PolicyFormulas, place_of, territory_cells, vocabulary
+from claimrules.analysis.solver import Claims, PolicyFormulas, Unsupported, place_of, territory_cells, vocabulary
 from claimrules.analysis.witness import Seed, build_claim, defaults_for, derived_kinds, seed_constraints
 from claimrules.decision import Decision
 from claimrules.errors import ClaimrulesError
@@ -203,7 +206,10 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
     def proven_impossible(*goals: z3.BoolRef) -> bool:
         return bool(fresh_solver(*goals).check() == z3.unsat)
 
-    def witness(goals: list[z3.BoolRef], confirm: Callable[[Decision], bool]) -> tuple[dict[str, Any], str] | None:
+    def witness(goals: list[z3.BoolRef], confirm: Callable[[Decision], bool],
+                refused: Callable[[ClaimrulesError], bool] | None = None) -> tuple[dict[str, Any], str] | None:
+        """A claim built from a model of ``goals`` that the engine confirms: its decision passes
+        ``confirm``, or (with ``refused``) deciding and explaining it fails with an error that passes ``refused``."""
         budget = MAX_CANDIDATES
         for seed, lists_as_seed in [(seed, True) for seed in seeds] + [(seed, False) for seed in seeds]:
             solver = fresh_solver(*goals, shape_of(seed, lists_as_seed))
@@ -217,7 +223,11 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
                 claim = build_claim(claims, model, seed, cells, default_item)
                 try:
                     decision = compiled.adjudicate(claim)
-                except ClaimrulesError:
+                    if refused is not None:
+                        decision.model_dump_json()  # the explanation evaluates every test: a table may fail there
+                except ClaimrulesError as error:
+                    if refused is not None and refused(error):
+                        return claim, seed.name
                     decision = None
                 if decision is not None and confirm(decision):
                     return claim, seed.name
@@ -287,6 +297,7 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
                     continue
                 report.findings.append(Finding("conflict", str(first.source), first.id, kind, *found))
         del by_key
+    _overlaps(policy, formulas, report, proven_impossible, witness)
     settled = {clause.key: formulas.settled_silent(document, clause)
                for document in policy.documents for clause in document.clauses if clause.key in active}
     # the default clause answering on its own terms: a clause of a document that applies, whose condition is false
@@ -297,6 +308,59 @@ def semantic(compiled: CompiledPolicy, seeds: list[Seed], schema: Mapping[str, A
     _gaps(policy, report, active, otherwise, applies, settled, on_its_terms, proven_impossible, witness)
     report.uninterpreted = sorted(formulas.uninterpreted)
     return report
+
+
+def _unique_tables(policy: PolicySet) -> list[tuple[str, str, ast.Table]]:
+    """Every ``unique`` decision table: (file, what holds it, the table), in policy order."""
+    found: list[tuple[str, str, ast.Table]] = []
+
+    def collect(node: ast.Expr | None, where: str, holder: str) -> None:
+        if node is not None:
+            found.extend((where, holder, sub) for sub in ast.walk(node) if isinstance(sub, ast.Table) and sub.hit == "unique")
+
+    for name, definition in sorted(policy.definitions.items()):
+        collect(definition.value, str(definition.source), f"definition '{name}'")
+    for document in policy.documents:
+        for clause in document.clauses:
+            for part in (clause.applies, clause.when, clause.refund, *[node for case in clause.amount
+                                                                        for node in (case.when, case.amount)]):
+                collect(part, str(clause.source), f"clause {clause.id}")
+    return found
+
+
+def _overlaps(policy: PolicySet, formulas: PolicyFormulas, report: LintReport, proven_impossible: Callable[..., bool],
+              witness: Callable[..., tuple[dict[str, Any], str] | None]) -> None:
+    """Two rows of a ``unique`` table that can hold together (DMN's 'unique' hit policy broken).
+
+    Reported with a claim the engine refuses for exactly those two rows; a pair the solver cannot
+    rule out but no candidate confirms (the table is not evaluated on them, say) is noted as unconfirmed."""
+    for where, holder, table in _unique_tables(policy):
+        rows = [row for row in table.rows if row.when is not None]
+        for index, first in enumerate(rows):
+            for second in rows[index + 1:]:
+                assert first.when is not None and second.when is not None
+                try:
+                    goals = [formulas.truth(first.when).true, formulas.truth(second.when).true]
+                except Unsupported as problem:  # e.g. rows reading the items of a list
+                    report.unconfirmed.append(f"overlap in the unique table of {holder}: not encoded ({problem})")
+                    continue
+                if proven_impossible(*goals):
+                    continue
+                texts = (first.when.text, second.when.text)
+
+                def both_rows(error: ClaimrulesError, named: tuple[str, str] = (first.text, second.text)) -> bool:
+                    message = str(error)
+                    return "'unique' table both hold" in message and all(f"'{text}'" in message for text in named)
+
+                found = witness(goals, lambda decision: False, both_rows)
+                if found is None:
+                    report.unconfirmed.append(f"overlap in the unique table of {holder}: rows '{texts[0]}' and "
+                                              f"'{texts[1]}' can both hold, but no candidate claim was refused for it")
+                    continue
+                report.findings.append(Finding(
+                    "overlap", where, holder.removeprefix("clause ") if holder.startswith("clause ") else None,
+                    f"rows '{texts[0]}' and '{texts[1]}' of the unique table of {holder} can both hold: "
+                    f"such a claim gets no decision (use 'first' to order them, or make the rows exclusive)", *found))
 
 
 def _gaps(policy: PolicySet, report: LintReport, active: dict[str, z3.BoolRef], otherwise: dict[str, z3.BoolRef],
