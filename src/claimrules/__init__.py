@@ -15,12 +15,13 @@ used (PEP 562), so the command's thin client (``claimrules.launch``) can start w
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it the same way)
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from datetime import date
     from pathlib import Path
+    from typing import Any
 
     from claimrules.api import CompiledPolicy, adjudicate, load_policy, load_vocabulary
     from claimrules.batch import BatchResult
