@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from claimrules.isodata import country_codes, country_names, currency_codes, subdivision_names, subdivision_types, subdivisions_of
+from claimrules.isodata import (
+    country_codes,
+    country_names,
+    currency_codes,
+    subdivision_names,
+    subdivision_types,
+    subdivisions_of,
+)
 from claimrules.policy import loader
 
 ROOT = Path(__file__).resolve().parents[1]
