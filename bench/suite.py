@@ -12,7 +12,9 @@
    ``-j <cores>``, interleaved: wall time (parallelism is wall time), start-up included; the two
    outputs must be the same bytes.
 3. ``claimrules check`` of one example: the split of a fresh process's CPU time into import, policy
-   load, compile and decide, and the command's wall time (median of ``--check-runs``).
+   load, compile and decide, and the command's wall time (median of ``--check-runs``); then the same
+   command as the console script runs it, cold in-process (``CLAIMRULES_RESIDENT=off``) and answered
+   by a started resident process (warm: after a first request), the runs interleaved, same bytes.
 
 Peak memory over many claims is bench/rss_batch.py (long: run it on its own).
 CPU time (``time.process_time``) is used wherever one process does the work, so other load on a
@@ -66,6 +68,8 @@ compiled.adjudicate(load_claim(sys.argv[2], compiled))
 w4, c4 = time.perf_counter(), cpu()
 print(json.dumps({"cpu": [c1 - c0, c2 - c1, c3 - c2, c4 - c3], "wall": [w1 - w0, w2 - w1, w3 - w2, w4 - w3]}))
 """
+# What the `claimrules` console script runs (pyproject.toml [project.scripts]), on this checkout's code.
+CONSOLE_SCRIPT = "import sys; sys.argv[0] = 'claimrules'; from claimrules.launch import main; main()"
 
 
 def machine() -> dict[str, Any]:
@@ -99,6 +103,37 @@ def per_claim(rounds: int, contenders: dict[str, Any]) -> dict[str, float]:
             spent[name] += time.process_time() - began
             counts[name] += len(items)
     return {name: spent[name] / counts[name] * 1e6 for name in contenders}
+
+
+def resident_check(example: str, policy: str, runs: int, env: dict[str, str]) -> dict[str, Any]:
+    """``claimrules check`` as whole commands through the console script: cold in-process and answered by
+    a resident process started in a private temporary folder (warm), interleaved; wall ms, median."""
+    import tempfile
+    command = [sys.executable, "-c", CONSOLE_SCRIPT, "check", example, "--policy", policy]
+    walls: dict[str, list[float]] = {"cold_in_process": [], "resident_warm": []}
+    with tempfile.TemporaryDirectory(prefix="cr-bench-") as scratch:
+        resident_env = dict(env, CLAIMRULES_RESIDENT_DIR=str(Path(scratch) / "r"))
+        cold_env = dict(env, CLAIMRULES_RESIDENT="off")
+        subprocess.run([sys.executable, "-m", "claimrules.cli", "resident", "start", "--idle-minutes", "10"],
+                       env=resident_env, check=True, capture_output=True)
+        try:
+            first = subprocess.run(command, env=resident_env, capture_output=True, check=True).stdout  # warm-up
+            for _ in range(runs):
+                for name, run_env in (("cold_in_process", cold_env), ("resident_warm", resident_env)):
+                    began = time.perf_counter()
+                    out = subprocess.run(command, env=run_env, capture_output=True, check=True).stdout
+                    walls[name].append(time.perf_counter() - began)
+                    assert out == first, "the resident process must print what the in-process command prints"
+            status = subprocess.run([sys.executable, "-m", "claimrules.cli", "resident", "status", "--json"],
+                                    env=resident_env, capture_output=True, text=True, check=True)
+            answered = json.loads(status.stdout)["checks"]
+        finally:
+            subprocess.run([sys.executable, "-m", "claimrules.cli", "resident", "stop"], env=resident_env,
+                           capture_output=True)
+    assert answered == runs + 1, f"the resident process answered {answered} of {runs + 1} checks"
+    return {f"console_script_{name}_wall_ms": {"median": round(statistics.median(values) * 1000),
+                                                "all": sorted(round(value * 1000) for value in values)}
+            for name, values in walls.items()}
 
 
 def main() -> None:
@@ -218,6 +253,7 @@ def main() -> None:
             "cpu_ms_median": {stage: round(statistics.median(split["cpu"][i] for split in splits) * 1000) for i, stage in enumerate(stages)},
             "wall_ms_median": {stage: round(statistics.median(split["wall"][i] for split in splits) * 1000) for i, stage in enumerate(stages)},
             "command_wall_ms": sorted(round(wall * 1000) for wall in walls_check),
+            **resident_check(args.example, args.policy, args.check_runs, env),
         }
     figures["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     policy.close()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from enum import StrEnum
 from importlib import metadata
@@ -132,7 +134,13 @@ def _claim(source: ClaimSource, compiled: CompiledPolicy) -> ClaimFacts:
     return compiled.parse_claim(read_claim_text(source.text, source=source.name), source=source.name)
 
 
-def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, on: str | None, *, trace: bool) -> None:
+#: Opens the compiled policy set of a folder for one command: loads it (and releases it after), or
+#: lends one the resident process holds (``claimrules.resident.policies``).
+PolicyOpener = Callable[[Path], AbstractContextManager[CompiledPolicy]]
+
+
+def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, on: str | None, *, trace: bool,
+                open_policy: PolicyOpener = load_policy) -> None:
     """Decide every claim given; one result each (a JSON array for json with several, a line each for jsonl)."""
     if trace:  # only `explain` needs the explanation trees: `check` does not import them (fast start)
         from claimrules.explanation import explain as explain_decision
@@ -142,13 +150,13 @@ def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, 
     try:
         folder = resolve_policy(policy)
         decided_on = _decision_date(on)
-        compiled = load_policy(folder)
+        opened = open_policy(folder)
     except ClaimrulesError as error:
         _fail(error, as_json)
         return
     worst = EXIT_DECIDED
     results: list[str] = []
-    with compiled:
+    with opened as compiled:
         try:
             sources = list(claim_sources(claims, lines=format is DecisionFormat.jsonl))
         except ClaimrulesError as error:
@@ -198,13 +206,16 @@ def _decide_all(claims: list[str], policy: Path | None, format: DecisionFormat, 
 
 @app.command()
 def check(
+    ctx: typer.Context,
     claims: ClaimsArgument,
     policy: PolicyOption = None,
     format: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
     on: OnOption = None,
 ) -> None:
     """Decide claims and print each decision: the outcome, and why in words, with the dates."""
-    _decide_all(claims, policy, format, on, trace=False)
+    # The resident process (claimrules.resident) runs this same command with the policy sets it holds.
+    open_policy: PolicyOpener = ctx.obj if callable(ctx.obj) else load_policy
+    _decide_all(claims, policy, format, on, trace=False, open_policy=open_policy)
 
 
 @app.command()
@@ -328,6 +339,10 @@ _register_record(app)
 from claimrules.cli_batch import register as _register_batch  # noqa: E402
 
 _register_batch(app)
+
+from claimrules.cli_resident import register as _register_resident  # noqa: E402
+
+_register_resident(app)
 
 
 def main() -> None:

@@ -17,6 +17,14 @@ HERE = Path(__file__).resolve().parent
 SOURCE = ROOT / "src" / "claimrules"
 
 
+# The one process claimrules starts (issue #15, docs/resident.md): its own resident server module, with
+# this interpreter, from an argument list (never a shell), nothing in it from a claim or a policy.
+RESIDENT_LAUNCH = {
+    "import subprocess",
+    "process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=descriptor, stderr=descriptor,",
+}
+
+
 def test_no_code_is_ever_run_from_a_policy_or_a_claim() -> None:
     """No eval/exec/pickle/marshal, no unsafe YAML loader, no shell anywhere in the library."""
     forbidden = re.compile(r"\b(eval|exec)\(|\bpickle\b|\bmarshal\b|yaml\.(unsafe_load|full_load)|"
@@ -25,7 +33,13 @@ def test_no_code_is_ever_run_from_a_policy_or_a_claim() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if path == SOURCE / "engine" / "generated.py" and line.strip().startswith("exec(compile(source, "):
                 continue  # the generated hot path (issue #15): source built from our own names, see its test
+            if path == SOURCE / "resident" / "control.py" and line.strip() in RESIDENT_LAUNCH:
+                continue  # `claimrules resident start` starts claimrules' own server module: checked below
             assert not forbidden.search(line), f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+    control = (SOURCE / "resident" / "control.py").read_text(encoding="utf-8")
+    assert "shell" not in control and control.count("subprocess.") == 2
+    assert ('command = [sys.executable, "-P", "-m", "claimrules.resident.server", "--socket", socket_path, '
+            '"--lock", lock_path,') in control
     loader = (SOURCE / "policy" / "loader.py").read_text(encoding="utf-8")
     assert "class _Loader(yaml.SafeLoader)" in loader
     assert "class _FastLoader(_CSafeLoader)" in loader and '_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)' in loader
