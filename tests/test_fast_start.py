@@ -73,3 +73,16 @@ def test_the_check_command_does_not_import_what_it_does_not_use() -> None:
             " 'claimrules.render.letter', 'dask', 'distributed', 'pycountry') if m in sys.modules); print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_lazy_package_gives_every_public_name_and_its_submodules() -> None:
+    """``import claimrules`` imports its names on first use: every name of ``__all__`` is there, a
+    submodule reads as it did when the package imported it eagerly, and a typo is an AttributeError."""
+    code = ("import claimrules\n"
+            "names = [getattr(claimrules, name) for name in claimrules.__all__]\n"
+            "print(len(names), claimrules.decide.Adjudicator.__name__, claimrules.facts.ClaimFacts.__name__)\n"
+            "print(hasattr(claimrules, 'no_such_name'))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    import claimrules
+
+    assert result.stdout.split() == [str(len(claimrules.__all__)), "Adjudicator", "ClaimFacts", "False"]

@@ -48,6 +48,13 @@ _HOMES = {
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
+        # A submodule (``claimrules.api``, ``claimrules.decide``...), as when this package imported them eagerly.
+        if not name.startswith("_") and name.isidentifier():
+            try:
+                return import_module(f"claimrules.{name}")
+            except ModuleNotFoundError as missing:
+                if missing.name != f"claimrules.{name}":
+                    raise
         raise AttributeError(f"module 'claimrules' has no attribute {name!r}")
     value = getattr(import_module(home), name)
     globals()[name] = value  # later look-ups find it directly
