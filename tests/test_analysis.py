@@ -383,6 +383,15 @@ def test_the_encoding_agrees_with_the_engine_on_northwind_returns_and_seeds(seed
     assert checked >= 40 and mismatches == [], mismatches
 
 
+def _lint_with_no_evidence(folder: Path) -> lint.LintReport:
+    """Lint a policy set seeded from its own examples, every answer z3's (no example evidence)."""
+    claim_vocabulary = claimrules.load_vocabulary(folder)
+    schema = claim_json_schema(claim_vocabulary)
+    examples = [(case.name, case.claim) for case in cases.load_cases([folder / "examples"])]
+    with claimrules.load_policy(folder) as policy:
+        return lint.lint(policy, seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, evidence=[])
+
+
 def test_territories_are_encoded_wherever_the_vocabulary_puts_the_place(tmp_path: Path) -> None:
     """The place is found by the vocabulary's country role, not by Northwind's 'location' group: in a
     copy of the constructs set whose place is 'shop', a clause asking for a shop both in and out of
@@ -410,11 +419,7 @@ def test_territories_are_encoded_wherever_the_vocabulary_puts_the_place(tmp_path
                         "        effect: refers\n        refer_to: workshop\n"
                         "        when: \"shop in us_only and claim.courier == 'express'\"\n", 1)
     returns.write_text(text)
-    claim_vocabulary = claimrules.load_vocabulary(folder)
-    schema = claim_json_schema(claim_vocabulary)
-    examples = [(case.name, case.claim) for case in cases.load_cases([folder / "examples"])]
-    with claimrules.load_policy(folder) as policy:
-        report = lint.lint(policy, seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, evidence=[])
+    report = _lint_with_no_evidence(folder)
     unreachable = {f.clause for f in report.findings if f.kind == "unreachable"}
     assert report.uninterpreted == [], lint.text_report(report)
     assert "SP 4.8" in unreachable and "SP 4.9" not in unreachable, lint.text_report(report)
@@ -442,11 +447,7 @@ def test_lint_finds_overlapping_rows_of_a_unique_table(constructs_report: lint.L
                         "        effect: refers\n        refer_to: workshop\n"
                         "        when: \"handling_fee > USD 8\"\n", 1)
     returns.write_text(text)
-    claim_vocabulary = claimrules.load_vocabulary(folder)
-    schema = claim_json_schema(claim_vocabulary)
-    examples = [(case.name, case.claim) for case in cases.load_cases([folder / "examples"])]
-    with claimrules.load_policy(folder) as policy:
-        report = lint.lint(policy, seeds_from(examples, vocabulary(schema), claim_vocabulary), schema, evidence=[])
+    report = _lint_with_no_evidence(folder)
     overlaps = [f for f in report.findings if f.kind == "overlap"]
     assert len(overlaps) == 1, lint.text_report(report)
     assert "product.opened == true" in overlaps[0].message and "damaged_by_customer" in overlaps[0].message

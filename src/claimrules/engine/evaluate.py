@@ -177,12 +177,12 @@ class ConditionCompiler:
         if isinstance(node, ast.All):
             items = [self.compile(item, record=record) for item in node.items]
             if not record:  # nothing to show for the items a false one makes moot: stop there
-                return lambda ctx: _all_until_false(items, ctx)
+                return lambda ctx: _all_of(item(ctx) for item in items)
             return lambda ctx: _all_of([item(ctx) for item in items])
         if isinstance(node, ast.AnyOf):
             items = [self.compile(item, record=record) for item in node.items]
             if not record:
-                return lambda ctx: _any_until_true(items, ctx)
+                return lambda ctx: _any_of(item(ctx) for item in items)
             return lambda ctx: _any_of([item(ctx) for item in items])
         if isinstance(node, ast.Not):
             inner = self.compile(node.item, record=record)
@@ -577,7 +577,8 @@ def _truth(value: Value, node: ast.Expr) -> bool:
     raise EvaluationError(f"'{node.text}' is not true or false (it is {value!r})")
 
 
-def _all_of(values: list[Value]) -> Value:
+def _all_of(values: Iterable[Value]) -> Value:
+    """Kleene's 'and'; over a generator, the items after a false one are never computed."""
     unknown = False
     for value in values:
         if value is False:
@@ -589,37 +590,10 @@ def _all_of(values: list[Value]) -> Value:
     return None if unknown else True
 
 
-def _any_of(values: list[Value]) -> Value:
+def _any_of(values: Iterable[Value]) -> Value:
+    """Kleene's 'or'; over a generator, the items after a true one are never computed."""
     unknown = False
     for value in values:
-        if value is True:
-            return True
-        if value is None:
-            unknown = True
-        elif value is not False:
-            raise EvaluationError(f"a condition gave {value!r}, not true or false")
-    return None if unknown else False
-
-
-def _all_until_false(items: list[Compiled], ctx: Context) -> Value:
-    """``_all_of`` of the items' values, evaluated in order until one is false (Kleene: false wins)."""
-    unknown = False
-    for item in items:
-        value = item(ctx)
-        if value is False:
-            return False
-        if value is None:
-            unknown = True
-        elif value is not True:
-            raise EvaluationError(f"a condition gave {value!r}, not true or false")
-    return None if unknown else True
-
-
-def _any_until_true(items: list[Compiled], ctx: Context) -> Value:
-    """``_any_of`` of the items' values, evaluated in order until one is true (Kleene: true wins)."""
-    unknown = False
-    for item in items:
-        value = item(ctx)
         if value is True:
             return True
         if value is None:
