@@ -29,7 +29,10 @@ __all__ = ["RuleCode", "generate"]
 _PLAIN_TYPES = frozenset({"enum", "text", "country", "subdivision", "bool", "integer"})
 
 
-def _not_true_or_false(value: Any) -> None:
+def _unknown(value: Any) -> bool:
+    """True for an unknown item of and/or (None); anything but true, false or None is an error."""
+    if value is None:
+        return True
     raise EvaluationError(f"a condition gave {value!r}, not true or false")
 
 
@@ -51,7 +54,7 @@ class RuleCode:
         self.conditions = conditions
         self.namespace: dict[str, Any] = {"_negate": _negate,
                                           "_date": date, "_put": _put,
-                                          "_not_true_or_false": _not_true_or_false}
+                                          "_unknown": _unknown}
         self.lines: list[str] = []
         self.helpers: list[str] = []  # the functions of and/or (RuleCode._junction)
         self.junctions: list[str] = []
@@ -102,12 +105,9 @@ class RuleCode:
         decisive, other = ("False", "True") if isinstance(node, ast.All) else ("True", "False")
         items = sorted(node.items, key=self._cost)
         body = [f"def {name}(ctx, A, V):", "    unknown = False"]
-        for item in items:
-            body += [f"    v = {self._expr(item, None)}",
-                     f"    if v is {decisive}: return {decisive}",
-                     f"    if v is not {other}:",
-                     "        if v is None: unknown = True",
-                     "        else: _not_true_or_false(v)"]
+        for item in items:  # two lines an item: CPython compiles long functions superlinearly
+            body += [f"    if (v := {self._expr(item, None)}) is {decisive}: return {decisive}",
+                     f"    if v is not {other}: unknown = _unknown(v)"]
         body += [f"    return None if unknown else {other}", ""]
         self.helpers += body
         return f"{name}(ctx, A, V)"

@@ -6,11 +6,12 @@ can show the condition as the policy author wrote it. Nothing here evaluates any
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any, TypeAlias
 from typing import Literal as TypingLiteral
-from typing import TypeAlias
 
 from claimrules.money import Money
 
@@ -243,50 +244,51 @@ Expr: TypeAlias = Const | Fact | Ref | Shift | Arith | Compare | Member | SetOf 
 BOOLEAN_NODES = (Compare, Member, Within, Known, All, AnyOf, Not, Labelled, Holds)
 
 
+def _exception_children(node: Exceptions) -> tuple[Expr, ...]:
+    listed: tuple[Expr, ...] = (node.recorded_list,) if node.recorded_list is not None else ()
+    return (node.window_end, *listed, *node.events)
+
+
+#: Each node type's direct sub-expressions, in source order (a node type not here has none).
+_CHILDREN: dict[type, Callable[[Any], tuple[Expr, ...]]] = {
+    Shift: lambda node: (node.base, node.duration),
+    Arith: lambda node: (node.left, node.right),
+    Compare: lambda node: (node.left, node.right),
+    Member: lambda node: (node.item, node.container),
+    SetOf: lambda node: node.items,
+    Within: lambda node: (node.event, node.anchor, node.duration),
+    Known: lambda node: (node.operand,),
+    All: lambda node: node.items,
+    AnyOf: lambda node: node.items,
+    Not: lambda node: (node.item,),
+    Labelled: lambda node: (node.item,),
+    Quantified: lambda node: tuple(part for part in (node.value, node.where) if part is not None),
+    Call: lambda node: node.args,
+    Table: lambda node: node.rows,
+    Row: lambda node: (node.value,) if node.when is None else (node.when, node.value),
+    Exceptions: _exception_children,
+    GrantEvent: lambda node: (node.when, node.granted_on, node.new_end),
+    GrantQuery: lambda node: (node.declaration,) if node.where is None else (node.declaration, node.where),
+}
+
+
 def children(node: Expr) -> tuple[Expr, ...]:
     """The direct sub-expressions of a node, in source order."""
-    if isinstance(node, (Shift,)):
-        return (node.base, node.duration)
-    if isinstance(node, (Arith, Compare)):
-        return (node.left, node.right)
-    if isinstance(node, Member):
-        return (node.item, node.container)
-    if isinstance(node, SetOf):
-        return node.items
-    if isinstance(node, Within):
-        return (node.event, node.anchor, node.duration)
-    if isinstance(node, Known):
-        return (node.operand,)
-    if isinstance(node, (All, AnyOf)):
-        return node.items
-    if isinstance(node, (Not, Labelled)):
-        return (node.item,)
-    if isinstance(node, Quantified):
-        return tuple(part for part in (node.value, node.where) if part is not None)
-    if isinstance(node, Call):
-        return node.args
-    if isinstance(node, Table):
-        return node.rows
-    if isinstance(node, Row):
-        return (node.value,) if node.when is None else (node.when, node.value)
-    if isinstance(node, Exceptions):
-        listed: tuple[Expr, ...] = (node.recorded_list,) if node.recorded_list is not None else ()
-        return (node.window_end, *listed, *node.events)
-    if isinstance(node, GrantEvent):
-        return (node.when, node.granted_on, node.new_end)
-    if isinstance(node, GrantQuery):
-        return (node.declaration,) if node.where is None else (node.declaration, node.where)
-    return ()
+    found = _CHILDREN.get(type(node))
+    return found(node) if found is not None else ()
 
 
 def walk(node: Expr) -> list[Expr]:
     """Every node of a tree, depth first, in source order."""
     out: list[Expr] = []
     stack: list[Expr] = [node]
+    pop, push, add, kinds = stack.pop, stack.extend, out.append, _CHILDREN
     while stack:
-        current = stack.pop()
-        out.append(current)
-        stack.extend(reversed(children(current)))
+        current = pop()
+        add(current)
+        found = kinds.get(type(current))
+        if found is not None:
+            push(reversed(found(current)))
     return out
 
 
