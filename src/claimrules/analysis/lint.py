@@ -111,11 +111,8 @@ def _used_definitions(policy: PolicySet) -> set[str]:
         for earlier in document.earlier_versions:
             visit(earlier.applies_when)
         for clause in document.clauses:
-            for part in (clause.applies, clause.when, clause.refund):
+            for part in clause.expressions:
                 visit(part)
-            for case in clause.amount:
-                visit(case.when)
-                visit(case.amount)
     pending = list(used)
     while pending:
         definition = policy.definitions.get(pending.pop())
@@ -322,8 +319,7 @@ def _unique_tables(policy: PolicySet) -> list[tuple[str, str, ast.Table]]:
         collect(definition.value, str(definition.source), f"definition '{name}'")
     for document in policy.documents:
         for clause in document.clauses:
-            for part in (clause.applies, clause.when, clause.refund, *[node for case in clause.amount
-                                                                        for node in (case.when, case.amount)]):
+            for part in clause.expressions:
                 collect(part, str(clause.source), f"clause {clause.id}")
     return found
 

@@ -98,6 +98,19 @@ class Clause:
         """The rule's unique key: the clause id, with the version for an earlier version's wording."""
         return f"{self.id}@{self.version}" if self.version else self.id
 
+    @property
+    def expressions(self) -> list[Expr]:
+        """Every expression the clause holds: its condition, its 'applies', its amount table (each
+        row's condition and amount) and its refund."""
+        found = [self.when] if self.when is not None else []
+        if self.applies is not None:
+            found.append(self.applies)
+        found += [case.when for case in self.amount if case.when is not None]
+        found += [case.amount for case in self.amount]
+        if self.refund is not None:
+            found.append(self.refund)
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class EscalationStep:

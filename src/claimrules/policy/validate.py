@@ -27,17 +27,6 @@ def _fail(source: Source, message: str, *, clause: str | None = None, expected: 
     return PolicyError(message, file=source.file, line=source.line, clause=clause, expected=expected, help=help)
 
 
-def _conditions(clause: Clause) -> list[ast.Expr]:
-    found = [clause.when] if clause.when is not None else []
-    if clause.applies is not None:
-        found.append(clause.applies)
-    found += [case.when for case in clause.amount if case.when is not None]
-    found += [case.amount for case in clause.amount]
-    if clause.refund is not None:
-        found.append(clause.refund)
-    return found
-
-
 def _check_names(node: ast.Expr, policy: PolicySet, source: Source, clause: str | None, clause_ids: set[str]) -> None:
     if ast.depth(node) > MAX_DEPTH:
         raise _fail(source, f"condition nested {ast.depth(node)} levels deep", clause=clause, expected=f"at most {MAX_DEPTH}")
@@ -233,7 +222,7 @@ def validate_policy(policy: PolicySet, reader: _ErrorMaker) -> None:
                 raise _fail(document.source, f"escalation step cites clause '{step.clause}', which does not exist",
                             expected="a clause id", help=did_you_mean(step.clause, ids))
         for clause in document.clauses:
-            for condition in _conditions(clause):
+            for condition in clause.expressions:
                 _check_names(condition, policy, clause.source, clause.id, ids)
             for target in clause.overrides:
                 if target not in ids:
@@ -272,7 +261,7 @@ def _check_cycles(policy: PolicySet, clauses: dict[str, Clause]) -> None:
         node = f"clause {clause.id}"
         where.setdefault(node, clause.source)
         edges.setdefault(node, set())
-        for condition in _conditions(clause):
+        for condition in clause.expressions:
             edges[node] |= {f"definition {ref}" for ref in ast.refs_of(condition)}
             edges[node] |= {f"clause {target}" for target in ast.holds_of(condition)}
     _find_cycle(edges, where, "refers to itself through")
@@ -462,7 +451,7 @@ def _check_holds_depth(policy: PolicySet) -> None:
         for clause in document.clauses:
             where.setdefault(clause.id, clause)
             found = reads.setdefault(clause.id, set())
-            for condition in _conditions(clause):
+            for condition in clause.expressions:
                 found |= _holds_through_definitions(condition, policy)
     length: dict[str, int] = {}
     for start in sorted(reads):
@@ -514,7 +503,7 @@ def _check_effective_depth(policy: PolicySet) -> None:
     for document in policy.documents:
         for clause in document.clauses:
             bodies.setdefault(f"c:{clause.id}", []).extend((condition, clause.source, clause.id)
-                                                           for condition in _conditions(clause))
+                                                           for condition in clause.expressions)
 
     def uses(key: str) -> list[str]:
         found: set[str] = set()
