@@ -41,6 +41,7 @@ def country_names() -> Mapping[str, str]:
                              for entry in _table("iso3166-1", "3166-1")})
 
 
+@lru_cache(maxsize=1)
 def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes ('US', 'PR', ...)."""
     return frozenset(country_names())
