@@ -305,6 +305,10 @@ class Adjudicator:
                                key=lambda doc: self.resolver.order.get(doc.id, 99))
             self._escalating[party_id] = documents[0] if documents else None
         self._escalation_steps = {party_id: self._steps_of(party_id) for party_id in self.policy.parties}
+        # A party whose steps have no time limit gives every claim the same steps (None: some are dated).
+        self._undated_escalation: dict[str, tuple[EscalationStep, ...] | None] = {
+            party_id: None if any(step.ask_within is not None for step, _ in steps) else tuple(built for _, built in steps)
+            for party_id, steps in self._escalation_steps.items()}
         # Each exceptions declaration, its grants, and the document of the clause that declares it.
         self._declarations = tuple(
             (name, program.conditions.grants_of(name),
@@ -490,9 +494,10 @@ class Adjudicator:
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask: the steps are
         the party's (built once); only a step with a time limit depends on the claim."""
-        steps = self._escalation_steps.get(party_id, ())
-        if not steps or not any(step.ask_within is not None for step, _ in steps):
-            return tuple(built for _, built in steps)
+        undated = self._undated_escalation.get(party_id, ())
+        if undated is not None:
+            return undated
+        steps = self._escalation_steps[party_id]
         key = (party_id, decided_on, facts.role_value("country"), facts.role_value("subdivision"))
         found = self._escalations.get(key)
         if found is None:

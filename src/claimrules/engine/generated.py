@@ -57,7 +57,7 @@ class RuleCode:
                                           "_unknown": _unknown}
         self.lines: list[str] = []
         self.helpers: list[str] = []  # the functions of and/or (RuleCode._junction)
-        self.junctions: list[str] = []
+        self.junctions = 0
         self._names: dict[int, str] = {}
 
     def _bind(self, value: Any, prefix: str) -> str:
@@ -100,8 +100,8 @@ class RuleCode:
         for ``and``, true for ``or``), cheapest items first: Kleene's ``and``/``or`` do not depend on
         the order of their items, so the value is the reference's. The tests a deciding item makes
         moot are not recorded now; the trace computes them when it is built."""
-        name = f"j{len(self.junctions)}"
-        self.junctions.append(name)  # reserve the name: items may be junctions too
+        name = f"j{self.junctions}"
+        self.junctions += 1  # the name is taken before the items: they may be and/or too
         decisive, other = ("False", "True") if isinstance(node, ast.All) else ("True", "False")
         items = sorted(node.items, key=self._cost)
         body = [f"def {name}(ctx, A, V):", "    unknown = False"]
