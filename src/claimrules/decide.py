@@ -283,12 +283,13 @@ class Adjudicator:
         self._trace_cache: BoundedCache[tuple[Any, ...], ClauseTrace] = BoundedCache(16 * 2**20)
         self._citations: dict[str, Citation] = {}
         self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
-        self._escalations: BoundedCache[tuple[Any, ...], tuple[EscalationStep, ...]] = BoundedCache(4 * 2**20)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
                          for party in self.policy.parties.values()}
         self._reasons = Reasons(program)
+        # The claim fact naming the service asked for (read from the flattened values, as role_value would give it).
+        self._requested_path = self.policy.vocabulary.roles.get("requested_service")
         # Per combination of documents ruled out (at most 2 ** documents): the rules a trace shows.
         self._explained: dict[tuple[bool, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
         # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
@@ -389,7 +390,7 @@ class Adjudicator:
                     if clause not in grounds:
                         grounds.append(clause)
             deciding_clause = winner.grounds[0]
-            requested = facts.role_value("requested_service")
+            requested = evaluation.context.values.get(self._requested_path) if self._requested_path else None
             if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
                     and winner.remedy_clause.effect == Effect.REMEDY):
                 # The customer asked for a service: the clause that decided which service they get
@@ -493,20 +494,14 @@ class Adjudicator:
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask: the steps are
-        the party's (built once); only a step with a time limit depends on the claim."""
+        the party's (built once); only a step with a time limit depends on the claim, and it is
+        dated afresh (a cache keyed by the claim's date and place missed for nearly every claim of
+        a book, and cost more than the dating)."""
         undated = self._undated_escalation.get(party_id, ())
         if undated is not None:
             return undated
-        steps = self._escalation_steps[party_id]
-        key = (party_id, decided_on, facts.role_value("country"), facts.role_value("subdivision"))
-        found = self._escalations.get(key)
-        if found is None:
-            if len(self._escalations) > 10_000:
-                self._escalations.clear()
-            found = self._escalations[key] = tuple(
-                built if step.ask_within is None else built.model_copy(update={"ask_by": _shift(decided_on, step.ask_within, facts)})
-                for step, built in steps)
-        return found
+        return tuple(built if step.ask_within is None else _dated(built, _shift(decided_on, step.ask_within, facts))
+                     for step, built in self._escalation_steps[party_id])
 
     def _steps_of(self, party_id: str) -> tuple[tuple[ReviewStep, EscalationStep], ...]:
         """Each review step of the first document the party answers for that has them, as it
@@ -612,6 +607,17 @@ class Adjudicator:
 
 def _truth(value: Any) -> str:
     return "unknown" if value is None else ("true" if value is True else "false")
+
+
+def _dated(step: EscalationStep, ask_by: date) -> EscalationStep:
+    """``step`` asked by ``ask_by``: a copy of a validated step with one trusted field changed
+    (what ``model_copy(update=...)`` does, without its deep-copy machinery)."""
+    dated = EscalationStep.__new__(EscalationStep)
+    object.__setattr__(dated, "__dict__", {**step.__dict__, "ask_by": ask_by})
+    object.__setattr__(dated, "__pydantic_fields_set__", step.__pydantic_fields_set__ | {"ask_by"})
+    object.__setattr__(dated, "__pydantic_extra__", None)
+    object.__setattr__(dated, "__pydantic_private__", None)
+    return dated
 
 
 def _shift(start: date, duration: ast.Duration, facts: ClaimFacts) -> date:

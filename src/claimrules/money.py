@@ -117,6 +117,9 @@ def _to_amount(value: object) -> Decimal:
     return amount.copy_abs() if amount.is_zero() else amount  # -0.00 is 0.00: never "not negative" yet shown with a minus
 
 
+_UNITS: dict[str, int] = {}
+
+
 def canonical_amount(amount: Decimal, currency: str) -> Decimal:
     """The amount with exactly the currency's decimals when that is exact (1299.000000 -> 1299.00,
     49 -> 49.00), more only where they carry value (0.005), and never a negative zero: equal amounts
@@ -125,16 +128,19 @@ def canonical_amount(amount: Decimal, currency: str) -> Decimal:
         amount = amount.copy_abs()
     if currency in _NO_MINOR_UNIT:
         return amount
-    places = minor_unit(currency)
+    places = _UNITS.get(currency)
+    if places is None:  # at most one entry per ISO 4217 code: minor_unit refuses anything else
+        places = _UNITS[currency] = minor_unit(currency)
+    have = _places(amount)
+    if have == places:  # the usual case: already written with the currency's decimals
+        return amount
     step = Decimal(1).scaleb(-places)
-    if _places(amount) < places:
+    if have < places:
         return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
-    if _places(amount) > places:
-        try:
-            return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
-        except (Inexact, InvalidOperation):
-            return amount.normalize(Context(prec=_PRECISION + 4))
-    return amount
+    try:  # more decimals than the currency's: drop the zeros, keep what carries value
+        return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
+    except (Inexact, InvalidOperation):
+        return amount.normalize(Context(prec=_PRECISION + 4))
 
 
 def _split_text(text: str) -> tuple[str, str]:
