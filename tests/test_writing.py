@@ -24,7 +24,7 @@ from claimrules.errors import PolicyError
 from claimrules.explanation import ConditionNode, Explanation, explain
 from claimrules.render.explain import WIDTH, explanation_text
 from claimrules.render.letter import render_letter
-from claimrules.words import long_date, place_name
+from claimrules.words import fact_label, long_date, place_name
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples" / "claims").glob("*.json"))
@@ -113,6 +113,26 @@ def test_generated_reason_names_the_place_by_name(northwind: claimrules.Compiled
     reason = decision.reason("LW 5.2")
     assert reason is not None and "Alabama, United States" in reason.text and "Service Territory" in reason.text
     assert place_name("US-AL") == "Alabama, United States"
+
+
+def test_why_not_on_site_states_the_distance_in_words(northwind: claimrules.CompiledPolicy) -> None:
+    """CP 6.1 (b): on-site repair needs the location "within 100 miles by road of an authorized service
+    location"; the Gulf claim's locator reports 140 miles, so the reason states that distance in words."""
+    decision = northwind.adjudicate(_load_claim(ROOT / "examples" / "claims" / "gulf-onsite-request.json"))
+    reason = decision.reason("CP 6.2")
+    assert reason is not None
+    assert "the road distance in miles to the nearest authorized service location (140) is more than 100" in reason.text
+    assert "miles_to_service_location" not in reason.text and "location miles" not in reason.text
+
+
+@pytest.mark.parametrize("folder", ["northwind", "bestbuy"])
+def test_every_fact_of_a_reference_set_has_words(folder: str) -> None:
+    """Reasons, letters and the site name facts by their label: in the reference sets none may fall
+    back to its path ('prior incidents[] occurred on') or start a sentence in capitals mid-reason."""
+    vocabulary = claimrules.load_vocabulary(ROOT / "policies" / folder)
+    unreadable = {path: label for path in vocabulary.specs
+                  if re.search(r"[\[\]_.]|^[A-Z]", label := fact_label(path, vocabulary))}
+    assert unreadable == {}
 
 
 def test_third_incident_is_counted_in_words(northwind: claimrules.CompiledPolicy) -> None:
