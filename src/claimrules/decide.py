@@ -581,7 +581,7 @@ class Adjudicator:
             hashable = not isinstance(value, tuple)  # lists of records are rendered afresh each time
             fact = rendered.get((name, value)) if hashable else None
             if fact is None:
-                fact = FactUsed.model_construct(name=name, value=render_value(value))
+                fact = FactUsed.trusted(name=name, value=render_value(value))
                 if hashable:
                     rendered[(name, value)] = fact
             used.append(fact)

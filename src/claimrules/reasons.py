@@ -170,7 +170,7 @@ class Reasons:
         country = values.get(roles["country"]) if "country" in roles else None
         subdivision = values.get(roles["subdivision"]) if "subdivision" in roles else None
         military = bool(values.get(roles["military_address"])) if "military_address" in roles else False
-        return ValueUsed.model_construct(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
+        return ValueUsed.trusted(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
                                          kind="place", value=str(subdivision or country or ""),
                                          words=location_words(country, subdivision, military))
 
@@ -182,7 +182,7 @@ class Reasons:
 
     def used(self, node: ast.Expr, value: Any) -> ValueUsed:
         name = node.path if isinstance(node, ast.Fact) else node.name if isinstance(node, ast.Ref) else node.text
-        return ValueUsed.model_construct(name=name, label=self.label(node), kind=_kind(value), value=_canonical(value),
+        return ValueUsed.trusted(name=name, label=self.label(node), kind=_kind(value), value=_canonical(value),
                                          words=value_words(value))
 
     def operand(self, node: ast.Expr, evaluator: Evaluator, values: list[ValueUsed]) -> tuple[str, Any]:
@@ -355,7 +355,7 @@ class Reasons:
             else:
                 lead = f"{clause.title}"
             text = f"{lead} {joined}." if lead.endswith("because") else f"{lead}: {joined}."
-        return Reason.model_construct(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
+        return Reason.trusted(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
                                       text=_sentence(text), values=tuple(values))
 
     def _named(self, clause: Clause, node: ast.Expr | None, ev: Evaluator, found: list[ValueUsed]) -> dict[str, ValueUsed]:
@@ -384,14 +384,14 @@ class Reasons:
                 if isinstance(sub, ast.Within) and "end" not in named:
                     end = ev.value(self.end_of(sub))
                     if isinstance(end, date):
-                        named["end"] = ValueUsed.model_construct(name="end", label="the last day of the period", kind="date",
+                        named["end"] = ValueUsed.trusted(name="end", label="the last day of the period", kind="date",
                                                                  value=end.isoformat(), words=long_date(end))
                 if isinstance(sub, ast.Quantified) and "count" not in named:
                     count = ev.value(sub)
                     if isinstance(count, int):
-                        named["count"] = ValueUsed.model_construct(name="count", label=self.label(sub), kind="count",
+                        named["count"] = ValueUsed.trusted(name="count", label=self.label(sub), kind="count",
                                                                    value=str(count), words=str(count))
-                        named["nth"] = ValueUsed.model_construct(name="nth", label=self.label(sub), kind="count",
+                        named["nth"] = ValueUsed.trusted(name="nth", label=self.label(sub), kind="count",
                                                                  value=str(count + 1), words=ordinal(count + 1))
         return named
 
