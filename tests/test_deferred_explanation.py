@@ -101,3 +101,21 @@ def test_a_disagreement_between_the_engine_and_the_trace_is_still_caught(
     decision = policy.adjudicate(claim)
     with pytest.raises(EvaluationError, match=f"durable_rules and the trace disagree on {rule.key}"):
         decision.model_dump_json()
+
+
+def test_a_trusted_value_is_the_validated_value() -> None:
+    """``trusted()`` (no validation, for values claimrules computed) makes what validation makes:
+    equal, same JSON, same fields set, defaults filled, and it pickles; a field it does not have is refused."""
+    from claimrules.decision import FactUsed, Reason, ValueUsed
+
+    value = ValueUsed.trusted(name="claim.reported_on", label="the day", kind="date", value="2024-06-23",
+                              words="23 June 2024")
+    validated = ValueUsed(name="claim.reported_on", label="the day", kind="date", value="2024-06-23", words="23 June 2024")
+    reason = Reason.trusted(clause="RT 1.2", branch="otherwise", text="Too late.")
+    assert value == validated and value.model_dump_json() == validated.model_dump_json()
+    assert value.model_fields_set == validated.model_fields_set
+    assert reason == Reason(clause="RT 1.2", branch="otherwise", text="Too late.") and reason.values == ()
+    assert reason.model_dump_json() == Reason(clause="RT 1.2", branch="otherwise", text="Too late.").model_dump_json()
+    assert pickle.loads(pickle.dumps(value)) == validated
+    with pytest.raises(TypeError, match="has no field valu"):
+        FactUsed.trusted(name="x", valu="typo")
