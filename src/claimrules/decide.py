@@ -500,8 +500,10 @@ class Adjudicator:
         undated = self._undated_escalation.get(party_id, ())
         if undated is not None:
             return undated
-        return tuple(built if step.ask_within is None else _dated(built, _shift(decided_on, step.ask_within, facts))
-                     for step, built in self._escalation_steps[party_id])
+        return tuple(
+            built if step.ask_within is None
+            else EscalationStep.trusted(**{**built.__dict__, "ask_by": _shift(decided_on, step.ask_within, facts)})
+            for step, built in self._escalation_steps[party_id])
 
     def _steps_of(self, party_id: str) -> tuple[tuple[ReviewStep, EscalationStep], ...]:
         """Each review step of the first document the party answers for that has them, as it
@@ -607,17 +609,6 @@ class Adjudicator:
 
 def _truth(value: Any) -> str:
     return "unknown" if value is None else ("true" if value is True else "false")
-
-
-def _dated(step: EscalationStep, ask_by: date) -> EscalationStep:
-    """``step`` asked by ``ask_by``: a copy of a validated step with one trusted field changed
-    (what ``model_copy(update=...)`` does, without its deep-copy machinery)."""
-    dated = EscalationStep.__new__(EscalationStep)
-    object.__setattr__(dated, "__dict__", {**step.__dict__, "ask_by": ask_by})
-    object.__setattr__(dated, "__pydantic_fields_set__", step.__pydantic_fields_set__ | {"ask_by"})
-    object.__setattr__(dated, "__pydantic_extra__", None)
-    object.__setattr__(dated, "__pydantic_private__", None)
-    return dated
 
 
 def _shift(start: date, duration: ast.Duration, facts: ClaimFacts) -> date:

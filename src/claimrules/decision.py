@@ -29,7 +29,7 @@ class _Value(BaseModel):
     def trusted(cls, **fields: Any) -> Self:
         """A value from fields claimrules computed itself: what ``model_construct`` makes (fields in
         declared order, defaults for those not given, no validation) without its per-field alias
-        search, which was 15% of writing an explained decision (reasons make tens of values each)."""
+        search (a reason makes several values, a decision tens)."""
         declared = _DECLARED.get(cls)
         if declared is None:
             if any(field.default_factory is not None for field in cls.model_fields.values()):

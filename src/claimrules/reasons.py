@@ -171,8 +171,8 @@ class Reasons:
         subdivision = values.get(roles["subdivision"]) if "subdivision" in roles else None
         military = bool(values.get(roles["military_address"])) if "military_address" in roles else False
         return ValueUsed.trusted(name=self.place_group or "place", label=fact_label(self.place_group or "place", self.policy.vocabulary),
-                                         kind="place", value=str(subdivision or country or ""),
-                                         words=location_words(country, subdivision, military))
+                                 kind="place", value=str(subdivision or country or ""),
+                                 words=location_words(country, subdivision, military))
 
     @property
     def place_group(self) -> str | None:
@@ -183,7 +183,7 @@ class Reasons:
     def used(self, node: ast.Expr, value: Any) -> ValueUsed:
         name = node.path if isinstance(node, ast.Fact) else node.name if isinstance(node, ast.Ref) else node.text
         return ValueUsed.trusted(name=name, label=self.label(node), kind=_kind(value), value=_canonical(value),
-                                         words=value_words(value))
+                                 words=value_words(value))
 
     def operand(self, node: ast.Expr, evaluator: Evaluator, values: list[ValueUsed]) -> tuple[str, Any]:
         """An operand in words: a constant as its value, anything else as 'label (value)'."""
@@ -356,7 +356,7 @@ class Reasons:
                 lead = f"{clause.title}"
             text = f"{lead} {joined}." if lead.endswith("because") else f"{lead}: {joined}."
         return Reason.trusted(clause=clause.id, branch="otherwise" if branch == "otherwise" else "holds",
-                                      text=_sentence(text), values=tuple(values))
+                              text=_sentence(text), values=tuple(values))
 
     def _named(self, clause: Clause, node: ast.Expr | None, ev: Evaluator, found: list[ValueUsed]) -> dict[str, ValueUsed]:
         """The values a template may name, for this claim."""
@@ -385,14 +385,14 @@ class Reasons:
                     end = ev.value(self.end_of(sub))
                     if isinstance(end, date):
                         named["end"] = ValueUsed.trusted(name="end", label="the last day of the period", kind="date",
-                                                                 value=end.isoformat(), words=long_date(end))
+                                                         value=end.isoformat(), words=long_date(end))
                 if isinstance(sub, ast.Quantified) and "count" not in named:
                     count = ev.value(sub)
                     if isinstance(count, int):
                         named["count"] = ValueUsed.trusted(name="count", label=self.label(sub), kind="count",
-                                                                   value=str(count), words=str(count))
+                                                           value=str(count), words=str(count))
                         named["nth"] = ValueUsed.trusted(name="nth", label=self.label(sub), kind="count",
-                                                                 value=str(count + 1), words=ordinal(count + 1))
+                                                         value=str(count + 1), words=ordinal(count + 1))
         return named
 
     def _asked(self, path: str) -> str:
