@@ -71,18 +71,28 @@ def validate_currency(code: str) -> str:
     return code
 
 
+#: Decimal places by currency, filled as codes are first asked for: only codes minor_unit accepted get in.
+_UNITS: dict[str, int] = {}
+
+
 def minor_unit(currency: str) -> int:
     """Decimal places of the currency's minor unit (2 for USD, 0 for JPY, 3 for KWD)."""
+    places = _UNITS.get(currency) if type(currency) is str else None
+    if places is not None:  # every amount written asks: validate a code once, not each time
+        return places
     validate_currency(currency)
     if currency in _NO_MINOR_UNIT:
         raise NoMinorUnit(f"{currency!r} has no minor unit in ISO 4217; it cannot be rounded to one")
     if currency in _ZERO_DECIMAL:
-        return 0
-    if currency in _THREE_DECIMAL:
-        return 3
-    if currency in _FOUR_DECIMAL:
-        return 4
-    return 2
+        places = 0
+    elif currency in _THREE_DECIMAL:
+        places = 3
+    elif currency in _FOUR_DECIMAL:
+        places = 4
+    else:
+        places = 2
+    _UNITS[currency] = places
+    return places
 
 
 def _exact() -> Context:
@@ -117,9 +127,6 @@ def _to_amount(value: object) -> Decimal:
     return amount.copy_abs() if amount.is_zero() else amount  # -0.00 is 0.00: never "not negative" yet shown with a minus
 
 
-_UNITS: dict[str, int] = {}
-
-
 def canonical_amount(amount: Decimal, currency: str) -> Decimal:
     """The amount with exactly the currency's decimals when that is exact (1299.000000 -> 1299.00,
     49 -> 49.00), more only where they carry value (0.005), and never a negative zero: equal amounts
@@ -128,9 +135,7 @@ def canonical_amount(amount: Decimal, currency: str) -> Decimal:
         amount = amount.copy_abs()
     if currency in _NO_MINOR_UNIT:
         return amount
-    places = _UNITS.get(currency)
-    if places is None:  # at most one entry per ISO 4217 code: minor_unit refuses anything else
-        places = _UNITS[currency] = minor_unit(currency)
+    places = minor_unit(currency)
     have = _places(amount)
     if have == places:  # the usual case: already written with the currency's decimals
         return amount
