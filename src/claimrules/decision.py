@@ -30,14 +30,7 @@ class _Value(BaseModel):
         """A value from fields claimrules computed itself: what ``model_construct`` makes (fields in
         declared order, defaults for those not given, no validation) without its per-field alias
         search (a reason makes several values, a decision tens)."""
-        declared = _DECLARED.get(cls)
-        if declared is None:
-            if any(field.default_factory is not None for field in cls.model_fields.values()):
-                raise TypeError(f"{cls.__name__}.trusted() cannot fill a field that has a default factory")
-            declared = _DECLARED[cls] = (
-                frozenset(cls.model_fields),
-                tuple((name, _REQUIRED if field.is_required() else field.default) for name, field in cls.model_fields.items()))
-        names, defaults = declared
+        names, defaults = _declared(cls)
         if not names.issuperset(fields):
             raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(set(fields) - names))}")
         values = {name: fields[name] if name in fields else default for name, default in defaults
@@ -51,8 +44,20 @@ class _Value(BaseModel):
 
 
 _REQUIRED = object()
-#: Per value class: its field names, and each field with its default (``_REQUIRED`` if it has none).
+#: Per model class: its field names, and each field with its default (``_REQUIRED`` if it has none).
 _DECLARED: dict[type, tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {}
+
+
+def _declared(cls: type[BaseModel]) -> tuple[frozenset[str], tuple[tuple[str, Any], ...]]:
+    """A model's fields as building it without validation needs them (worked out once per class)."""
+    declared = _DECLARED.get(cls)
+    if declared is None:
+        if any(field.default_factory is not None for field in cls.model_fields.values()):
+            raise TypeError(f"{cls.__name__} has a field with a default factory: it cannot be built without validation")
+        declared = _DECLARED[cls] = (
+            frozenset(cls.model_fields),
+            tuple((name, _REQUIRED if field.is_required() else field.default) for name, field in cls.model_fields.items()))
+    return declared
 
 
 class Citation(_Value):
@@ -165,7 +170,6 @@ class PolicyUsed(_Value):
 #: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
 EXPLAINING = ("trace", "facts", "reasons")
 
-_CONSTRUCT_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 #: How to build each part of the explanation, by field name (``Decision.explained_later``).
 Explanation = dict[str, Callable[[], tuple[Any, ...]]]
@@ -216,12 +220,8 @@ class Decision(_Value):
         """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
         are each built on first use by ``explain[name]()``."""
         # What model_construct does, without its per-field alias search (a decision per claim).
-        defaults = _CONSTRUCT_DEFAULTS.get(cls)
-        if defaults is None:
-            defaults = _CONSTRUCT_DEFAULTS[cls] = {
-                name: (field.default if not field.is_required() else _REQUIRED)
-                for name, field in cls.model_fields.items() if name not in EXPLAINING}
-        values = {name: fields[name] if name in fields else default for name, default in defaults.items()}
+        values = {name: fields[name] if name in fields else default for name, default in _declared(cls)[1]
+                  if name not in EXPLAINING}
         absent = [name for name, value in values.items() if value is _REQUIRED]
         if absent:
             raise TypeError(f"Decision.explained_later() is missing {', '.join(absent)}")
