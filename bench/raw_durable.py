@@ -3,10 +3,14 @@
 ``raw_throughput(rules, facts)`` compiles ``rules`` exactly as
 ``claimrules.engine.durable.RuleNetwork`` does (guard conjunct, ``$ex`` guards,
 split into rulesets of at most 64 alpha paths, priming rule) and then asserts each fact
-straight into the C module ``durable_rules_engine``: assert, drain actions,
-delete state; no rule-name extraction, no validation, facts serialised before
-the clock starts.  Anything ``RuleNetwork.fired`` costs above this is claimrules
-overhead.
+straight into the C module ``durable_rules_engine`` as ``RuleNetwork`` does: into each
+ruleset's one live state, drain actions, retract the fact; no rule-name extraction, no
+validation, facts serialised before the clock starts.  Anything ``RuleNetwork.fired``
+costs above this is claimrules overhead.
+
+``fresh_states=True`` drives the engine as claimrules did before 2026-11-27: a new state
+(sid) per fact, deleted afterwards.  Creating a state clears the frame indexes of every
+rule, so this costs more engine time; bench/suite.py reports it beside the floor.
 
 Run ``PYTHONPATH=src python bench/raw_durable.py`` for a self-test figure on a
 60-rule network with 15 rules firing per fact.
@@ -23,10 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 try:
-    from claimrules.engine.durable import GUARD_FIELD, compile_rulesets, prime_ruleset
+    from claimrules.engine.durable import GUARD_FIELD, LIVE_SID, compile_rulesets, prime_ruleset
 except ImportError:  # running from a checkout without PYTHONPATH=src
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
-    from claimrules.engine.durable import GUARD_FIELD, compile_rulesets, prime_ruleset
+    from claimrules.engine.durable import GUARD_FIELD, LIVE_SID, compile_rulesets, prime_ruleset
 
 import durable_rules_engine as _dre
 
@@ -35,7 +39,7 @@ _names = itertools.count()
 
 def raw_throughput(
     rules: Mapping[str, Mapping[str, Any]], facts: Sequence[Mapping[str, Any]], *, repeat: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter, fresh_states: bool = False,
 ) -> float:
     """Facts per second asserting ``facts`` (``repeat`` times) directly into durable_rules.
 
@@ -51,6 +55,7 @@ def raw_throughput(
     start = _dre.start_action_for_state
     complete = _dre.complete_and_start_action
     delete_state = _dre.delete_state
+    retract_fact = _dre.retract_fact
     tag = next(_names)
     handles = []
     try:
@@ -59,18 +64,32 @@ def raw_throughput(
             prime_ruleset(handles[-1])  # required before deleting states, see durable.py
         sid_counter = itertools.count()
         began = clock()
-        for _ in range(repeat):
-            for tail in tails:
-                sid = str(next(sid_counter))
-                payload = '{"sid":"' + sid + tail
-                for handle in handles:
-                    result, state = assert_fact(handle, payload)
-                    if result == 0:
-                        started = start(handle, state)
-                        if started is not None:
-                            while complete(handle, state) is not None:
-                                pass
-                    delete_state(handle, sid)
+        if fresh_states:
+            for _ in range(repeat):
+                for tail in tails:
+                    sid = str(next(sid_counter))
+                    payload = '{"sid":"' + sid + tail
+                    for handle in handles:
+                        result, state = assert_fact(handle, payload)
+                        if result == 0:
+                            started = start(handle, state)
+                            if started is not None:
+                                while complete(handle, state) is not None:
+                                    pass
+                        delete_state(handle, sid)
+        else:
+            payloads = ['{"sid":"' + LIVE_SID + tail for tail in tails]
+            retract = '{"sid":"' + LIVE_SID + '","id":"f"}'
+            for _ in range(repeat):
+                for payload in payloads:
+                    for handle in handles:
+                        result, state = assert_fact(handle, payload)
+                        if result == 0:
+                            started = start(handle, state)
+                            if started is not None:
+                                while complete(handle, state) is not None:
+                                    pass
+                        retract_fact(handle, retract)
         elapsed = clock() - began
     finally:
         for handle in handles:

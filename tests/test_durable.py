@@ -381,12 +381,8 @@ def test_adaptive_split_on_303(monkeypatch):
         assert network.fired({"n": 1000}) == set(rules)
         assert network.ruleset_count == 4  # 200 -> 100 + 100 -> 50 * 4
         assert network.fired({"n": 9}) == {f"r{i}" for i in range(10)}
-        sids = [str(s) for s in range(2)]
-        for handle in network._handles:
-            for sid in sids:
-                with pytest.raises(dre.error) as excinfo:
-                    dre.get_state(handle, sid)
-                assert engine_code(excinfo) == 309
+        for handle in network._handles:  # the halves hold no fact either
+            assert json.loads(dre.get_facts(handle, durable.LIVE_SID)) == []
 
 
 # -- lifecycle, coexistence ---------------------------------------------------------
@@ -494,22 +490,43 @@ def test_float_in_exponent_notation_is_an_engine_error():
 # -- state hygiene -------------------------------------------------------------------
 
 
-def test_no_state_left_behind():
+def test_no_fact_left_behind():
+    """Each fact is retracted from the ruleset's one live state once its rules are read."""
     rules = {f"r{i}": {"$gte": {"n": i}} for i in range(100)}  # 2 rulesets
     with RuleNetwork(rules) as network:
+        assert network.ruleset_count == 2
         for n in range(50):
             assert len(network.fired({"n": n})) == n + 1
-        # sids are "0".."49"; get_state on a deleted sid raises error 309 (ERR_SID_NOT_FOUND)
-        for handle in network._handles:
-            for sid in range(50):
-                with pytest.raises(dre.error) as excinfo:
-                    dre.get_state(handle, str(sid))
-                assert engine_code(excinfo) == 309
-        # control: a state that was not deleted is visible
+            for handle in network._handles:
+                assert json.loads(dre.get_facts(handle, durable.LIVE_SID)) == []
+        # control: a fact that reached a rule and was not retracted is visible in the live state
         handle = network._handles[0]
-        dre.assert_fact(handle, json.dumps({"sid": "control", "id": "f", GUARD_FIELD: 1, "n": -1}))
-        assert json.loads(dre.get_state(handle, "control"))["sid"] == "control"
-        dre.delete_state(handle, "control")
+        dre.assert_fact(handle, json.dumps({"sid": durable.LIVE_SID, "id": "f", GUARD_FIELD: 1, "n": 5}))
+        assert [fact["n"] for fact in json.loads(dre.get_facts(handle, durable.LIVE_SID))] == [5]
+        dre.retract_fact(handle, json.dumps({"sid": durable.LIVE_SID, "id": "f"}))
+        assert json.loads(dre.get_facts(handle, durable.LIVE_SID)) == []
+
+
+def test_no_fact_leaks_into_the_next():
+    """A fact's fields never reach the next fact's rules: a sequence of facts with different
+    fields gives, fact by fact, what a network that has never seen a fact gives."""
+    rules = {
+        "flagged": {"flag": True},
+        "unflagged": {"$nex": {"flag": 1}},
+        "big": {"$gt": {"n": 10}},
+        "over_limit": {"$gt": {"n": {"$m": "limit"}}},
+        "both": {"$and": [{"kind": "a"}, {"$lt": {"n": 5}}]},
+        "either": {"$or": [{"kind": "b"}, {"flag": False}]},
+    }
+    facts = [{"flag": True, "n": 20, "limit": 3, "kind": "a"}, {"n": 4}, {"kind": "a", "n": 2},
+             {"flag": False, "limit": 100, "n": 50}, {}, {"kind": "b", "n": 11}, {"n": 4, "limit": 1}]
+    expected = []
+    for fact in facts:
+        with RuleNetwork(rules) as fresh:
+            expected.append(fresh.fired(fact))
+    assert expected[1] == {"unflagged"}  # the flag and the limit of the first fact are gone
+    with RuleNetwork(rules) as network:
+        assert [network.fired(fact) for fact in facts * 3] == expected * 3
 
 
 def test_state_deleted_when_draining_fails(monkeypatch):
@@ -522,11 +539,27 @@ def test_state_deleted_when_draining_fails(monkeypatch):
             network.fired({"n": 1})
         assert excinfo.value.code == 101
         (handle,) = network._handles
-        with pytest.raises(dre.error) as excinfo:
-            dre.get_state(handle, "0")
+        with pytest.raises(dre.error) as excinfo:  # the live state, with the fact in it, is gone
+            dre.get_state(handle, durable.LIVE_SID)
         assert engine_code(excinfo) == 309
         monkeypatch.undo()
         assert network.fired({"n": 1}) == {"a"}
+        assert network.fired({"n": 2}) == set()
+
+
+def test_state_deleted_when_retracting_fails(monkeypatch):
+    """A fact the engine would not retract takes its live state with it: the next fact starts a
+    new state, and the rules already read are the answer."""
+    with RuleNetwork({"a": {"n": 1}, "flagged": {"flag": True}}) as network:
+        monkeypatch.setattr(durable, "_retract_fact", lambda handle, fact: (1, 0))
+        assert network.fired({"n": 1, "flag": True}) == {"a", "flagged"}
+        (handle,) = network._handles
+        with pytest.raises(dre.error) as excinfo:
+            dre.get_state(handle, durable.LIVE_SID)
+        assert engine_code(excinfo) == 309
+        monkeypatch.undo()
+        assert network.fired({"n": 2}) == set()
+        assert json.loads(dre.get_facts(handle, durable.LIVE_SID)) == []
 
 
 def _rss_bytes() -> int:

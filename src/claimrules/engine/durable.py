@@ -6,10 +6,20 @@ objects and routes ``post`` events to the *first* matching rule only.  Instead
 we drive the C extension ``durable_rules_engine`` directly:
 
 * every rule is compiled to a single-term rule ``{"all": [{"m": <condition>}]}``;
-* a fact is *asserted* (not posted as an event) under a fresh ``sid``, so every
-  rule whose condition holds queues one action;
-* we drain the action queue for that state, collect the rule names and delete
-  the state again.
+* a fact is *asserted* (not posted as an event) into each ruleset's one live
+  state (sid :data:`LIVE_SID`), so every rule whose condition holds queues one
+  action;
+* we drain the action queue for that state, collect the rule names and
+  *retract* the fact again, leaving the state empty for the next one.  After an
+  error the state is deleted instead, and the next fact starts a new one.
+
+Why one live state rather than a fresh sid per fact: ``createStateNode``
+``malloc``s and ``memset``s the frame indexes of every rule for each new state,
+which was half the engine's instructions per claim (issue #15; measured in
+docs/durable-rules.md).  Retracting removes every frame the fact made (the
+engine's ``handleDeleteMessage`` walks the fact's own list of locations), so no
+fact outlives its claim: ``tests/test_durable.py`` checks the state holds no
+fact after each claim and gives the same rules as fresh rulesets.
 
 Engine facts this module relies on (read from the C sources of durable_rules
 2.0.28, ``src/rules/*.c``, and checked by ``tests/test_durable.py``):
@@ -90,6 +100,7 @@ import durable_rules_engine as _dre  # type: ignore[import-not-found]
 
 __all__ = [
     "GUARD_FIELD",
+    "LIVE_SID",
     "MAX_BOOL_NODES_PER_RULE",
     "MAX_FACT_FIELDS",
     "MAX_PATHS_PER_RULESET",
@@ -128,6 +139,10 @@ PRIME_FIELD = "__crp"
 PRIME_RULE = "claimrules:prime"
 _PRIME_COND: dict[str, Any] = {"$and": [_GUARD_COND, {"$ex": {PRIME_FIELD: 1}}]}
 _PRIME_SID = "prime"
+#: The sid of each ruleset's one live state: every fact is asserted into it and retracted again.
+LIVE_SID = "live"
+_FACT_HEAD = f'{{"sid":"{LIVE_SID}","id":"f","{GUARD_FIELD}":1'
+_RETRACT = f'{{"sid":"{LIVE_SID}","id":"f"}}'
 _PRIME_FACT = f'{{"sid":"{_PRIME_SID}","id":"f","{GUARD_FIELD}":1,"{PRIME_FIELD}":1}}'
 #: Fact fields the caller may not use: the engine's own keys, our guard and
 #: priming fields and the pseudo-property the engine uses for ``$or`` fan-in.
@@ -145,6 +160,7 @@ _assert_fact = _dre.assert_fact
 _start_action_for_state = _dre.start_action_for_state
 _complete_and_start_action = _dre.complete_and_start_action
 _delete_state = _dre.delete_state
+_retract_fact = _dre.retract_fact
 _NativeError = _dre.error
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
@@ -391,6 +407,16 @@ def _prime(handle: int) -> None:
         raise _wrap(exc, "priming ruleset") from None
 
 
+def _discard_live_state(handle: int) -> str | None:
+    """Delete a ruleset's live state (the next fact creates it again); the engine's message if it
+    refuses, as it does when there is no live state (a parse error before any fact)."""
+    try:
+        _delete_state(handle, LIVE_SID)
+    except _NativeError as exc:
+        return str(exc)
+    return None
+
+
 def prime_ruleset(handle: int) -> None:
     """Prime a ruleset created from :func:`compile_rulesets` output; call once, before use."""
     with _ENGINE_LOCK:
@@ -525,7 +551,6 @@ class RuleNetwork:
         _check_hashes(compiled)
         self._label = f"{label}.{next(_network_ids)}"
         self._ruleset_ids = itertools.count()
-        self._sids = itertools.count()
         self._rules: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # handle -> its rules
         self._fields: dict[int, tuple[str, ...]] = {}  # handle -> the fact fields its rules read
         self._keys: dict[int, tuple[tuple[str, str], ...]] = {}  # handle -> (field, '"field":')
@@ -597,8 +622,8 @@ class RuleNetwork:
 
         ``fact`` maps field names to str/int/float/bool values (at most
         :data:`MAX_FACT_FIELDS`, none in :data:`RESERVED_FIELDS`).  The fact is
-        asserted into every ruleset under a fresh sid, all actions are drained
-        and the state is deleted again, also when an error occurs.
+        asserted into every ruleset's live state, all actions are drained and
+        the fact is retracted again; after an error the state is deleted.
         """
         if type(fact) is not dict:
             fact = dict(fact)
@@ -615,30 +640,29 @@ class RuleNetwork:
         with _ENGINE_LOCK:
             if self._closed:
                 raise EngineError("RuleNetwork is closed")
-            sid = str(next(self._sids))
-            head = f'{{"sid":"{sid}","id":"f","{GUARD_FIELD}":1'
+            head = _FACT_HEAD
             # Each value is encoded once; each ruleset is sent only the fields its rules read (less
             # JSON for the engine to parse), in the same bytes as encoding that sub-object.
             encoded = _encode_values(fact)
             for handle in self._handles:
                 parts = [key + encoded[field] for field, key in self._keys[handle] if field in encoded]
                 payload = head + ("," + ",".join(parts) + "}" if parts else "}")
-                self._run(handle, payload, sid, out)
+                self._run(handle, payload, out)
         return frozenset(out)
 
-    def _run(self, handle: int, payload: str, sid: str, out: set[str]) -> None:
-        """Assert ``payload`` into one ruleset and drain it; caller holds the lock."""
+    def _run(self, handle: int, payload: str, out: set[str]) -> None:
+        """Assert ``payload`` into one ruleset's live state, drain it and retract the fact; caller
+        holds the lock. On an error the live state is deleted, so no part of the fact survives."""
         try:
             result, state = _assert_fact(handle, payload)
         except _NativeError as exc:
-            # The state may exist (an error inside the alpha walk) or not (a parse error).
-            try:
-                _delete_state(handle, sid)
-            except _NativeError as cleanup:  # e.g. a parse error: no state was created
-                exc.add_note(f"deleting state {sid} afterwards: {cleanup}")
+            # The fact may be in the state (an error inside the alpha walk) or not (a parse error).
+            problem = _discard_live_state(handle)
+            if problem is not None:
+                exc.add_note(f"deleting the live state afterwards: {problem}")
             if _code_of(exc) == ERR_MAX_STACK_SIZE:
                 for half in self._split(handle):
-                    self._run(half, payload, sid, out)
+                    self._run(half, payload, out)
                 return
             raise _wrap(exc, "asserting fact") from None
         try:
@@ -651,13 +675,12 @@ class RuleNetwork:
                         # messages = '{"<rule name>":{"m":{...}}}'
                         add(messages[2 : messages.index('"', 2)])
                         messages = _complete_and_start_action(handle, state)
+            retracted = _retract_fact(handle, _RETRACT)[0]
         except _NativeError as exc:
+            _discard_live_state(handle)
             raise _wrap(exc, "draining actions") from None
-        finally:
-            try:
-                _delete_state(handle, sid)
-            except _NativeError as exc:
-                raise _wrap(exc, "deleting state") from None
+        if retracted != 0:  # the rules are known; only the clean-up failed: start the next fact afresh
+            _discard_live_state(handle)
 
     def _split(self, handle: int) -> tuple[int, int]:
         """Replace a ruleset that overflowed the alpha stack by two halves."""
