@@ -51,7 +51,6 @@ def add_days(d: date, n: int) -> date:
     return d + timedelta(days=n)
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=16384)
 def add_months(d: date, n: int) -> date:
     """The same calendar date ``n`` months later, clamped to the month's last day (relativedelta's rule).
