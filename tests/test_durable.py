@@ -717,3 +717,37 @@ def test_fired_matches_reference_with_field_references(rules, facts):
     with RuleNetwork(named) as network:
         for fact in facts:
             assert network.fired(fact) == {n for n, c in named.items() if reference(c, fact)}, fact
+
+
+# -- groups ---------------------------------------------------------------------------------
+
+
+def test_groups_keep_rulesets_apart_and_fired_asks_only_the_named_groups():
+    rules = {"a1": {"n": 1}, "b1": {"$gte": {"n": 0}}, "a2": {"$lt": {"n": 5}}}
+    groups = {"a1": "A", "b1": "B", "a2": "A"}
+    assert [group for group, _ in durable.compile_grouped_rulesets(rules, groups)] == ["A", "B"]
+    with RuleNetwork(rules, groups=groups) as network:
+        assert network.ruleset_count == 2  # rules of two groups never share a ruleset
+        assert network.fired({"n": 1}) == {"a1", "b1", "a2"}
+        assert network.fired({"n": 1}, {"A"}) == {"a1", "a2"}
+        assert network.fired({"n": 1}, {"B"}) == {"b1"}
+        assert network.fired({"n": 1}, set()) == set()
+    with RuleNetwork(rules) as together:
+        assert together.ruleset_count == 1
+
+
+def test_a_rule_without_a_group_is_refused():
+    with pytest.raises(ValueError, match="without a group"):
+        RuleNetwork({"a": {"n": 1}, "b": {"n": 2}}, groups={"a": "A"})
+
+
+def test_halves_of_a_split_ruleset_keep_its_group(monkeypatch):
+    monkeypatch.setattr(durable, "MAX_PATHS_PER_RULESET", 10_000)
+    rules = {f"r{i}": {"$gte": {"n": i}} for i in range(200)}
+    rules["other"] = {"n": 1000}
+    groups = {name: "many" if name != "other" else "one" for name in rules}
+    with RuleNetwork(rules, groups=groups) as network:
+        assert network.fired({"n": 1000}, {"many"}) == set(rules) - {"other"}
+        assert network.ruleset_count > 2  # the 200 rules were halved
+        assert network.fired({"n": 1000}, {"one"}) == {"other"}
+        assert network.fired({"n": 9}, {"many"}) == {f"r{i}" for i in range(10)}

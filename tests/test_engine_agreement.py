@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import clause, document, write_policy
+from support import claim, clause, document, write_policy
 
 import claimrules
 from claimrules.facts import fact_values, parse_claim
@@ -252,3 +252,28 @@ def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
     decision = language_policy.adjudicate(facts)
     assert len(decision.exceptions) == len(raw["extensions"]) + (1 if "deployment" in raw else 0) or (
         decision.fact("extended") == "unknown")
+
+
+def test_a_clause_of_a_document_that_does_not_apply_never_holds(tmp_path: Path) -> None:
+    """A repair decided under a regional addendum ("R 1" approves what "W 1" refuses). Plan "P"
+    applies to returns only, so its clauses naming the store responsible over the addendum do not
+    hold for a repair, although the condition of "P 8" does and "P 9" has none: the addendum's
+    own party answers, and no clause of "P" is true."""
+    folder = write_policy(tmp_path / "p", [
+        document("W", [clause("W 1", "excludes", when="claim.type == 'repair'")]),
+        document("R", [clause("R 1", "covers", when="claim.type == 'repair'", remedy="repair")],
+                 regional=True, applies_when="location.country == 'US'"),
+        document("P", [clause("P 1", "covers", when="claim.type == 'return'", remedy="refund"),
+                       clause("P 8", "responsible", when="claim.type == 'repair'", party="store", over=["R"]),
+                       clause("P 9", "responsible", party="store", over=["R"])],
+                 applies_when="claim.type == 'return'"),
+    ])
+    with claimrules.load_policy(folder) as policy:
+        facts = parse_claim(claim(), policy)  # a repair in Ohio, US
+        decision = policy.adjudicate(facts)
+        assert (decision.outcome, decision.under_addendum, decision.responsible.id) == ("approve", "R", "maker")
+        assert decision.responsible_clause is None
+        evaluation = policy.program.evaluate(fact_values(facts))
+        assert evaluation.truth["doc:P"] is False
+        plan_rules = [rule.key for rule in policy.program.rules if rule.clause is not None and rule.document.id == "P"]
+        assert len(plan_rules) == 2 and not any(evaluation.truth[key] for key in plan_rules)

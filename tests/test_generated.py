@@ -19,8 +19,8 @@ from support import claims_mix
 
 from claimrules.decide import Adjudicator
 from claimrules.engine import durable
-from claimrules.engine.program import Program
-from claimrules.facts import load_claim, parse_claim
+from claimrules.engine.program import DOCUMENTS, Program
+from claimrules.facts import fact_values, load_claim, parse_claim
 from claimrules.policy import loader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +92,31 @@ def test_generated_source_holds_no_policy_text_only_field_names() -> None:
         assert not any(isinstance(node, (python_ast.Import, python_ast.ImportFrom)) for node in python_ast.walk(tree))
     finally:
         program.close()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_clause_rulesets_of_a_document_that_does_not_apply_are_not_asked(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    """A return of a software licence: the Care Plan applies to repair claims under a plan only, so the
+    default path never sends the claim to the Care Plan's clause rulesets, and none of its clauses
+    holds; the reference path asks every ruleset."""
+    policy = loader.load_policy(POLICY)
+    program = Program(policy, fast=fast)
+    asked: list[str] = []
+    real = durable._assert_fact
+
+    def recording(handle: int, payload: str) -> Any:
+        asked.append(program.network._group[handle])
+        return real(handle, payload)
+
+    monkeypatch.setattr(durable, "_assert_fact", recording)
+    facts = load_claim(ROOT / "examples" / "claims" / "rt-activated-software-licence.json", policy)
+    evaluation = program.evaluate(fact_values(facts))
+    may_apply = {document.id for document in policy.documents if evaluation.truth[f"doc:{document.id}"] is not False}
+    assert "RT" in may_apply and "CP" not in may_apply
+    if fast:
+        assert set(asked) == {DOCUMENTS} | may_apply
+    else:
+        assert set(asked) == {DOCUMENTS} | {document.id for document in policy.documents
+                                            if any(rule.document is document for rule in program.rules if rule.clause)}
+    assert not any(evaluation.truth[rule.key] for rule in program.rules if rule.clause and rule.document.id == "CP")
+    program.close()

@@ -480,8 +480,10 @@ class Adjudicator:
         holds = self.resolver.holds
         if resolution.under_addendum is not None:
             regional = resolution.under_addendum.document
-            rule = next((clause for _, clause in self._responsibility_rules
-                         if regional.id in clause.over and holds(clause, truth)), None)
+            # As for a take-over below: only a clause of a document that applies names the party.
+            rule = next((clause for doc, clause in self._responsibility_rules
+                         if regional.id in clause.over and holds(clause, truth)
+                         and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True), None)
             return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
         takeovers = sorted(
             (clause for doc, clause in self._responsibility_rules

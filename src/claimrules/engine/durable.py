@@ -93,7 +93,7 @@ import math
 import re
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as _dre  # type: ignore[import-not-found]
@@ -108,6 +108,7 @@ __all__ = [
     "RESERVED_FIELDS",
     "EngineError",
     "RuleNetwork",
+    "compile_grouped_rulesets",
     "compile_rulesets",
     "prime_ruleset",
     "property_hash",
@@ -382,6 +383,26 @@ def _chunk(compiled: list[tuple[str, dict[str, Any], int]]) -> list[list[tuple[s
     return chunks
 
 
+def _groups_of(rules: Mapping[str, Any], groups: Mapping[str, str] | None) -> dict[str, str]:
+    """Each rule's group: ``groups[name]``, or one group for all rules."""
+    if groups is None:
+        return dict.fromkeys(rules, "")
+    missing = sorted(set(rules) - groups.keys())
+    if missing:
+        raise ValueError(f"rules without a group: {missing[:5]}")
+    return {name: groups[name] for name in rules}
+
+
+def _grouped_chunks(compiled: list[tuple[str, dict[str, Any], int]],
+                    group_of: Mapping[str, str]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """The rulesets of each group (in the order groups first appear), packed as :func:`_chunk`
+    does: no ruleset holds rules of two groups."""
+    by_group: dict[str, list[tuple[str, dict[str, Any], int]]] = {}
+    for rule in compiled:
+        by_group.setdefault(group_of[rule[0]], []).append(rule)
+    return [chunk for members in by_group.values() for chunk in _chunk(members)]
+
+
 def _ruleset_json(rules: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     definition = {name: {"all": [{"m": cond}]} for name, cond in rules}
     definition[PRIME_RULE] = {"all": [{"m": _PRIME_COND}]}
@@ -431,7 +452,15 @@ def compile_rulesets(rules: Mapping[str, Mapping[str, Any]]) -> list[str]:
     bare engine on identical rulesets.  Pass each new handle to
     :func:`prime_ruleset` before asserting anything else.
     """
-    return [_ruleset_json(chunk) for chunk in _chunk(_compile_rules(rules))]
+    return [definition for _, definition in compile_grouped_rulesets(rules)]
+
+
+def compile_grouped_rulesets(rules: Mapping[str, Mapping[str, Any]],
+                             groups: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(group, definition) of each ruleset ``RuleNetwork(rules, groups=groups)`` would create."""
+    group_of = _groups_of(rules, groups)
+    return [(group_of[chunk[0][0]], _ruleset_json(chunk))
+            for chunk in _grouped_chunks(_compile_rules(rules), group_of)]
 
 
 def _compile_rules(rules: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, dict[str, Any], int]]:
@@ -544,24 +573,27 @@ class RuleNetwork:
     engine calls in the process are serialised by one lock.
     """
 
-    def __init__(self, rules: Mapping[str, Mapping[str, Any]], *, label: str = "claimrules") -> None:
+    def __init__(self, rules: Mapping[str, Mapping[str, Any]], *, label: str = "claimrules",
+                 groups: Mapping[str, str] | None = None) -> None:
         if not isinstance(label, str) or not label or "\x00" in label:
             raise ValueError(f"label must be a non-empty string, got {label!r}")
         compiled = _compile_rules(rules)
         _check_hashes(compiled)
+        self._group_of_rule = _groups_of(rules, groups)
         self._label = f"{label}.{next(_network_ids)}"
         self._ruleset_ids = itertools.count()
         self._rules: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # handle -> its rules
         self._fields: dict[int, tuple[str, ...]] = {}  # handle -> the fact fields its rules read
         self._keys: dict[int, tuple[tuple[str, str], ...]] = {}  # handle -> (field, '"field":')
         self._handles: tuple[int, ...] = ()
+        self._group: dict[int, str] = {}  # handle -> the group of all its rules
         self._live: list[int] = []  # shared with the finalizer
         self._closed = False
         self._finalizer = weakref.finalize(self, _delete_rulesets, self._live)
         with _ENGINE_LOCK:
             _flush_pending()
             try:
-                self._handles = tuple(self._create(chunk) for chunk in _chunk(compiled))
+                self._handles = tuple(self._create(chunk) for chunk in _grouped_chunks(compiled, self._group_of_rule))
             except BaseException:
                 self._close_locked()
                 raise
@@ -579,6 +611,7 @@ class RuleNetwork:
             raise _wrap(exc, f"creating ruleset {name!r} ({len(chunk)} rules)") from None
         self._live.append(handle)
         self._rules[handle] = chunk
+        self._group[handle] = self._group_of_rule[chunk[0][0]]
         self._fields[handle] = tuple(sorted({field for _, cond in chunk for field in _fields_of(cond)} - {GUARD_FIELD}))
         self._keys[handle] = tuple((field, _encode(field) + ":") for field in self._fields[handle])
         _prime(handle)
@@ -617,8 +650,9 @@ class RuleNetwork:
 
     # -- evaluation --
 
-    def fired(self, fact: Mapping[str, Any]) -> frozenset[str]:
-        """Names of the rules whose condition holds for ``fact``.
+    def fired(self, fact: Mapping[str, Any], groups: Collection[str] | None = None) -> frozenset[str]:
+        """Names of the rules whose condition holds for ``fact``; with ``groups``, of the rules of
+        those groups only (the rulesets of other groups are not asked).
 
         ``fact`` maps field names to str/int/float/bool values (at most
         :data:`MAX_FACT_FIELDS`, none in :data:`RESERVED_FIELDS`).  The fact is
@@ -645,6 +679,8 @@ class RuleNetwork:
             # JSON for the engine to parse), in the same bytes as encoding that sub-object.
             encoded = _encode_values(fact)
             for handle in self._handles:
+                if groups is not None and self._group[handle] not in groups:
+                    continue
                 parts = [key + encoded[field] for field, key in self._keys[handle] if field in encoded]
                 payload = head + ("," + ",".join(parts) + "}" if parts else "}")
                 self._run(handle, payload, out)
@@ -697,6 +733,7 @@ class RuleNetwork:
         handles[index : index + 1] = [first, second]
         self._handles = tuple(handles)
         del self._rules[handle]
+        del self._group[handle]
         self._live.remove(handle)
         problem = _release_ruleset(handle)
         if problem is not None:

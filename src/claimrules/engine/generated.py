@@ -176,23 +176,35 @@ class RuleCode:
     #: one long one (2,000 fields: 0.46 s as one function, 0.22 s in chunks of 200).
     CHUNK = 100
 
-    def projection(self, fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None) -> None:
-        """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code.
+    def projection(self, fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None,
+                   parts: Sequence[Sequence[str]] = ()) -> None:
+        """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code,
+        filled by ``fill_<i>(ctx, fact)`` for each of ``parts`` (disjoint), then for the other fields:
+        each adds its own fields only, so a caller may fill only the parts it needs.
 
         ``tests``: the computed true/false values (by field name) whose closure is the traced
         ``compile(node, record=True)``; they are written out as the rule conditions are. The fields
         are filled by functions of at most ``CHUNK`` fields each, in declared order."""
         tests = tests or {}
-        names = list(fields)
+        order = {name: index for index, name in enumerate(fields)}
+        placed = {name for part in parts for name in part}
+        rest = [name for name in fields if name not in placed]
+        for number, part in enumerate([*parts, rest]):
+            self._fill(str(number), sorted(part, key=order.__getitem__), fields, tests)
+        self.lines += ["def project(ctx):", "    fact = {'one': 1}"]
+        self.lines += [f"    fill_{number}(ctx, fact)" for number in range(len(parts) + 1)]
+        self.lines += ["    return fact", ""]
+
+    def _fill(self, suffix: str, names: list[str], fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr]) -> None:
         chunks = [names[start:start + self.CHUNK] for start in range(0, len(names), self.CHUNK)]
         for number, chunk in enumerate(chunks):
-            self.lines += [f"def project_{number}(ctx, fact):", "    A = ctx.atoms", "    V = ctx.values"]
+            self.lines += [f"def fill_{suffix}_{number}(ctx, fact):", "    A = ctx.atoms", "    V = ctx.values"]
             for name in chunk:
                 self._project_field(name, fields[name], tests.get(name))
             self.lines += ["    return fact", ""]
-        self.lines += ["def project(ctx):", "    fact = {'one': 1}"]
-        self.lines += [f"    project_{number}(ctx, fact)" for number in range(len(chunks))]
-        self.lines += ["    return fact", ""]
+        self.lines += [f"def fill_{suffix}(ctx, fact):"]
+        self.lines += [f"    fill_{suffix}_{number}(ctx, fact)" for number in range(len(chunks))] or ["    pass"]
+        self.lines += [""]
 
     def _project_field(self, name: str, projection: Projection, test: ast.Expr | None) -> None:
         # As fact_for: str, int and bool as they are, dates as day ordinals, the rest via to_engine.
@@ -223,12 +235,19 @@ class RuleCode:
         return source, namespace
 
 
+#: Adds some of the fields of the fact durable_rules sees to ``fact`` (``fill_<i>(ctx, fact)``).
+Fill = Callable[[Context, dict[str, Any]], Any]
+
+
 def generate(conditions: ConditionCompiler, rules: Sequence[tuple[int, ast.Expr | None]],
              fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None,
-             ) -> tuple[str, dict[int, Compiled], Callable[[Context], dict[str, Any]]]:
-    """(source, generated function per rule index, projection function)."""
+             parts: Sequence[Sequence[str]] = (),
+             ) -> tuple[str, dict[int, Compiled], Callable[[Context], dict[str, Any]], list[Fill]]:
+    """(source, generated function per rule index, projection function, a function filling each
+    of ``parts``)."""
     code = RuleCode(conditions)
     names = {index: code.rule(index, condition) for index, condition in rules if condition is not None}
-    code.projection(fields, tests)
+    code.projection(fields, tests, parts)
     source, namespace = code.build()
-    return source, {index: namespace[name] for index, name in names.items()}, namespace["project"]
+    return (source, {index: namespace[name] for index, name in names.items()}, namespace["project"],
+            [namespace[f"fill_{number}"] for number in range(len(parts))])
