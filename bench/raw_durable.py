@@ -123,6 +123,15 @@ def raw_throughput(
     return len(tails) * repeat / elapsed
 
 
+def asked_groups(program: Any, evaluation: Any) -> frozenset[str]:
+    """The groups of rulesets ``Program.evaluate`` asks for a claim: the document rules', and the
+    clause rules' of each document that may apply (its rule not false)."""
+    from claimrules.engine.program import DOCUMENTS
+
+    return frozenset({DOCUMENTS} | {document.id for document in program.policy.documents
+                                    if evaluation.truth[f"doc:{document.id}"] is not False})
+
+
 def sample_network() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """60 rules (70 alpha paths, so 2 rulesets) and a fact for which exactly 15 of them hold."""
     kinds = ("parts", "labour", "both")

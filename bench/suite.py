@@ -47,11 +47,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from claims_mix import claims_mix  # noqa: E402
 from floor import ZEN_TABLE, flat_row, python_floor  # noqa: E402
-from raw_durable import raw_throughput  # noqa: E402
+from raw_durable import asked_groups, raw_throughput  # noqa: E402
 
 import claimrules  # noqa: E402
 from claimrules.decide import Adjudicator  # noqa: E402
-from claimrules.engine.program import DOCUMENTS, Program  # noqa: E402
+from claimrules.engine.program import Program  # noqa: E402
 from claimrules.facts import fact_values, parse_claim  # noqa: E402
 
 SPLIT = r"""
@@ -175,9 +175,7 @@ def main() -> None:
         projected = []
         for item in facts:  # the fact durable_rules sees, with the groups claimrules asks for it
             evaluation = program.evaluate(fact_values(item))
-            asked = {DOCUMENTS} | {document.id for document in policy.policy.documents
-                                   if evaluation.truth[f"doc:{document.id}"] is not False}
-            projected.append((program.project(evaluation.context), frozenset(asked)))
+            projected.append((program.project(evaluation.context), asked_groups(program, evaluation)))
         rows = [flat_row(item) for item in raw]
 
         def rounds_of(items: list[Any]) -> list[list[Any]]:
