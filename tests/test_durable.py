@@ -547,6 +547,23 @@ def test_state_deleted_when_draining_fails(monkeypatch):
         assert network.fired({"n": 2}) == set()
 
 
+def test_a_failed_clean_up_is_told_with_the_error(monkeypatch):
+    with RuleNetwork({"a": {"n": 1}}) as network:
+        def boom(handle, state):
+            raise dre.error("Could not start action, error code: 101")
+
+        def refuse(handle, sid):
+            raise dre.error("Could not delete state, error code: 309")
+
+        monkeypatch.setattr(durable, "_start_action_for_state", boom)
+        monkeypatch.setattr(durable, "_delete_state", refuse)
+        with pytest.raises(EngineError) as excinfo:
+            network.fired({"n": 1})
+        assert excinfo.value.code == 101
+        assert any("deleting the live state afterwards" in note and "309" in note
+                   for note in getattr(excinfo.value, "__notes__", ()))
+
+
 def test_state_deleted_when_retracting_fails(monkeypatch):
     """A fact the engine would not retract takes its live state with it: the next fact starts a
     new state, and the rules already read are the answer."""

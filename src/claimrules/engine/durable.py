@@ -219,7 +219,10 @@ def _code_of(exc: BaseException) -> int | None:
 
 
 def _wrap(exc: BaseException, what: str) -> EngineError:
-    return EngineError(f"{what}: {exc}", _code_of(exc))
+    error = EngineError(f"{what}: {exc}", _code_of(exc))
+    for note in getattr(exc, "__notes__", ()):  # e.g. what cleaning up afterwards ran into
+        error.add_note(note)
+    return error
 
 
 # -- rule compilation ---------------------------------------------------------
@@ -713,8 +716,10 @@ class RuleNetwork:
                         messages = _complete_and_start_action(handle, state)
             retracted = _retract_fact(handle, _RETRACT)[0]
         except _NativeError as exc:
-            _discard_live_state(handle)
-            raise _wrap(exc, "draining actions") from None
+            problem = _discard_live_state(handle)
+            if problem is not None:
+                exc.add_note(f"deleting the live state afterwards: {problem}")
+            raise _wrap(exc, "draining or retracting") from None
         if retracted != 0:  # the rules are known; only the clean-up failed: start the next fact afresh
             _discard_live_state(handle)
 

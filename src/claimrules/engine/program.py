@@ -60,6 +60,8 @@ class Evaluation:
 #: The group of durable_rules rulesets holding the rules that say whether a document applies.
 DOCUMENTS = "documents:"
 _DOCUMENT_GROUPS = frozenset({DOCUMENTS})
+#: Sets of documents that may apply whose fill functions are remembered (a few hundred bytes each).
+_MAX_DOCUMENT_SETS = 1024
 
 #: Fields (claim facts and values computed per claim) one policy set may make durable_rules read.
 MAX_ENGINE_FIELDS = 2000
@@ -129,7 +131,6 @@ class Program:
             rules = [replace(rule, fn=functions[index]) if index in functions else rule for index, rule in enumerate(rules)]
             self._fills = list(zip(signatures, fills, strict=True))
             self._fill_documents = next((fill for key, fill in self._fills if DOCUMENTS in key), None)
-        self._signatures = signatures
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
         self.document_rules = tuple(rule for rule in rules if rule.clause is None)
@@ -230,7 +231,9 @@ class Program:
             fills = tuple(fill for key, fill in self._fills if DOCUMENTS not in key and not key.isdisjoint(documents))
             wanted = frozenset(name for rule in self.rules if rule.clause is None or rule.document.id in documents
                                for name in rule.engine_fields)
-            found = self._fills_for[documents] = (fills, wanted)  # at most 2 ** documents entries
+            found = (fills, wanted)
+            if len(self._fills_for) < _MAX_DOCUMENT_SETS:  # a few per policy set in practice; bounded anyway
+                self._fills_for[documents] = found
         return found
 
     def check_trace(self, rule: Rule, evaluation: Evaluation) -> None:
