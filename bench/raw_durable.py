@@ -83,38 +83,28 @@ def raw_throughput(
         for i, definition in enumerate(definitions):
             handles.append(_dre.create_ruleset(f"raw-bench.{os.getpid()}.{tag}.{i}", definition))
             prime_ruleset(handles[-1])  # required before deleting states, see durable.py
+        # Each fact with the handles it is asserted into, worked out before the clock starts.
+        every = tuple(handles)
+        targets = [every if asked is None else
+                   tuple(handle for handle, (group, _) in zip(handles, grouped, strict=True) if group in asked[index])
+                   for index in range(len(tails))]
+        retract = '{"sid":"' + LIVE_SID + '","id":"f"}'
         sid_counter = itertools.count()
         began = clock()
-        if fresh_states:
-            for _ in range(repeat):
-                for tail in tails:
-                    sid = str(next(sid_counter))
-                    payload = '{"sid":"' + sid + tail
-                    for handle in handles:
-                        result, state = assert_fact(handle, payload)
-                        if result == 0:
-                            started = start(handle, state)
-                            if started is not None:
-                                while complete(handle, state) is not None:
-                                    pass
+        for _ in range(repeat):
+            for tail, chosen in zip(tails, targets, strict=True):
+                sid = str(next(sid_counter)) if fresh_states else LIVE_SID
+                payload = '{"sid":"' + sid + tail
+                for handle in chosen:
+                    result, state = assert_fact(handle, payload)
+                    if result == 0:
+                        started = start(handle, state)
+                        if started is not None:
+                            while complete(handle, state) is not None:
+                                pass
+                    if fresh_states:
                         delete_state(handle, sid)
-        else:
-            payloads = ['{"sid":"' + LIVE_SID + tail for tail in tails]
-            retract = '{"sid":"' + LIVE_SID + '","id":"f"}'
-            # Each fact with the handles it is asserted into, worked out before the clock starts.
-            every = tuple(handles)
-            targets = [every if asked is None else
-                       tuple(handle for handle, (group, _) in zip(handles, grouped, strict=True) if group in asked[index])
-                       for index in range(len(payloads))]
-            for _ in range(repeat):
-                for payload, chosen in zip(payloads, targets, strict=True):
-                    for handle in chosen:
-                        result, state = assert_fact(handle, payload)
-                        if result == 0:
-                            started = start(handle, state)
-                            if started is not None:
-                                while complete(handle, state) is not None:
-                                    pass
+                    else:
                         retract_fact(handle, retract)
         elapsed = clock() - began
     finally:
