@@ -9,7 +9,7 @@ durable_rules asks in two steps (the default path): first the rules that say whi
 apply (group :data:`DOCUMENTS`), then the clause rules of each document that may apply (true or
 unknown), each document's in rulesets of its own. A document that does not apply has no clause
 that holds, so its clause rules are not asked and the values only they read are not computed:
-about half the rules and computed values of the Northwind set per claim.
+about half the rules and computed values of the reference set per claim (docs/durable-rules.md).
 """
 
 from __future__ import annotations
