@@ -109,14 +109,16 @@ def test_clause_rulesets_of_a_document_that_does_not_apply_are_not_asked(monkeyp
         return real(handle, payload)
 
     monkeypatch.setattr(durable, "_assert_fact", recording)
-    facts = load_claim(ROOT / "examples" / "claims" / "rt-activated-software-licence.json", policy)
-    evaluation = program.evaluate(fact_values(facts))
-    may_apply = {document.id for document in policy.documents if evaluation.truth[f"doc:{document.id}"] is not False}
-    assert "RT" in may_apply and "CP" not in may_apply
-    if fast:
-        assert set(asked) == {DOCUMENTS} | may_apply
-    else:
-        assert set(asked) == {DOCUMENTS} | {document.id for document in policy.documents
-                                            if any(rule.document is document for rule in program.rules if rule.clause)}
-    assert not any(evaluation.truth[rule.key] for rule in program.rules if rule.clause and rule.document.id == "CP")
-    program.close()
+    try:
+        facts = load_claim(ROOT / "examples" / "claims" / "rt-activated-software-licence.json", policy)
+        evaluation = program.evaluate(fact_values(facts))
+        may_apply = {document.id for document in policy.documents if evaluation.truth[f"doc:{document.id}"] is not False}
+        assert "RT" in may_apply and "CP" not in may_apply
+        if fast:
+            assert set(asked) == {DOCUMENTS} | may_apply
+        else:
+            assert set(asked) == {DOCUMENTS} | {document.id for document in policy.documents
+                                                if any(rule.document is document for rule in program.rules if rule.clause)}
+        assert not any(evaluation.truth[rule.key] for rule in program.rules if rule.clause and rule.document.id == "CP")
+    finally:
+        program.close()
