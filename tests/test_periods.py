@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -117,6 +118,20 @@ def test_within_rejects_negative_period(kwargs: dict[str, int]) -> None:
     name, value = next(iter(kwargs.items()))
     with pytest.raises(InvalidPeriod, match=f"{name}={value}"):
         within(date(2026, 1, 1), date(2026, 1, 1), **kwargs)
+
+
+@given(d=st.dates(), n=st.integers(min_value=-1200, max_value=1200))
+def test_add_months_is_relativedeltas_rule(d: date, n: int) -> None:
+    """add_months works the month out itself (speed); relativedelta's rule is the reference."""
+    try:
+        expected: date | type[ValueError] = d + relativedelta(months=n)
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="out of range"):
+            add_months(d, n)
+    else:
+        assert add_months(d, n) == expected
 
 
 @given(d=dates, n=st.integers(min_value=-240, max_value=240))

@@ -14,12 +14,11 @@ Conventions (as the policy texts use them):
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
-
-from dateutil.relativedelta import relativedelta
 
 __all__ = [
     "InvalidLocation",
@@ -51,14 +50,22 @@ def add_days(d: date, n: int) -> date:
     return d + timedelta(days=n)
 
 
-@lru_cache(maxsize=16384)
 def add_months(d: date, n: int) -> date:
-    """The same calendar date ``n`` months later, clamped to the month's last day (relativedelta's rule).
+    """The same calendar date ``n`` months later, clamped to the month's last day.
 
-    Cached: building a relativedelta per call was a visible share of a decision (issue #15), and a
-    book of claims shares few delivery and purchase dates. Bounded: 16,384 dates, about 3 MB.
+    The rule relativedelta applies (tests/test_periods.py checks the two agree), worked out
+    directly: building a relativedelta per call was a visible share of a decision (issue #15),
+    and a book of distinct claims has too many distinct dates for a cache to help.
     """
-    return d + relativedelta(months=n)
+    months = d.month - 1 + n
+    year, month = d.year + months // 12, months % 12 + 1
+    day = d.day
+    if day > 28:
+        day = min(day, _DAYS_IN_MONTH[month] if month != 2 else 29 if calendar.isleap(year) else 28)
+    return date(year, month, day)
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def add_years(d: date, n: int) -> date:
