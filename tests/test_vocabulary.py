@@ -361,3 +361,29 @@ def test_a_label_names_the_fact_in_reasons_before_its_description(tmp_path: Path
     assert "the day you ordered" in words and "Placed" not in words
     assert "the day it came back" in words
     assert "order kept box" in unboxed_words
+
+
+def test_a_claim_flattens_to_every_path_with_none_under_an_absent_group(tmp_path: Path) -> None:
+    """Every declared path is listed, a group before its fields; a fact may be named like a Python
+    keyword; a list comes as its items' fields; under an absent (optional) group every path is None."""
+    facts = {"order": {"fields": {
+        "class": {"type": "enum", "values": ["retail", "business"], "required": True},
+        "placed_on": {"type": "date", "required": True, "role": "decision_date"},
+        "courier": {"required": False, "fields": {
+            "from": {"type": "text", "required": True},
+            "depot": {"required": False, "fields": {"code": {"type": "text", "required": False}}}}},
+        "parcels": {"type": "list", "required": False, "item": {"weight": {"type": "integer", "required": True}}}}}}
+    clauses = [{"id": "T 1", "title": "Business", "text": "Business orders are covered.", "effect": "covers",
+                "when": "order.class == 'business'"}]
+    with claimrules.load_policy(_write_set(tmp_path / "maker", facts, clauses)) as policy:
+        bare = fact_values(policy.parse_claim({"order": {"class": "retail", "placed_on": "2025-01-02"}}))
+        assert list(bare) == ["order", "order.class", "order.placed_on", "order.courier", "order.courier.from",
+                              "order.courier.depot", "order.courier.depot.code", "order.parcels"]
+        # An absent group is None, and so is every path under it; a list not given has no items.
+        assert [bare[path] for path in list(bare)[1:]] == ["retail", date(2025, 1, 2), None, None, None, None, ()]
+        full = fact_values(policy.parse_claim({"order": {
+            "class": "business", "placed_on": "2025-01-02", "courier": {"from": "Mobile", "depot": {"code": "AL-7"}},
+            "parcels": [{"weight": 3}, {"weight": 2}]}}))
+        assert (full["order.courier.from"], full["order.courier.depot.code"]) == ("Mobile", "AL-7")
+        assert sorted(item["weight"] for item in full["order.parcels"]) == [2, 3]
+        assert policy.adjudicate({"order": {"class": "business", "placed_on": "2025-01-02"}}).outcome == "approve"

@@ -423,24 +423,54 @@ def _decimals(amount: Decimal) -> int:
 
 # -- the claim as the engine reads it -------------------------------------------------------------------
 
-def _flattening(vocabulary: Vocabulary) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
-    """(path, attribute chain, is a list) for every fact and group of a claim, computed once."""
-    cached = vocabulary.__dict__.get("_flattening")
+def _flattener(vocabulary: Vocabulary) -> Callable[[ClaimFacts], dict[str, Any]]:
+    """A function, generated once per vocabulary, that lists every fact and group of a claim by
+    path, in the vocabulary's order (a group before its fields); None under an absent group.
+
+    Generated rather than walked: a claim has about a hundred paths, and reading each field
+    straight from its record's ``__dict__`` costs a third of following attribute chains (issue #15).
+    Fact names are ``[a-z][a-z0-9_]*`` (the vocabulary checks), written here as string literals.
+    """
+    cached = vocabulary.__dict__.get("_flattener")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    plan: list[tuple[str, tuple[str, ...], bool]] = []
+    lines = ["def flatten(facts):", "    values = {}", "    d0 = facts.__dict__"]
+    groups = iter(range(1, 1 << 30))
 
-    def walk(specs: tuple[FactSpec, ...], prefix: str, chain: tuple[str, ...]) -> None:
+    def paths_under(specs: tuple[FactSpec, ...], prefix: str) -> list[str]:
+        found: list[str] = []
         for spec in specs:
-            path, attrs = prefix + spec.name, chain + (spec.name,)
-            plan.append((path, attrs, spec.type == "list"))
+            found.append(prefix + spec.name)
             if spec.type == "group":
-                walk(spec.fields, path + ".", attrs)
+                found += paths_under(spec.fields, prefix + spec.name + ".")
+        return found
 
-    walk(vocabulary.groups, "", ())
-    result = tuple(plan)
-    object.__setattr__(vocabulary, "_flattening", result)
-    return result
+    def emit(specs: tuple[FactSpec, ...], prefix: str, record: str, indent: str) -> None:
+        for spec in specs:
+            path, name = prefix + spec.name, repr(spec.name)
+            if spec.type == "group":
+                number = next(groups)
+                lines.append(f"{indent}g{number} = values[{path!r}] = {record}[{name}]")
+                lines.append(f"{indent}if g{number} is None:")
+                inner = paths_under(spec.fields, path + ".")
+                lines.extend(f"{indent}    values[{absent!r}] = None" for absent in inner)
+                lines.extend([f"{indent}    pass"] if not inner else [])
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    d{number} = g{number}.__dict__")
+                emit(spec.fields, path + ".", f"d{number}", indent + "    ")
+            elif spec.type == "list":
+                lines.append(f"{indent}items = {record}[{name}]")
+                lines.append(f"{indent}values[{path!r}] = None if items is None else tuple([item.__dict__ for item in items])")
+            else:
+                lines.append(f"{indent}values[{path!r}] = {record}[{name}]")
+
+    emit(vocabulary.groups, "", "d0", "    ")
+    lines.append("    return values")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<claimrules claim flattening>", "exec"), namespace)
+    flatten: Callable[[ClaimFacts], dict[str, Any]] = namespace["flatten"]
+    object.__setattr__(vocabulary, "_flattener", flatten)
+    return flatten
 
 
 def _derivations(vocabulary: Vocabulary) -> tuple[tuple[str, str, re.Pattern[str], str, str, str | None], ...]:
@@ -462,16 +492,7 @@ def _derivations(vocabulary: Vocabulary) -> tuple[tuple[str, str, re.Pattern[str
 def fact_values(facts: ClaimFacts) -> dict[str, Any]:
     """The claim as a flat mapping of fact path to value (None where the claim is silent)."""
     vocabulary = facts.vocabulary
-    values: dict[str, Any] = {}
-    for path, chain, is_list in _flattening(vocabulary):
-        value: Any = facts
-        for attr in chain:
-            value = getattr(value, attr)
-            if value is None:
-                break
-        if is_list and value is not None:
-            value = tuple(item.__dict__ for item in value)
-        values[path] = value
+    values = _flattener(vocabulary)(facts)
     for derived_path, source, pattern, kind, template, split in _derivations(vocabulary):
         text = values.get(source)
         values[derived_path] = _derived(pattern, kind, template, split, text) if isinstance(text, str) else None
