@@ -323,7 +323,8 @@ class Adjudicator:
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
         relevant = self._relevant_unknowns(truth)
-        resolution = self.resolver.resolve(self._assume(truth, {}), ctx)
+        # The baseline takes an unknown rule as not holding: the resolver only asks whether a rule is True.
+        resolution = self.resolver.resolve(truth, ctx)
         missing: list[str] = []
         if relevant:
             # LW 6.3: case-split on the missing facts (claimrules.holds); ask for exactly those whose
@@ -339,6 +340,8 @@ class Adjudicator:
 
     # -- unknowns (LW 6.3) -----------------------------------------------------------------------
     def _relevant_unknowns(self, truth: dict[str, bool | None]) -> list[str]:
+        if None not in truth.values():  # nearly every claim: nothing is unknown
+            return []
         unknown: list[str] = []
         for rule in self.program.rules:
             if truth[rule.key] is not None or rule.branch == "version":
@@ -351,14 +354,6 @@ class Adjudicator:
                     continue
                 unknown.append(rule.key)
         return sorted(unknown)
-
-    @staticmethod
-    def _assume(truth: dict[str, bool | None], assumed: dict[str, bool]) -> dict[str, bool | None]:
-        if not assumed:
-            return {key: (value if value is not None else False) for key, value in truth.items()}
-        merged: dict[str, bool | None] = {key: (value if value is not None else False) for key, value in truth.items()}
-        merged.update(assumed)
-        return merged
 
     # -- assembling the decision -----------------------------------------------------------------
     def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,

@@ -138,6 +138,8 @@ class Program:
             (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
             for document in policy.documents)
         self._by_name = {rule.name: rule for rule in rules}
+        self._clause_rule_names = tuple((document_key, rules, tuple(rule.key for rule in rules),
+                                         tuple(rule.name for rule in rules)) for document_key, rules in self.clause_rules)
         self.engine_rules = engine_rules
         #: Each rule's group in ``network``: DOCUMENTS, or the id of the document of its clause.
         self.engine_groups = groups
@@ -191,9 +193,10 @@ class Program:
             fired = self._fired(fact, _DOCUMENT_GROUPS)
             absent = self._all_fields.difference(fact)
         truth: dict[str, bool | None] = {}
+        checked = self._checked
         for rule in self.document_rules:
             truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
-                               else self._checked(rule, rule.fn(ctx), fired))
+                               else checked(rule, rule.fn(ctx), fired))
         if self.fast:
             open_documents = frozenset(rule.document.id for rule in self.document_rules
                                        if rule.branch == "applies" and truth[rule.key] is not False)
@@ -203,17 +206,14 @@ class Program:
             if open_documents:
                 fired |= self._fired(fact, open_documents)
             absent = wanted.difference(fact)
-        for document_key, rules in self.clause_rules:
-            if truth[document_key] is False:
-                for rule in rules:
-                    truth[rule.key] = rule.name in fired
-            elif absent:
+        held = fired.__contains__
+        for document_key, rules, keys, names in self._clause_rule_names:
+            if absent and truth[document_key] is not False:
                 for rule in rules:
                     truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
-                                       else self._checked(rule, rule.fn(ctx), fired))
-            else:
-                for rule in rules:
-                    truth[rule.key] = rule.name in fired
+                                       else checked(rule, rule.fn(ctx), fired))
+            else:  # every rule two-valued (or its document does not apply): what fired is the answer
+                truth.update(zip(keys, map(held, names)))
         return Evaluation(truth, ctx, fired)
 
     def _fired(self, fact: dict[str, Any], groups: frozenset[str] | None) -> frozenset[str]:
