@@ -95,15 +95,41 @@ class _DocumentPlan:
     always: tuple[Clause, ...]
     conditional: tuple[tuple[Clause, str], ...]
     otherwise: tuple[tuple[Clause, str], ...]
+    #: The rule keys of ``conditional`` then ``otherwise``: their results decide the answer's shape.
+    keys: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, document: Document) -> _DocumentPlan:
         deciding = [clause for clause in document.clauses if clause.effect in CONDITIONAL_EFFECTS]
+        conditional = tuple((clause, clause.key) for clause in deciding if clause.when is not None or clause.applies is not None)
+        otherwise = tuple((clause, clause.otherwise_key) for clause in document.clauses if clause.otherwise is not None)
         return cls(
             always=tuple(clause for clause in deciding if clause.when is None and clause.applies is None),
-            conditional=tuple((clause, clause.key) for clause in deciding if clause.when is not None or clause.applies is not None),
-            otherwise=tuple((clause, clause.otherwise_key) for clause in document.clauses if clause.otherwise is not None),
+            conditional=conditional,
+            otherwise=otherwise,
+            keys=tuple(key for _, key in (*conditional, *otherwise)),
         )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a document answers for one combination of its rules' results, before the claim's values
+    are read: the whole answer where no value matters (a refusal, silence, most referrals and
+    approvals), else the clauses whose amounts or required facts the claim's values settle."""
+
+    fixed: Answer | None
+    #: False when ``fixed`` is the answer; True when the claim's values are still to be read.
+    open: bool = False
+    requiring: tuple[Clause, ...] = ()
+    referral: Answer | None = None
+    covering: tuple[Clause, ...] = ()
+    remedy_clause: Clause | None = None
+    fees: tuple[Clause, ...] = ()
+    refund_clause: Clause | None = None
+
+
+#: Combinations of rule results whose answer shape a resolver remembers (a few hundred bytes each).
+_MAX_SHAPES = 8192
 
 
 class Resolver:
@@ -112,6 +138,7 @@ class Resolver:
         self.policy: PolicySet = program.policy
         self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
         self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
+        self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
 
     # -- one document ----------------------------------------------------------------------------
     def holds(self, clause: Clause, truth: dict[str, bool | None]) -> bool:
@@ -121,6 +148,49 @@ class Resolver:
 
     def answer(self, document: Document, truth: dict[str, bool | None], ctx: Context) -> Answer | None:
         plan = self.plans[document.id]
+        key = (document.id, tuple(map(truth.get, plan.keys)))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shape(document, plan, truth)
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[key] = shape
+        if not shape.open:
+            return shape.fixed
+        values = ctx.values
+        if shape.requiring:
+            requiring = [clause for clause in shape.requiring if any(values.get(path) is None for path in clause.requires)]
+            if requiring:
+                missing = sorted({path for clause in requiring for path in clause.requires if values.get(path) is None})
+                return Answer(document, "needs_information", _sorted(requiring), missing=tuple(missing))
+        if shape.referral is not None:
+            return shape.referral
+        if shape.fixed is not None:  # an approval whose amounts do not depend on the claim
+            return shape.fixed
+        remedy_clause = shape.remedy_clause
+        answer = Answer(document, "approve", list(shape.covering),
+                        remedy=remedy_clause.remedy if remedy_clause else None, remedy_clause=remedy_clause)
+        for clause in shape.fees:
+            money = self._amount(clause, ctx)
+            if money is None:
+                return Answer(document, "needs_information", [clause], missing=tuple(self._missing_in_amount(clause, ctx)))
+            if not money.is_zero():
+                answer.amounts.append((clause.fee_kind or "service_fee", money, clause))
+        refund_clause = shape.refund_clause
+        if refund_clause is not None and refund_clause.refund is not None:
+            refund = self.program.value(refund_clause.refund, ctx)
+            if refund is None:
+                return Answer(document, "needs_information", [refund_clause],
+                              missing=tuple(sorted(self._facts_behind(refund_clause.refund, ctx))))
+            for kind, money, _ in answer.amounts:
+                if kind in ("restocking_fee", "accessory_deduction") and money.currency == refund.currency:
+                    refund = refund - money
+            answer.amounts.append(("refund", refund.quantized(), refund_clause))
+        return answer
+
+    def _shape(self, document: Document, plan: _DocumentPlan, truth: dict[str, bool | None]) -> _Shape:
+        """The answer's shape for this claim's rule results (shared with every claim that has them:
+        an answer is never changed once made)."""
         active = list(plan.always)
         active += [clause for clause, key in plan.conditional if truth.get(key) is True]
         otherwise = [clause for clause, key in plan.otherwise if truth.get(key) is True]
@@ -133,46 +203,32 @@ class Resolver:
         refusals = [clause for clause in otherwise if clause.otherwise in REFUSING_EFFECTS]
         refusals += [clause for clause in live if clause.effect in REFUSING_EFFECTS]
         if refusals:
-            return Answer(document, "deny", _sorted(refusals))
+            return _Shape(Answer(document, "deny", _sorted(refusals)))
         referrals = [clause for clause in live if clause.effect == Effect.REFERS]
         referrals += [clause for clause in otherwise if clause.otherwise == Effect.REFERS]
         covering = [clause for clause in live if clause.effect in COVERING_EFFECTS]
         if not referrals and not covering:
-            return None
-        values = ctx.values
-        requiring = [clause for clause in live if clause.effect == Effect.REQUIRES
-                     and any(values.get(path) is None for path in clause.requires)]
-        if requiring:
-            missing = sorted({path for clause in requiring for path in clause.requires if values.get(path) is None})
-            return Answer(document, "needs_information", _sorted(requiring), missing=tuple(missing))
+            return _Shape(None)
+        requiring = tuple(clause for clause in live if clause.effect == Effect.REQUIRES and clause.requires)
         if referrals:
             referrals = _sorted(referrals)
-            return Answer(document, "refer", referrals, refer_to=referrals[0].refer_to)
+            return _Shape(None, open=True, requiring=requiring,
+                          referral=Answer(document, "refer", referrals, refer_to=referrals[0].refer_to))
         covering = _sorted(covering)
         remedies = sorted((clause for clause in live if clause.effect == Effect.REMEDY),
                           key=lambda clause: (-clause.priority, clause_order(clause.id)))
         remedy_clause = remedies[0] if remedies else next((clause for clause in covering if clause.remedy), None)
-        answer = Answer(document, "approve", covering,
-                        remedy=remedy_clause.remedy if remedy_clause else None, remedy_clause=remedy_clause)
-        for clause in _sorted([clause for clause in live if clause.effect == Effect.FEE]):
-            money = self._amount(clause, ctx)
-            if money is None:
-                return Answer(document, "needs_information", [clause], missing=tuple(self._missing_in_amount(clause, ctx)))
-            if not money.is_zero():
-                answer.amounts.append((clause.fee_kind or "service_fee", money, clause))
+        remedy = remedy_clause.remedy if remedy_clause else None
+        fees = tuple(_sorted([clause for clause in live if clause.effect == Effect.FEE]))
         refund_clause = remedy_clause if remedy_clause is not None and remedy_clause.refund is not None else next(
             (clause for clause in covering if clause.refund is not None), None)
-        if refund_clause is not None and refund_clause.refund is not None and answer.remedy in (
-                "refund", "refund_or_replacement", "price_reduction_or_refund"):
-            refund = self.program.value(refund_clause.refund, ctx)
-            if refund is None:
-                return Answer(document, "needs_information", [refund_clause],
-                              missing=tuple(sorted(self._facts_behind(refund_clause.refund, ctx))))
-            for kind, money, _ in answer.amounts:
-                if kind in ("restocking_fee", "accessory_deduction") and money.currency == refund.currency:
-                    refund = refund - money
-            answer.amounts.append(("refund", refund.quantized(), refund_clause))
-        return answer
+        if refund_clause is None or remedy not in ("refund", "refund_or_replacement", "price_reduction_or_refund"):
+            refund_clause = None
+        if not fees and refund_clause is None:
+            fixed = Answer(document, "approve", covering, remedy=remedy, remedy_clause=remedy_clause)
+            return _Shape(fixed, open=bool(requiring), requiring=requiring)
+        return _Shape(None, open=True, requiring=requiring, covering=tuple(covering), remedy_clause=remedy_clause,
+                      fees=fees, refund_clause=refund_clause)
 
     def _amount(self, clause: Clause, ctx: Context) -> Money | None:
         for case in clause.amount:
