@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import claim, clause, document, write_policy
+from support import NORTHWIND, claim, clause, document, write_policy
 
 import claimrules
 from claimrules.facts import fact_values, parse_claim
@@ -277,3 +277,16 @@ def test_a_clause_of_a_document_that_does_not_apply_never_holds(tmp_path: Path) 
         assert evaluation.truth["doc:P"] is False
         plan_rules = [rule.key for rule in policy.program.rules if rule.clause is not None and rule.document.id == "P"]
         assert len(plan_rules) == 2 and not any(evaluation.truth[key] for key in plan_rules)
+
+
+def test_a_decision_does_not_depend_on_the_claims_decided_before_it() -> None:
+    """Shared pieces of decisions (answer shapes, traces, fills, the engine's live states) never carry
+    one claim's values into another's decision: every example, decided in file order by one loaded
+    policy set and in reverse order by another, gets the same explained JSON."""
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples" / "claims").glob("*.json"))
+    assert len(examples) > 100
+    with claimrules.load_policy(NORTHWIND) as forward, claimrules.load_policy(NORTHWIND) as backward:
+        first = {path.name: forward.adjudicate(forward.load_claim(path)).model_dump_json() for path in examples}
+        second = {path.name: backward.adjudicate(backward.load_claim(path)).model_dump_json() for path in reversed(examples)}
+    assert [name for name in first if first[name] != second[name]] == []
+    assert len({json for json in first.values()}) == len(examples)  # distinct claims, distinct decisions
