@@ -296,6 +296,17 @@ def test_quantized_rounds_half_up_to_minor_unit(currency: str, amount: str, expe
     assert q.currency == currency
 
 
+@pytest.mark.parametrize("amount", ["-0.004", "0.004", "-0.005", "12.345", "49"])
+def test_quantized_money_is_the_money_validation_would_make(amount: str) -> None:
+    """quantized() builds its result without validating it again: it must be what validating gives
+    (no negative zero, the same fields set, equal, hashed and serialised alike)."""
+    q = usd(amount).quantized()
+    validated = Money(amount=q.amount, currency="USD")
+    assert (q, hash(q), q.model_dump_json(), q.model_fields_set) == (
+        validated, hash(validated), validated.model_dump_json(), validated.model_fields_set)
+    assert not q.amount.is_signed() or not q.amount.is_zero()
+
+
 def test_quantized_is_independent_of_callers_rounding() -> None:
     with localcontext() as ctx:
         ctx.rounding = "ROUND_HALF_EVEN"

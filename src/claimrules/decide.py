@@ -338,6 +338,8 @@ class Adjudicator:
         # millions of distinct claims; the count checks below never trigger at these budgets).
         self._trace_cache: BoundedCache[tuple[Any, ...], ClauseTrace] = BoundedCache(16 * 2**20)
         self._citations: dict[str, Citation] = {}
+        self._notices: dict[tuple[str, str], Notice] = {}
+        self._policies_used: dict[tuple[str, ...], PolicyUsed] = {}
         self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
@@ -457,13 +459,13 @@ class Adjudicator:
         for doc, clause in self._notice_clauses:
             if (truth.get(f"doc:{doc.id}", doc.applies_when is None) is True and truth.get(clause.key) is True
                     and (not clause.if_outcome or outcome in clause.if_outcome)):
-                notices.append(Notice(clause=clause.id, text=clause.notice or clause.text))
+                notices.append(self._notice(clause.id, clause.notice or clause.text))
         for clause in grounds:
             if clause.effect != Effect.NOTICE and clause.notice and outcome != "needs_information" and (
                     not clause.if_outcome or outcome in clause.if_outcome):
-                notices.append(Notice(clause=clause.id, text=clause.notice))
+                notices.append(self._notice(clause.id, clause.notice))
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
-        amounts = [Amount(kind=kind, money=money, clause=clause.id)
+        amounts = [Amount.trusted(kind=kind, money=money, clause=clause.id)
                    for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
         claim_json = canonical_claim(facts)
         claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
@@ -495,7 +497,7 @@ class Adjudicator:
             missing_facts=tuple(missing),
             escalation=self._escalation(responsible_id, decided_on, facts),
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
-            policy=PolicyUsed(id=policy.id, fingerprint=policy.fingerprint, documents=self._versions(truth)),
+            policy=self._policy_used(self._versions(truth)),
             claim_fingerprint=claim_fingerprint,
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
@@ -518,6 +520,23 @@ class Adjudicator:
                     status_clause={"capped": value.authority_clause, "void": value.void_clause}.get(status),
                     reason=grant["reason"]))
         return tuple(found)
+
+    def _notice(self, clause: str, text: str) -> Notice:
+        """A clause's notice (the same few for every claim: built once each)."""
+        notice = self._notices.get((clause, text))
+        if notice is None:
+            notice = self._notices[(clause, text)] = Notice.trusted(clause=clause, text=text)
+        return notice
+
+    def _policy_used(self, versions: tuple[str, ...]) -> PolicyUsed:
+        """The policy set with the versions that governed the claim (a few combinations per set)."""
+        used = self._policies_used.get(versions)
+        if used is None:
+            if len(self._policies_used) >= 1024:  # a policy set with very many versions
+                self._policies_used.clear()
+            used = self._policies_used[versions] = PolicyUsed.trusted(
+                id=self.policy.id, fingerprint=self.policy.fingerprint, documents=versions)
+        return used
 
     def _cite(self, clause: Clause) -> Citation:
         citation = self._citations.get(clause.key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
@@ -73,6 +74,12 @@ def validate_currency(code: str) -> str:
 
 #: Decimal places by currency, filled as codes are first asked for: only codes minor_unit accepted get in.
 _UNITS: dict[str, int] = {}
+
+
+@functools.lru_cache(maxsize=512)
+def _minor_step(currency: str) -> Decimal:
+    """One minor unit of the currency as a quantizing exponent (USD: 0.01)."""
+    return Decimal(1).scaleb(-minor_unit(currency))
 
 
 def minor_unit(currency: str) -> int:
@@ -211,9 +218,17 @@ class Money(BaseModel):
 
     def quantized(self) -> Money:
         """Rounded half-up to the currency's minor unit (USD 0.005 -> USD 0.01)."""
-        exponent = Decimal(1).scaleb(-minor_unit(self.currency))
         context = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
-        return Money(amount=context.quantize(self.amount, exponent), currency=self.currency)
+        amount = context.quantize(self.amount, _minor_step(self.currency))
+        # Valid by construction (a valid amount, rounded; this currency): not validated again, as
+        # a refund or fee is rounded on most decisions (issue #15).
+        money = Money.__new__(Money)
+        object.__setattr__(money, "__dict__", {"amount": amount.copy_abs() if amount.is_zero() else amount,
+                                               "currency": self.currency})
+        object.__setattr__(money, "__pydantic_fields_set__", {"amount", "currency"})
+        object.__setattr__(money, "__pydantic_extra__", None)
+        object.__setattr__(money, "__pydantic_private__", None)
+        return money
 
     def _same_currency(self, other: Money, operation: str) -> None:
         if other.currency != self.currency:
