@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ import pytest
 from support import claims_mix
 
 import claimrules
-from claimrules import adjudicate_many
+from claimrules import adjudicate_many, batch
 from claimrules.batch import csv_claim, decide_jsonl, decide_records, resume_point
+from claimrules.engine import durable
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "northwind"
@@ -73,6 +75,47 @@ def test_pool_of_two_gives_the_same_records_in_the_same_order(policy: claimrules
     pooled = list(decide_records(policy, numbered, workers=2, chunk=16))
     assert pooled == alone
     assert json.loads(alone[77])["error"]["message"] == "a claim must be a JSON object"
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="workers are spawned here")
+def test_forked_workers_decide_with_the_callers_compiled_policy(
+        policy: claimrules.CompiledPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked worker does not compile the policy again: with loading made to fail (in the caller,
+    so in every worker forked from it) the pool still decides every claim as the caller does."""
+    numbered = list(enumerate(claims_mix(40, seed=6), start=1))
+    alone = list(decide_records(policy, numbered, workers=1))
+
+    def no_loading(folder: Any) -> Any:
+        raise AssertionError(f"a worker compiled {folder} again")
+
+    monkeypatch.setattr(batch, "load_policy", no_loading)
+    assert list(decide_records(policy, numbered, workers=2, chunk=8)) == alone
+    assert batch._INHERITED == {}  # only while the pool runs
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_fork_waits_for_the_engine_to_be_quiet() -> None:
+    """Forking while another thread is between the C calls of one fact waits until it is done,
+    and the child starts with the engine's lock free (it would deadlock on its first fact else)."""
+    held, released_at = threading.Event(), []
+
+    def busy() -> None:
+        with durable._ENGINE_LOCK:
+            held.set()
+            time.sleep(0.2)
+            released_at.append(time.monotonic())
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    held.wait(5)
+    child = os.fork()
+    if child == 0:  # the child: the lock must be free
+        os._exit(0 if durable._ENGINE_LOCK.acquire(timeout=5) else 1)
+    forked_at = time.monotonic()
+    worker.join()
+    _, status = os.waitpid(child, 0)
+    assert released_at and forked_at >= released_at[0]
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def _flatten(value: Any, prefix: str, row: dict[str, str]) -> None:

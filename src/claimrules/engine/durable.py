@@ -90,6 +90,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 import threading
 import weakref
@@ -200,6 +201,12 @@ def _encode_values(fact: Mapping[str, Any]) -> dict[str, str]:
 #:   It also keeps us correct on a free-threaded interpreter, where nothing
 #:   else would serialise the unsynchronised C globals.
 _ENGINE_LOCK = threading.Lock()
+# A process forked while another thread is between the C calls of one fact would inherit rulesets
+# holding that fact (and a lock nobody will release): a fork waits for the lock instead, so a child
+# (a batch worker using its parent's compiled policy) starts from a quiet engine.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_ENGINE_LOCK.acquire, after_in_parent=_ENGINE_LOCK.release,
+                        after_in_child=_ENGINE_LOCK.release)
 #: Rulesets of networks garbage-collected while the lock was busy.
 _PENDING_DELETE: list[int] = []
 _network_ids = itertools.count(1)
