@@ -466,9 +466,9 @@ def _flattener(vocabulary: Vocabulary) -> Callable[[ClaimFacts], dict[str, Any]]
 
     emit(vocabulary.groups, "", "d0", "    ")
     lines.append("    return values")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines) + "\n", "<claimrules claim flattening>", "exec"), namespace)
-    flatten: Callable[[ClaimFacts], dict[str, Any]] = namespace["flatten"]
+    from claimrules.engine.generated import define  # the one place claimrules runs code it wrote
+
+    flatten: Callable[[ClaimFacts], dict[str, Any]] = define("\n".join(lines) + "\n", "<claimrules claim flattening>")["flatten"]
     object.__setattr__(vocabulary, "_flattener", flatten)
     return flatten
 

@@ -227,12 +227,20 @@ class RuleCode:
 
     def build(self) -> tuple[str, dict[str, Any]]:
         source = "\n".join(self.helpers + self.lines)
-        namespace = dict(self.namespace)
-        # The one exec in claimrules: source this module wrote from its own names, integers and
-        # repr() literals of field names (no policy text as code); tests/bad_input/test_security.py
-        # allows it here only.
-        exec(compile(source, "<claimrules generated rules>", "exec"), namespace)
-        return source, namespace
+        return source, define(source, "<claimrules generated rules>", self.namespace)
+
+
+def define(source: str, label: str, namespace: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The names ``source`` defines, run in a copy of ``namespace``.
+
+    The one exec in claimrules, for source that claimrules wrote itself from its own names,
+    integers and repr() literals of field names, never policy or claim text as code: the rule
+    code above and the claim flattening (``claimrules.facts``). tests/bad_input/test_security.py
+    allows it here only.
+    """
+    names = dict(namespace or {})
+    exec(compile(source, label, "exec"), names)
+    return names
 
 
 #: Adds some of the fields of the fact durable_rules sees to ``fact`` (``fill_<i>(ctx, fact)``).
