@@ -118,8 +118,7 @@ def asked_groups(program: Any, evaluation: Any) -> frozenset[str]:
     clause rules' of each document that may apply (its rule not false)."""
     from claimrules.engine.program import DOCUMENTS
 
-    return frozenset({DOCUMENTS} | {document.id for document in program.policy.documents
-                                    if evaluation.truth[f"doc:{document.id}"] is not False})
+    return frozenset({DOCUMENTS}) | program.open_documents(evaluation.truth)
 
 
 def sample_network() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:

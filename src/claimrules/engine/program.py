@@ -15,8 +15,7 @@ about half the rules and computed values of the reference set per claim (docs/du
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -134,12 +133,13 @@ class Program:
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
         self.document_rules = tuple(rule for rule in rules if rule.clause is None)
-        self.clause_rules = tuple(
-            (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
-            for document in policy.documents)
+        # Per document: its 'applies' key, its clause rules, and their keys and names.
+        self._clause_rules: list[tuple[str, tuple[Rule, ...], tuple[str, ...], tuple[str, ...]]] = []
+        for document in policy.documents:
+            own = tuple(rule for rule in rules if rule.clause is not None and rule.document is document)
+            self._clause_rules.append((f"doc:{document.id}", own, tuple(rule.key for rule in own),
+                                       tuple(rule.name for rule in own)))
         self._by_name = {rule.name: rule for rule in rules}
-        self._clause_rule_names = tuple((document_key, rules, tuple(rule.key for rule in rules),
-                                         tuple(rule.name for rule in rules)) for document_key, rules in self.clause_rules)
         self.engine_rules = engine_rules
         #: Each rule's group in ``network``: DOCUMENTS, or the id of the document of its clause.
         self.engine_groups = groups
@@ -161,7 +161,6 @@ class Program:
                     self.amounts[id(case.amount)] = self.conditions.compile(case.amount, record=False)
                 if clause.refund is not None:
                     self.amounts[id(clause.refund)] = self.conditions.compile(clause.refund, record=False)
-        self._lock = threading.Lock()
 
     def value(self, node: ast.Expr, ctx: Context) -> Any:
         return self.amounts[id(node)](ctx)
@@ -198,8 +197,7 @@ class Program:
             truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
                                else checked(rule, rule.fn(ctx), fired))
         if self.fast:
-            open_documents = frozenset(rule.document.id for rule in self.document_rules
-                                       if rule.branch == "applies" and truth[rule.key] is not False)
+            open_documents = self.open_documents(truth)
             fills, wanted = self._fills_of(open_documents)
             for fill in fills:
                 fill(ctx, fact)
@@ -207,7 +205,7 @@ class Program:
                 fired |= self._fired(fact, open_documents)
             absent = wanted.difference(fact)
         held = fired.__contains__
-        for document_key, rules, keys, names in self._clause_rule_names:
+        for document_key, rules, keys, names in self._clause_rules:
             if absent and truth[document_key] is not False:
                 for rule in rules:
                     truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
@@ -215,6 +213,12 @@ class Program:
             else:  # every rule two-valued (or its document does not apply): what fired is the answer
                 truth.update(zip(keys, map(held, names)))
         return Evaluation(truth, ctx, fired)
+
+    def open_documents(self, truth: Mapping[str, bool | None]) -> frozenset[str]:
+        """The documents that may apply (their 'applies' rule not false): the default path asks
+        durable_rules the clause rules of these, in the groups named by their ids."""
+        return frozenset(rule.document.id for rule in self.document_rules
+                         if rule.branch == "applies" and truth[rule.key] is not False)
 
     def _fired(self, fact: dict[str, Any], groups: frozenset[str] | None) -> frozenset[str]:
         try:
