@@ -51,6 +51,11 @@ from claimrules.reasons import Reasons
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
 
 
+def document_applies(document: Document, truth: dict[str, bool | None]) -> bool:
+    """Whether the document applies to the claim: its 'applies' rule holds, or it has none."""
+    return truth.get(f"doc:{document.id}", document.applies_when is None) is True
+
+
 @functools.lru_cache(maxsize=4096)
 def clause_order(clause_id: str) -> tuple[Any, ...]:
     """Natural order of section numbers: LW 2.10 after LW 2.9."""
@@ -285,7 +290,7 @@ class Resolver:
     def resolve(self, truth: dict[str, bool | None], ctx: Context) -> Resolution:
         answers: list[Answer] = []
         for document in self.policy.documents:
-            if truth.get(f"doc:{document.id}", True if document.applies_when is None else None) is not True:
+            if not document_applies(document, truth):
                 continue
             answer = self.answer(document, truth, ctx)
             if answer is not None:
@@ -457,7 +462,7 @@ class Adjudicator:
         party = policy.parties[responsible_id]
         notices = []
         for doc, clause in self._notice_clauses:
-            if (truth.get(f"doc:{doc.id}", doc.applies_when is None) is True and truth.get(clause.key) is True
+            if (document_applies(doc, truth) and truth.get(clause.key) is True
                     and (not clause.if_outcome or outcome in clause.if_outcome)):
                 notices.append(self._notice(clause.id, clause.notice or clause.text))
         for clause in grounds:
@@ -553,12 +558,12 @@ class Adjudicator:
             # As for a take-over below: only a clause of a document that applies names the party.
             rule = next((clause for doc, clause in self._responsibility_rules
                          if regional.id in clause.over and holds(clause, truth)
-                         and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True), None)
+                         and document_applies(doc, truth)), None)
             return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
         takeovers = sorted(
             (clause for doc, clause in self._responsibility_rules
              if document.id in clause.over and holds(clause, truth)
-             and truth.get(f"doc:{doc.id}", doc.applies_when is None) is True),
+             and document_applies(doc, truth)),
             key=lambda clause: clause_order(clause.id))
         if takeovers:
             return takeovers[0].party or document.responsible, takeovers[0].id
