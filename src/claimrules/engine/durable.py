@@ -746,6 +746,8 @@ class RuleNetwork:
         self._handles = tuple(handles)
         del self._rules[handle]
         del self._group[handle]
+        del self._fields[handle]
+        del self._keys[handle]
         self._live.remove(handle)
         problem = _release_ruleset(handle)
         if problem is not None:
