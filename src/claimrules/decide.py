@@ -353,6 +353,13 @@ class Adjudicator:
         self._reasons = Reasons(program)
         # The claim fact naming the service asked for (read from the flattened values, as role_value would give it).
         self._requested_path = self.policy.vocabulary.roles.get("requested_service")
+        #: Per document, the rule key of each earlier version's guard and that version.
+        self._version_guards = tuple(
+            (document, tuple((f"version:{document.id}:{earlier.version}", earlier.version) for earlier in document.earlier_versions))
+            for document in self.policy.documents)
+        #: The versions of a claim whose version guards are all false or unknown (nearly every claim).
+        self._current_versions = tuple(f"{document.id} {document.version}" for document in self.policy.documents)
+        self._version_keys = tuple(key for _, guards in self._version_guards for key, _ in guards)
         # Per combination of documents ruled out (at most 2 ** documents): the rules a trace shows.
         self._explained: dict[tuple[bool, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
         # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
@@ -440,13 +447,16 @@ class Adjudicator:
                           and (resolution.under_addendum is not None or not answer.document.regional
                                or self.resolver.key(answer)[:2] == self.resolver.key(winner)[:2])]
             supporting.sort(key=lambda answer: answer is not winner)
-            grounds = []
+            # Each clause once, first seen first (keyed by its unique key: comparing clauses field
+            # by field, as the dataclass's == does, cost more than the rest of this assembly).
+            by_key: dict[str, Clause] = {}
             for answer in supporting:
-                shaping = [answer.remedy_clause] if answer.remedy_clause is not None else []
-                shaping += [clause for _, _, clause in answer.amounts]
-                for clause in [*answer.grounds, *shaping]:
-                    if clause not in grounds:
-                        grounds.append(clause)
+                for clause in answer.grounds:
+                    by_key.setdefault(clause.key, clause)
+                if answer.remedy_clause is not None:
+                    by_key.setdefault(answer.remedy_clause.key, answer.remedy_clause)
+                for _, _, clause in answer.amounts:
+                    by_key.setdefault(clause.key, clause)
             deciding_clause = winner.grounds[0]
             requested = evaluation.context.values.get(self._requested_path) if self._requested_path else None
             if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
@@ -455,8 +465,7 @@ class Adjudicator:
                 # decides, unless a covering clause declares a higher priority.
                 candidates = [*winner.grounds, winner.remedy_clause]
                 deciding_clause = max(candidates, key=lambda clause: (clause.priority, -candidates.index(clause)))
-            grounds.remove(deciding_clause)
-            grounds.insert(0, deciding_clause)
+            grounds = [deciding_clause, *(clause for key, clause in by_key.items() if key != deciding_clause.key)]
         document = winner.document if winner is not None else policy.document(deciding_clause.document)
         responsible_id, responsible_clause = self._responsible(resolution, truth, document)
         party = policy.parties[responsible_id]
@@ -502,7 +511,8 @@ class Adjudicator:
             missing_facts=tuple(missing),
             escalation=self._escalation(responsible_id, decided_on, facts),
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
-            policy=self._policy_used(self._versions(truth)),
+            policy=self._policy_used(self._versions(truth) if any(truth.get(key) is True for key in self._version_keys)
+                                     else self._current_versions),
             claim_fingerprint=claim_fingerprint,
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
@@ -595,11 +605,11 @@ class Adjudicator:
     def _versions(self, truth: dict[str, bool | None]) -> tuple[str, ...]:
         """Each document with the version that governs this claim (an earlier one where its guard holds)."""
         used = []
-        for document in self.policy.documents:
+        for document, guards in self._version_guards:
             version = document.version
-            for earlier in document.earlier_versions:
-                if truth.get(f"version:{document.id}:{earlier.version}") is True:
-                    version = earlier.version
+            for key, earlier in guards:
+                if truth.get(key) is True:
+                    version = earlier
             used.append(f"{document.id} {version}")
         return tuple(used)
 

@@ -61,6 +61,8 @@ DOCUMENTS = "documents:"
 _DOCUMENT_GROUPS = frozenset({DOCUMENTS})
 #: Sets of documents that may apply whose fill functions are remembered (a few hundred bytes each).
 _MAX_DOCUMENT_SETS = 1024
+#: Sets of absent values whose traced rules are remembered (a few dozen per policy set in practice).
+_MAX_ABSENT_SETS = 4096
 
 #: Fields (claim facts and values computed per claim) one policy set may make durable_rules read.
 MAX_ENGINE_FIELDS = 2000
@@ -140,6 +142,7 @@ class Program:
             self._clause_rules.append((f"doc:{document.id}", own, tuple(rule.key for rule in own),
                                        tuple(rule.name for rule in own)))
         self._by_name = {rule.name: rule for rule in rules}
+        self._traced: dict[frozenset[str], tuple[tuple[Rule, ...], ...]] = {}
         self.engine_rules = engine_rules
         #: Each rule's group in ``network``: DOCUMENTS, or the id of the document of its clause.
         self.engine_groups = groups
@@ -205,14 +208,27 @@ class Program:
                 fired |= self._fired(fact, open_documents)
             absent = wanted.difference(fact)
         held = fired.__contains__
-        for document_key, rules, keys, names in self._clause_rules:
-            if absent and truth[document_key] is not False:
-                for rule in rules:
-                    truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
-                                       else checked(rule, rule.fn(ctx), fired))
-            else:  # every rule two-valued (or its document does not apply): what fired is the answer
-                truth.update(zip(keys, map(held, names)))
+        traced = self._traced_of(absent) if absent else None
+        for index, (document_key, _, keys, names) in enumerate(self._clause_rules):
+            # What fired is the answer of a two-valued rule (and of every rule of a document that
+            # does not apply); a rule reading an absent value is then settled by its traced closure.
+            truth.update(zip(keys, map(held, names)))
+            if traced is not None and traced[index] and truth[document_key] is not False:
+                for rule in traced[index]:
+                    truth[rule.key] = checked(rule, rule.fn(ctx), fired)
         return Evaluation(truth, ctx, fired)
+
+    def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
+        """Per document (as ``_clause_rules``), its clause rules that read one of ``absent``: the
+        same few sets of absent values recur over a book of claims, so each is worked out once."""
+        found = self._traced.get(absent)
+        if found is None:
+            found = tuple(tuple(rule for rule in rules if not absent.isdisjoint(rule.engine_fields))
+                          for _, rules, _, _ in self._clause_rules)
+            if len(self._traced) >= _MAX_ABSENT_SETS:
+                self._traced.clear()
+            self._traced[absent] = found
+        return found
 
     def open_documents(self, truth: Mapping[str, bool | None]) -> frozenset[str]:
         """The documents that may apply (their 'applies' rule not false): the default path asks
