@@ -119,3 +119,12 @@ def test_a_trusted_value_is_the_validated_value() -> None:
     assert pickle.loads(pickle.dumps(value)) == validated
     with pytest.raises(TypeError, match="has no field valu"):
         FactUsed.trusted(name="x", valu="typo")
+
+
+def test_a_record_read_whole_shows_its_money_as_money(policy: claimrules.CompiledPolicy) -> None:
+    """A condition reading a whole record (the plan) shows each of its given fields as the trace
+    shows a value: its money as an amount with its currency, never a dump of the Money model."""
+    decision = policy.adjudicate(policy.load_claim(ROOT / "examples" / "claims" / "soda-third-incident-on-12-month-boundary.json"))
+    # The claim file's plan: CARE-3Y+ADP bought 2024-03-08 for USD 299.00, USD 610.00 paid out so far.
+    assert decision.fact("plan") == "code=CARE-3Y+ADP, paid_to_date=USD 610.00, price=USD 299.00, purchased_on=2024-03-08"
+    assert all("Decimal(" not in fact.value and "{'" not in fact.value for fact in decision.facts)

@@ -638,6 +638,10 @@ def render_value(value: Any) -> str:
     if hasattr(value, "country") and hasattr(value, "subdivision"):  # a location: its ISO 3166 code
         place = value.subdivision or value.country
         return f"{place} (military address)" if getattr(value, "military_address", False) else place
-    if hasattr(value, "model_dump") and not isinstance(value, Money):
-        return ", ".join(f"{key}={render_value(item)}" for key, item in sorted(value.model_dump().items()) if item is not None)
+    if hasattr(type(value), "model_fields") and not isinstance(value, Money):
+        # A record: each given field as the trace shows it (its money as money, not as a dump of
+        # the model's fields), by name.
+        fields = value.__dict__
+        return ", ".join(f"{key}={render_value(fields[key])}" for key in sorted(type(value).model_fields)
+                         if fields.get(key) is not None)
     return str(value)
