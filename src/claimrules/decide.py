@@ -49,6 +49,7 @@ from claimrules.policy.model import EscalationStep as ReviewStep
 from claimrules.reasons import Reasons
 
 RANK = {"approve": 0, "needs_information": 1, "refer": 2, "deny": 3}
+_ABSENT = object()
 
 
 def document_applies(document: Document, truth: dict[str, bool | None]) -> bool:
@@ -656,23 +657,22 @@ class Adjudicator:
         ctx = evaluation.context
         read = self._explained_rules(evaluation.truth)[1]
         definitions = self.program.conditions.definitions
+        values, memo = ctx.values, ctx.memo
         rendered = self._rendered
         if len(rendered) > 100_000:
             rendered.clear()
+        known = rendered.get
         used = []
         for name in read:
-            if name in ctx.values:
-                value = ctx.values[name]
-            elif name in definitions:
-                value = ctx.memo[name] if name in ctx.memo else definitions[name](ctx)
-            else:
-                value = ctx.values.get(name)
-            hashable = not isinstance(value, tuple)  # lists of records are rendered afresh each time
-            fact = rendered.get((name, value)) if hashable else None
+            value = values.get(name, _ABSENT)
+            if value is _ABSENT:
+                value = (memo[name] if name in memo else definitions[name](ctx)) if name in definitions else None
+            if isinstance(value, tuple):  # a list: rendered afresh each time (its records may not hash)
+                used.append(FactUsed.trusted(name=name, value=render_value(value)))
+                continue
+            fact = known((name, value))
             if fact is None:
-                fact = FactUsed.trusted(name=name, value=render_value(value))
-                if hashable:
-                    rendered[(name, value)] = fact
+                fact = rendered[(name, value)] = FactUsed.trusted(name=name, value=render_value(value))
             used.append(fact)
         return tuple(used)
 
