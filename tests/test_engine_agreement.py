@@ -290,3 +290,22 @@ def test_a_decision_does_not_depend_on_the_claims_decided_before_it() -> None:
         second = {path.name: backward.adjudicate(backward.load_claim(path)).model_dump_json() for path in reversed(examples)}
     assert [name for name in first if first[name] != second[name]] == []
     assert len({json for json in first.values()}) == len(examples)  # distinct claims, distinct decisions
+
+
+def test_the_rules_left_open_by_absent_values_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which clause rules a set of absent values leaves open is worked out once per set and kept
+    within a bound: with a bound far below what the examples need, every example is decided as a
+    fresh policy set decides it, and the remembered sets never hold more than the bound."""
+    from claimrules.engine import program as program_module
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples" / "claims").glob("*.json"))
+    with claimrules.load_policy(NORTHWIND) as roomy:
+        expected = [roomy.adjudicate(roomy.load_claim(path)).model_dump_json() for path in examples]
+        assert len(roomy.program._traced) > 3  # the examples leave different sets of values absent
+    monkeypatch.setattr(program_module, "_MAX_ABSENT_MEMBERS", 40)
+    with claimrules.load_policy(NORTHWIND) as tight:
+        seen = []
+        for path in examples:
+            seen.append(tight.adjudicate(tight.load_claim(path)).model_dump_json())
+            assert tight.program._traced_members <= 40 or len(tight.program._traced) == 1
+    assert seen == expected

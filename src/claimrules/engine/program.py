@@ -61,8 +61,10 @@ DOCUMENTS = "documents:"
 _DOCUMENT_GROUPS = frozenset({DOCUMENTS})
 #: Sets of documents that may apply whose fill functions are remembered (a few hundred bytes each).
 _MAX_DOCUMENT_SETS = 1024
-#: Sets of absent values whose traced rules are remembered (a few dozen per policy set in practice).
-_MAX_ABSENT_SETS = 4096
+#: Sets of absent values whose traced rules are remembered (a few dozen per policy set in
+#: practice), bounded by the names and rules they hold together (about 8 bytes each in a tuple,
+#: 30 in a set's table: a few MB at most, whatever the number of fields).
+_MAX_ABSENT_MEMBERS = 100_000
 
 #: Fields (claim facts and values computed per claim) one policy set may make durable_rules read.
 MAX_ENGINE_FIELDS = 2000
@@ -143,6 +145,7 @@ class Program:
                                        tuple(rule.name for rule in own)))
         self._by_name = {rule.name: rule for rule in rules}
         self._traced: dict[frozenset[str], tuple[tuple[Rule, ...], ...]] = {}
+        self._traced_members = 0
         self.engine_rules = engine_rules
         #: Each rule's group in ``network``: DOCUMENTS, or the id of the document of its clause.
         self.engine_groups = groups
@@ -225,9 +228,12 @@ class Program:
         if found is None:
             found = tuple(tuple(rule for rule in rules if not absent.isdisjoint(rule.engine_fields))
                           for _, rules, _, _ in self._clause_rules)
-            if len(self._traced) >= _MAX_ABSENT_SETS:
+            members = len(absent) + sum(map(len, found))
+            if self._traced_members + members > _MAX_ABSENT_MEMBERS:
                 self._traced.clear()
+                self._traced_members = 0
             self._traced[absent] = found
+            self._traced_members += members
         return found
 
     def open_documents(self, truth: Mapping[str, bool | None]) -> frozenset[str]:
