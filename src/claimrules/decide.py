@@ -512,8 +512,7 @@ class Adjudicator:
             missing_facts=tuple(missing),
             escalation=self._escalation(responsible_id, decided_on, facts),
             documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
-            policy=self._policy_used(self._versions(truth) if any(truth.get(key) is True for key in self._version_keys)
-                                     else self._current_versions),
+            policy=self._policy_used(self._versions(truth)),
             claim_fingerprint=claim_fingerprint,
             exceptions=self._exception_outcomes(truth, evaluation.context),
         )
@@ -605,6 +604,8 @@ class Adjudicator:
 
     def _versions(self, truth: dict[str, bool | None]) -> tuple[str, ...]:
         """Each document with the version that governs this claim (an earlier one where its guard holds)."""
+        if not any(truth.get(key) is True for key in self._version_keys):
+            return self._current_versions
         used = []
         for document, guards in self._version_guards:
             version = document.version
