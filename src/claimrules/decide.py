@@ -366,6 +366,11 @@ class Adjudicator:
         # 'Responsible' clauses in policy order (documents, then clauses), and each document's own.
         self._responsibility_rules = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                            if clause.effect == Effect.RESPONSIBLE)
+        # Per document, the 'responsible' clauses taking it over: in policy order, and by section number.
+        self._over = {doc.id: tuple((other, clause) for other, clause in self._responsibility_rules if doc.id in clause.over)
+                      for doc in self.policy.documents}
+        self._takeovers = {doc_id: tuple(sorted(rules, key=lambda rule: clause_order(rule[1].id)))
+                           for doc_id, rules in self._over.items()}
         self._own_responsibility: dict[str, str | None] = {}
         for doc in self.policy.documents:
             own = next((clause for clause in _sorted(list(doc.clauses)) if clause.effect == Effect.RESPONSIBLE
@@ -566,17 +571,14 @@ class Adjudicator:
         if resolution.under_addendum is not None:
             regional = resolution.under_addendum.document
             # As for a take-over below: only a clause of a document that applies names the party.
-            rule = next((clause for doc, clause in self._responsibility_rules
-                         if regional.id in clause.over and holds(clause, truth)
-                         and document_applies(doc, truth)), None)
+            rule = next((clause for doc, clause in self._over[regional.id]
+                         if holds(clause, truth) and document_applies(doc, truth)), None)
             return (rule.party or regional.responsible, rule.id) if rule else (regional.responsible, None)
-        takeovers = sorted(
-            (clause for doc, clause in self._responsibility_rules
-             if document.id in clause.over and holds(clause, truth)
-             and document_applies(doc, truth)),
-            key=lambda clause: clause_order(clause.id))
-        if takeovers:
-            return takeovers[0].party or document.responsible, takeovers[0].id
+        # The first by section number of the clauses taking the document over that hold.
+        takeover = next((clause for doc, clause in self._takeovers[document.id]
+                         if holds(clause, truth) and document_applies(doc, truth)), None)
+        if takeover is not None:
+            return takeover.party or document.responsible, takeover.id
         return document.responsible, self._own_responsibility[document.id]
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
