@@ -5,7 +5,7 @@ import re
 from decimal import Decimal, getcontext, localcontext
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
@@ -386,3 +386,24 @@ def test_json_round_trip_property(a: Decimal) -> None:
     m = Money(amount=a, currency="USD")
     assert Money.model_validate_json(m.model_dump_json()) == m
     assert Money.parse(f"USD {format(a, 'f')}") == m
+
+
+@given(st.one_of(st.integers(-999, 999).map(Decimal),
+                 st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=-10**9, max_value=10**9)),
+       st.integers(-6, 2), st.sampled_from(["USD", "JPY", "KWD", "CLF", "XAU", "EUR"]))
+@example(Decimal(49), 0, "USD")  # as many characters as decimals: "49" is not "49.00"
+@example(Decimal(-3), 0, "EUR")
+@example(Decimal(0), -2, "USD")  # "-0.00"
+@example(Decimal(100), -1, "JPY")
+def test_the_written_amount_is_the_canonical_amount_whatever_its_exponent(
+        amount: Decimal, exponent: int, currency: str) -> None:
+    # The shortcut for an amount already written with the currency's decimals gives what
+    # canonical_amount gives, for every exponent: 49, 49.0, 49.00, 49.000, 4.9E+1, -0.00...
+    from claimrules.money import _amount_text, canonical_amount
+
+    if not currency.startswith("X"):
+        minor_unit(currency)  # known to the shortcut from here on
+    written = amount.quantize(Decimal(1).scaleb(exponent)) if abs(amount) < 10**20 else amount
+    if not amount:
+        written = -written
+    assert _amount_text(written, currency) == format(canonical_amount(written, currency), "f")

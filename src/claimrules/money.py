@@ -155,6 +155,18 @@ def canonical_amount(amount: Decimal, currency: str) -> Decimal:
         return amount.normalize(Context(prec=_PRECISION + 4))
 
 
+def _amount_text(amount: Decimal, currency: str) -> str:
+    """``canonical_amount`` as text; an amount already written with the currency's decimals (nearly
+    every one: a claim's and the policy's) as it is, without taking the number apart."""
+    text = format(amount, "f")
+    places = _UNITS.get(currency)  # known once any amount in the currency was read or written
+    if places is not None and amount:  # not zero: a zero is written without its sign
+        dot = text.find(".")
+        if (0 <= dot == len(text) - places - 1) if places else dot < 0:
+            return text
+    return format(canonical_amount(amount, currency), "f")
+
+
 def _split_text(text: str) -> tuple[str, str]:
     """Split "USD 49.50" into its currency and amount parts."""
     match = _MONEY_TEXT_RE.fullmatch(text.strip())
@@ -197,7 +209,7 @@ class Money(BaseModel):
     @field_serializer("amount", when_used="json")
     def _amount_as_text(self, amount: Decimal) -> str:
         """Exact text with the currency's decimals, so USD 49, USD 49.00 and USD 49.000 read alike."""
-        return format(canonical_amount(amount, self.currency), "f")
+        return _amount_text(amount, self.currency)
 
     @classmethod
     def parse(cls, text: str) -> Money:
@@ -287,7 +299,7 @@ class Money(BaseModel):
 
     def __str__(self) -> str:
         """ "USD 49.00": at least the minor unit's decimals, never rounded."""
-        return f"{self.currency} {format(canonical_amount(self.amount, self.currency), 'f')}"
+        return f"{self.currency} {_amount_text(self.amount, self.currency)}"
 
 
 def _arith(operation: Any, left: Decimal, right: Decimal) -> Decimal:
