@@ -19,6 +19,7 @@ from support import claims_mix
 
 from claimrules.decide import Adjudicator
 from claimrules.engine import durable
+from claimrules.engine.evaluate import Context
 from claimrules.engine.program import DOCUMENTS, Program
 from claimrules.facts import fact_values, load_claim, parse_claim
 from claimrules.policy import loader
@@ -79,6 +80,31 @@ def test_values_encoded_once_give_the_bytes_of_encoding_each_ruleset_s_fields(fa
     assert "{" + joined + "}" == durable._encode({field: fact[field] for field in fields})
 
 
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values, max_size=12))
+def test_a_value_encoded_alone_gives_the_bytes_of_encoding_the_fact(fact: dict[str, Any]) -> None:
+    assert {field: durable.encode_value(value) for field, value in fact.items()} == durable._encode_values(fact)
+
+
+def test_the_fill_functions_write_the_json_durable_rules_is_sent_for_their_values() -> None:
+    # The generated code writes each value and its JSON side by side; the JSON must be what
+    # encoding the finished fact gives, for every kind of value (text, yes/no, whole numbers,
+    # dates as day numbers, money and numbers as floats).
+    program = Program(loader.load_policy(POLICY))
+    try:
+        kinds: set[type] = set()
+        for claim in claims_mix(300, seed=99):
+            ctx = Context(fact_values(parse_claim(claim, program.policy)))
+            fact: dict[str, Any] = {"one": 1}
+            encoded = {"one": "1"}
+            for _, fill in program._fills:
+                fill(ctx, fact, encoded)
+            assert encoded == durable._encode_values(fact), json.dumps(claim)
+            kinds |= {type(value) for value in fact.values()}
+        assert {str, bool, int, float} <= kinds
+    finally:
+        program.close()
+
+
 def test_generated_source_holds_no_policy_text_only_field_names() -> None:
     import ast as python_ast
 
@@ -87,7 +113,9 @@ def test_generated_source_holds_no_policy_text_only_field_names() -> None:
         tree = python_ast.parse(program.generated_source)
         strings = {node.value for node in python_ast.walk(tree)
                    if isinstance(node, python_ast.Constant) and isinstance(node.value, str)}
-        allowed = {"one", *program.durable.fields, *(p.path for p in program.durable.fields.values() if p.path)}
+        # Field names, and the JSON the fill functions write for 1, true and false.
+        allowed = {"one", "1", "true", "false", *program.durable.fields,
+                   *(p.path for p in program.durable.fields.values() if p.path)}
         assert strings <= allowed
         assert not any(isinstance(node, (python_ast.Import, python_ast.ImportFrom)) for node in python_ast.walk(tree))
     finally:

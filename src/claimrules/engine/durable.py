@@ -94,7 +94,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as _dre  # type: ignore[import-not-found]
@@ -167,10 +167,23 @@ _NativeError = _dre.error
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
 _encode_str = json.encoder.encode_basestring_ascii  # what _encode does with a str (ensure_ascii)
+encode_str: Callable[[str], str] = _encode_str
+
+
+def encode_value(value: Any) -> str:
+    """A value of a fact as ``_encode`` writes it."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return _encode(value)
 
 
 def _encode_values(fact: Mapping[str, Any]) -> dict[str, str]:
-    """Each value of a fact as _encode writes it, computed once for all rulesets."""
+    """Each value of a fact as _encode writes it (``encode_value``), computed once for all rulesets."""
     encoded: dict[str, str] = {}
     for field, value in fact.items():
         kind = type(value)
@@ -660,9 +673,14 @@ class RuleNetwork:
 
     # -- evaluation --
 
-    def fired(self, fact: Mapping[str, Any], groups: Collection[str] | None = None) -> frozenset[str]:
+    def fired(self, fact: Mapping[str, Any], groups: Collection[str] | None = None,
+              encoded: Mapping[str, str] | None = None) -> frozenset[str]:
         """Names of the rules whose condition holds for ``fact``; with ``groups``, of the rules of
         those groups only (the rulesets of other groups are not asked).
+
+        ``encoded``: the JSON of each value of ``fact`` as ``encode_value`` writes it, when the
+        caller has it already (claimrules' generated fill functions write both); else it is
+        computed here.
 
         ``fact`` maps field names to str/int/float/bool values (at most
         :data:`MAX_FACT_FIELDS`, none in :data:`RESERVED_FIELDS`).  The fact is
@@ -687,7 +705,8 @@ class RuleNetwork:
             head = _FACT_HEAD
             # Each value is encoded once; each ruleset is sent only the fields its rules read (less
             # JSON for the engine to parse), in the same bytes as encoding that sub-object.
-            encoded = _encode_values(fact)
+            if encoded is None:
+                encoded = _encode_values(fact)
             for handle in self._handles:
                 if groups is not None and self._group[handle] not in groups:
                     continue

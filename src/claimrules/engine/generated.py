@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
+from claimrules.engine.durable import encode_str, encode_value
 from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context, _is_atom, _truth
 from claimrules.errors import EvaluationError
 from claimrules.policy import expr as ast
@@ -36,11 +37,13 @@ def _unknown(value: Any) -> bool:
     raise EvaluationError(f"a condition gave {value!r}, not true or false")
 
 
-def _put(fact: dict[str, Any], name: str, value: Any) -> None:
-    """A value that is not str, int, bool or date, as durable_rules compares it (left out if it cannot)."""
+def _put(fact: dict[str, Any], encoded: dict[str, str], name: str, value: Any) -> None:
+    """A value that is not str, int, bool or date, as durable_rules compares it (left out if it
+    cannot), and its JSON."""
     converted = to_engine(value)
     if converted is not None:
         fact[name] = converted
+        encoded[name] = encode_value(converted)
 
 
 def _negate(value: Any, node: ast.Expr) -> Any:
@@ -54,7 +57,7 @@ class RuleCode:
         self.conditions = conditions
         self.namespace: dict[str, Any] = {"_negate": _negate,
                                           "_date": date, "_put": _put,
-                                          "_unknown": _unknown}
+                                          "_unknown": _unknown, "_str": encode_str, "_int": int.__repr__}
         self.lines: list[str] = []
         self.helpers: list[str] = []  # the functions of and/or (RuleCode._junction)
         self.junctions = 0
@@ -179,8 +182,10 @@ class RuleCode:
     def projection(self, fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr] | None = None,
                    parts: Sequence[Sequence[str]] = ()) -> None:
         """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code,
-        filled by ``fill_<i>(ctx, fact)`` for each of ``parts`` (disjoint), then for the other fields:
-        each adds its own fields only, so a caller may fill only the parts it needs.
+        filled by ``fill_<i>(ctx, fact, encoded)`` for each of ``parts`` (disjoint), then for the
+        other fields: each adds its own fields only, so a caller may fill only the parts it needs,
+        and writes each value's JSON in ``encoded`` as ``durable.encode_value`` does (what
+        ``RuleNetwork.fired`` sends durable_rules, written where the value's type is known).
 
         ``tests``: the computed true/false values (by field name) whose closure is the traced
         ``compile(node, record=True)``; they are written out as the rule conditions are. The fields
@@ -191,38 +196,43 @@ class RuleCode:
         rest = [name for name in fields if name not in placed]
         for number, part in enumerate([*parts, rest]):
             self._fill(str(number), sorted(part, key=order.__getitem__), fields, tests)
-        self.lines += ["def project(ctx):", "    fact = {'one': 1}"]
-        self.lines += [f"    fill_{number}(ctx, fact)" for number in range(len(parts) + 1)]
+        self.lines += ["def project(ctx):", "    fact = {'one': 1}", "    encoded = {'one': '1'}"]
+        self.lines += [f"    fill_{number}(ctx, fact, encoded)" for number in range(len(parts) + 1)]
         self.lines += ["    return fact", ""]
 
     def _fill(self, suffix: str, names: list[str], fields: Mapping[str, Projection], tests: Mapping[str, ast.Expr]) -> None:
         chunks = [names[start:start + self.CHUNK] for start in range(0, len(names), self.CHUNK)]
         for number, chunk in enumerate(chunks):
-            self.lines += [f"def fill_{suffix}_{number}(ctx, fact):", "    A = ctx.atoms", "    V = ctx.values"]
+            self.lines += [f"def fill_{suffix}_{number}(ctx, fact, E):", "    A = ctx.atoms", "    V = ctx.values"]
             for name in chunk:
                 self._project_field(name, fields[name], tests.get(name))
             self.lines += ["    return fact", ""]
-        self.lines += [f"def fill_{suffix}(ctx, fact):"]
-        self.lines += [f"    fill_{suffix}_{number}(ctx, fact)" for number in range(len(chunks))] or ["    pass"]
+        self.lines += [f"def fill_{suffix}(ctx, fact, E):"]
+        self.lines += [f"    fill_{suffix}_{number}(ctx, fact, E)" for number in range(len(chunks))] or ["    pass"]
         self.lines += [""]
 
     def _project_field(self, name: str, projection: Projection, test: ast.Expr | None) -> None:
-        # As fact_for: str, int and bool as they are, dates as day ordinals, the rest via to_engine.
+        # As fact_for: str, int and bool as they are, dates as day ordinals, the rest via to_engine;
+        # the JSON as encode_value writes it (str escaped, int by repr, bool as true/false).
+        field = repr(name)
         if projection.path is not None:
             self.lines.append(f"    v = V.get({projection.path!r})")
         elif test is not None:
             self.lines += [f"    v = {self._expr(test, None)}",
-                           f"    if v is True or v is False: fact[{name!r}] = v",
-                           f"    elif v is not None: _put(fact, {name!r}, v)"]
+                           f"    if v is True: fact[{field}] = True; E[{field}] = 'true'",
+                           f"    elif v is False: fact[{field}] = False; E[{field}] = 'false'",
+                           f"    elif v is not None: _put(fact, E, {field}, v)"]
             return
         else:
             self.lines.append(f"    v = {self._bind(projection.compute, 'p')}(ctx)")
         self.lines += [
             "    if v is not None:",
             "        k = type(v)",
-            f"        if k is str or k is int or k is bool: fact[{name!r}] = v",
-            f"        elif k is _date: fact[{name!r}] = v.toordinal()",
-            f"        else: _put(fact, {name!r}, v)",
+            f"        if k is bool: fact[{field}] = v; E[{field}] = 'true' if v else 'false'",
+            f"        elif k is str: fact[{field}] = v; E[{field}] = _str(v)",
+            f"        elif k is int: fact[{field}] = v; E[{field}] = _int(v)",
+            f"        elif k is _date: fact[{field}] = v = v.toordinal(); E[{field}] = _int(v)",
+            f"        else: _put(fact, E, {field}, v)",
         ]
 
     def build(self) -> tuple[str, dict[str, Any]]:
@@ -243,8 +253,9 @@ def define(source: str, label: str, namespace: Mapping[str, Any] | None = None) 
     return names
 
 
-#: Adds some of the fields of the fact durable_rules sees to ``fact`` (``fill_<i>(ctx, fact)``).
-Fill = Callable[[Context, dict[str, Any]], Any]
+#: Adds some of the fields of the fact durable_rules sees to ``fact``, and their JSON to the
+#: third argument (``fill_<i>(ctx, fact, encoded)``).
+Fill = Callable[[Context, dict[str, Any], dict[str, str]], Any]
 
 
 def generate(conditions: ConditionCompiler, rules: Sequence[tuple[int, ast.Expr | None]],

@@ -193,9 +193,10 @@ class Program:
             # First the rules that say which documents apply, then the clause rules of each document
             # that may apply: a document that does not apply has no clause that holds.
             fact = {"one": 1}
+            encoded = {"one": "1"}  # each value's JSON, written by the fill functions
             if self._fill_documents is not None:
-                self._fill_documents(ctx, fact)
-            fired = self._fired(fact, _DOCUMENT_GROUPS)
+                self._fill_documents(ctx, fact, encoded)
+            fired = self._fired(fact, _DOCUMENT_GROUPS, encoded)
             absent = self._all_fields.difference(fact)
         truth: dict[str, bool | None] = {}
         checked = self._checked
@@ -206,9 +207,9 @@ class Program:
             open_documents = self.open_documents(truth)
             fills, wanted = self._fills_of(open_documents)
             for fill in fills:
-                fill(ctx, fact)
+                fill(ctx, fact, encoded)
             if open_documents:
-                fired |= self._fired(fact, open_documents)
+                fired |= self._fired(fact, open_documents, encoded)
             absent = wanted.difference(fact)
         held = fired.__contains__
         traced = self._traced_of(absent) if absent else None
@@ -242,9 +243,10 @@ class Program:
         return frozenset(rule.document.id for rule in self.document_rules
                          if rule.branch == "applies" and truth[rule.key] is not False)
 
-    def _fired(self, fact: dict[str, Any], groups: frozenset[str] | None) -> frozenset[str]:
+    def _fired(self, fact: dict[str, Any], groups: frozenset[str] | None,
+               encoded: dict[str, str] | None = None) -> frozenset[str]:
         try:
-            return self.network.fired(fact, groups)
+            return self.network.fired(fact, groups, encoded)
         except (EngineError, ValueError) as problem:
             raise EvaluationError(f"durable_rules failed on this claim: {problem}",
                                   help="this is a bug in claimrules; please report it with the claim") from None
