@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -327,3 +328,33 @@ def test_version_choices_and_completion() -> None:
     assert "html|md|txt" in run("letter", "--help").stdout
     assert "--install-completion" in run("--help").stdout
     assert run("check", str(LATE_REFURB), "--format", "pdf").returncode == 2
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_help_text_shows_its_words_in_square_brackets() -> None:
+    # The help is rendered with rich markup, which takes '[service]' for a style and drops it: the
+    # serve command's help read "needs the  extra". Every bracketed word a command's or option's
+    # help is written with must show in its --help (written as '\[word]' in the source).
+    import typer.main
+    from typer.testing import CliRunner
+
+    from claimrules.cli import app
+
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    checked = 0
+    for path, command in _commands(root):
+        sources = [command.help or "", *(getattr(param, "help", None) or "" for param in command.params)]
+        wanted = {f"[{word}]" for text in sources for word in re.findall(r"\\?\[([A-Za-z_][\w-]*)\]", text)}
+        if not wanted:
+            continue
+        shown = runner.invoke(app, [*path, "--help"], terminal_width=200).output
+        for word in sorted(wanted):
+            assert word in shown, f"'claimrules {' '.join(path)} --help' lost {word}"
+            checked += 1
+    assert checked >= 1

@@ -211,7 +211,7 @@ def register(app: typer.Typer) -> None:
             "--api-key-env", help="Name of an environment variable holding the API key the write endpoints need.")] = None,
         max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="Largest request body accepted.")] = 1_000_000,
     ) -> None:
-        """Serve decide, explain, letter, grant, history and schema over HTTP (needs the [service] extra)."""
+        r"""Serve decide, explain, letter, grant, history and schema over HTTP (needs the \[service] extra)."""
         try:
             import uvicorn
         except ImportError:
