@@ -358,3 +358,21 @@ def test_every_help_text_shows_its_words_in_square_brackets() -> None:
             assert word in shown, f"'claimrules {' '.join(path)} --help' lost {word}"
             checked += 1
     assert checked >= 1
+
+
+def test_no_help_text_breaks_a_sentence_where_its_source_wrapped() -> None:
+    # Rich markup keeps a single newline of a docstring: explain's summary read "the result at" /
+    # "each node" on two lines of 'claimrules --help'. Paragraphs are one line each in the source
+    # (a trailing backslash), and the main help is the callback's docstring, with where the policy
+    # set comes from (a help= on the Typer app had hidden it).
+    import typer.main
+
+    from claimrules.cli import app
+
+    root = typer.main.get_command(app)
+    for path, command in _commands(root):
+        texts = [command.help or "", *(getattr(param, "help", None) or "" for param in command.params)]
+        for text in texts:
+            for paragraph in re.split(r"\n\s*\n", text):
+                assert "\n" not in paragraph.strip(), f"claimrules {' '.join(path)}: {paragraph!r}"
+    assert "CLAIMRULES_POLICY" in (root.help or "")

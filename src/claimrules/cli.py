@@ -43,8 +43,8 @@ EXIT_BAD_CLAIM = 3
 EXIT_BAD_POLICY = 4
 EXIT_INTERNAL = 5
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Adjudicate warranty, protection-plan and return claims against declarative policies.")
+# The help is the docstring of the callback below (a help= here would replace it).
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
 class DecisionFormat(StrEnum):
@@ -76,8 +76,8 @@ def _global(
 ) -> None:
     """Adjudicate warranty, protection-plan and return claims against declarative policies.
 
-    The policy set comes from --policy, else $CLAIMRULES_POLICY, else `policy = "DIR"` in the nearest
-    claimrules.toml or in ~/.config/claimrules/config.toml.
+    The policy set comes from --policy, else $CLAIMRULES_POLICY, else `policy = "DIR"` in the nearest \
+claimrules.toml or in ~/.config/claimrules/config.toml.
     """
 
 
@@ -225,8 +225,8 @@ def explain(
     format: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format (json: the same tree).")] = DecisionFormat.text,
     on: OnOption = None,
 ) -> None:
-    """Decide claims and show why as trees: every condition, the value at each leaf, the result at
-    each node, the tests that decided; and what would have had to hold instead."""
+    """Decide claims and show why as trees: every condition, the value at each leaf, the result at \
+each node, the tests that decided; and what would have had to hold instead."""
     _decide_all(claims, policy, format, on, trace=True)
 
 
