@@ -183,19 +183,9 @@ def encode_value(value: Any) -> str:
 
 
 def _encode_values(fact: Mapping[str, Any]) -> dict[str, str]:
-    """Each value of a fact as _encode writes it (``encode_value``), computed once for all rulesets."""
-    encoded: dict[str, str] = {}
-    for field, value in fact.items():
-        kind = type(value)
-        if kind is str:
-            encoded[field] = _encode_str(value)
-        elif kind is bool:
-            encoded[field] = "true" if value else "false"
-        elif kind is int:
-            encoded[field] = int.__repr__(value)
-        else:
-            encoded[field] = _encode(value)
-    return encoded
+    """Each value of a fact as _encode writes it, computed once for all rulesets (a caller without
+    the JSON the generated fill functions write: the reference path, tests)."""
+    return {field: encode_value(value) for field, value in fact.items()}
 
 #: One lock for the whole process, held for every call into the C engine.
 #:
