@@ -363,3 +363,24 @@ def test_northwind_site(tmp_path: Path) -> None:
     assert broken_links(tmp_path) == []
     assert all(example.problem is None for example in report.examples)
     assert "disclosure" in read(tmp_path / "lw.html").ids
+
+
+def test_glossary_terms_are_written_as_the_terms_write_their_words(tmp_path: Path) -> None:
+    # A definition with no defining clause is named in the glossary from its identifier: its words
+    # keep the capitals the contract gives them (CP 4.2's zones, CP 6.1's "the 50 states and DC ...
+    # and Canada", the store-returns section prefix RT), not 'Us and canada' or 'Fee zone uk'.
+    build_site(ROOT / "policies" / "northwind", tmp_path / "site", ROOT / "examples" / "claims")
+    terms = re.findall(r'<a id="term-[^"]*"></a>\*\*([^*]+)\*\*', (tmp_path / "site" / "glossary.md").read_text(encoding="utf-8"))
+    for expected in ("US and Canada", "EEA countries", "Fee zone UK", "Fee zone EEA", "Fee zone Australia",
+                     "Fee zone Canada", "RT window end", "Accidental causes", "Warranty period end"):
+        assert expected in terms, (expected, terms)
+
+
+def test_words_capitalised_only_where_a_sentence_starts_stay_plain() -> None:
+    from claimrules.render.site import _term, written_words
+
+    written = written_words(["Categories listed here. The UK and the EEA; returns in Canada.", "uk note: eea"])
+    assert _term("fifteen_percent_categories", written) == "Fifteen percent categories"
+    assert _term("fee_zone_uk", written) == "Fee zone UK"  # capitals at least as often as lowercase
+    assert _term("us_and_canada", written) == "Us and Canada"  # 'us' is never written 'US' here
+    assert _term("returns", written) == "Returns"

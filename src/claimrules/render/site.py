@@ -249,6 +249,10 @@ class _Reader:
         self.base = base
         self.defined_by = {clause.id: clause for document in policy.documents for clause in document.clauses
                            if clause.effect == Effect.DEFINES and clause.version is None}
+        self._written_words = written_words(
+            [document.title for document in policy.documents]
+            + [part for document in policy.documents for clause in document.clauses for part in (clause.title, clause.text) if part]
+            + [definition.description for definition in policy.definitions.values() if definition.description])
 
     def cite(self, clause: Clause) -> Cited:
         try:
@@ -377,13 +381,48 @@ class _Reader:
                 values = "ISO 3166 codes: " + ", ".join(sorted(definition.codes))
             elif definition.constants is not None:
                 values = "One of: " + ", ".join(sorted(str(value).replace("_", " ") for value in definition.constants))
-            term = definition.name.replace("_", " ").capitalize()
+            term = _term(definition.name, self._written_words)
             entries.append(GlossaryEntry(
                 anchor="term-" + clause_anchor(definition.name), term=term, text=definition.description,
                 names=(definition.name,), cited=self.cite_id(definition.clause) if definition.clause else None,
                 values=values))
         entries.sort(key=lambda entry: entry.term.lower())
         return entries
+
+
+def written_words(texts: Sequence[str]) -> dict[str, str]:
+    """How a policy's own texts write the words that are not plain lowercase words, by their
+    lowercase form: an acronym ('EEA', 'UK', 'RT') written in capitals at least as often as in
+    lowercase, and a proper noun ('Canada') capitalised in mid-sentence and never in lowercase.
+    A word capitalised only where a sentence or title starts is a plain word."""
+    capitals: dict[str, dict[str, int]] = {}
+    lowercase: dict[str, int] = {}
+    for text in texts:
+        for match in re.finditer(r"[A-Za-z]+", text):
+            word, key = match.group(), match.group().lower()
+            if word == key:
+                lowercase[key] = lowercase.get(key, 0) + 1
+                continue
+            before = text[:match.start()].rstrip()
+            acronym = word.isupper() and len(word) > 1
+            if acronym or (before and before[-1] not in ".:;!?()\"'-\u2013\u2014"):
+                forms = capitals.setdefault(key, {})
+                forms[word] = forms.get(word, 0) + 1
+    written: dict[str, str] = {}
+    for key, forms in sorted(capitals.items()):
+        word = max(sorted(forms), key=forms.__getitem__)  # the most frequent form; ties by text order
+        count = forms[word]
+        if (word.isupper() and len(word) > 1 and count >= lowercase.get(key, 0)) or key not in lowercase:
+            written[key] = word
+    return written
+
+
+def _term(name: str, written: dict[str, str]) -> str:
+    """A definition's name as a glossary term, its words as the policy writes them:
+    'us_and_canada' -> 'US and Canada', 'fee_zone_uk' -> 'Fee zone UK' (not 'Us and canada')."""
+    words = [written.get(word.lower(), word) for word in name.split("_") if word]
+    term = " ".join(words)
+    return term[:1].upper() + term[1:]
 
 
 def _lower_first(text: str) -> str:
