@@ -377,7 +377,8 @@ def test_glossary_terms_are_written_as_the_terms_write_their_words(tmp_path: Pat
 
 
 def test_words_capitalised_only_where_a_sentence_starts_stay_plain() -> None:
-    from claimrules.render.site import _term, written_words
+    from claimrules.render.site import _term
+    from claimrules.words import written_words
 
     written = written_words(["Categories listed here. The UK and the EEA; returns in Canada.", "uk note: eea"])
     assert _term("fifteen_percent_categories", written) == "Fifteen percent categories"

@@ -376,3 +376,12 @@ def test_no_help_text_breaks_a_sentence_where_its_source_wrapped() -> None:
             for paragraph in re.split(r"\n\s*\n", text):
                 assert "\n" not in paragraph.strip(), f"claimrules {' '.join(path)}: {paragraph!r}"
     assert "CLAIMRULES_POLICY" in (root.help or "")
+
+
+def test_a_definition_named_in_a_reason_keeps_the_capitals_of_its_clause() -> None:
+    # LW 5.3's reason names the 'us_territories' set (LW 1.5, which writes US-PR, US-GU...): the
+    # customer reads "the US territories", not "the us territories".
+    policy = claimrules.load_policy(ROOT / "policies" / "northwind")
+    decision = policy.adjudicate(policy.load_claim(ROOT / "examples" / "claims" / "lw-puerto-rico-depot.json"))
+    words = " ".join(reason.text for reason in decision.reasons)
+    assert "is in the US territories" in words and "us territories" not in words

@@ -25,7 +25,17 @@ from claimrules.errors import EvaluationError
 from claimrules.money import Money
 from claimrules.policy import expr as ast
 from claimrules.policy.model import REFUSING_EFFECTS, Clause, Definition, Effect, PolicySet
-from claimrules.words import fact_label, humanise, location_words, long_date, money_words, ordinal, value_words
+from claimrules.words import (
+    fact_label,
+    humanise,
+    location_words,
+    long_date,
+    money_words,
+    name_in_words,
+    ordinal,
+    value_words,
+    written_words,
+)
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 """A named value in a clause's ``reason:`` template: a fact path, a definition name, or a computed name."""
@@ -436,7 +446,8 @@ def definition_label(definition: Definition | None, name: str, defining_text: st
         first = re.sub(r"\s*\([^)]*(?:\b[A-Z]{2}[ -]\d|the same codes)[^)]*\)", "", first)
         if len(first) <= 140:
             return first[0].lower() + first[1:] if first[:1].isupper() and not first[1:2].isupper() else first
-    return "the " + humanise(name)
+    # The name's words as the defining clause and the description write them ('the US territories').
+    return "the " + name_in_words(name, written_words([defining_text, definition.description if definition else ""]))
 
 
 def template_names(template: str) -> list[str]:

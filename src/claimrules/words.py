@@ -7,6 +7,7 @@ Core module: renderers and the reasons both use it; it imports nothing from them
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -109,3 +110,36 @@ _NOT_A_LABEL = ("False", "True", "For ", "As ", "When ", "e.g.", "ISO ", "Comple
 def humanise(name: str) -> str:
     """An internal name as words: ``'product.serial_number'`` -> ``'product serial number'``."""
     return re.sub(r"[._]+", " ", name).strip()
+
+
+def written_words(texts: Iterable[str]) -> dict[str, str]:
+    """How a policy's own texts write the words that are not plain lowercase words, by their
+    lowercase form: an acronym ('EEA', 'UK', 'RT') written in capitals at least as often as in
+    lowercase, and a proper noun ('Canada') capitalised in mid-sentence and never in lowercase.
+    A word capitalised only where a sentence or title starts is a plain word."""
+    capitals: dict[str, dict[str, int]] = {}
+    lowercase: dict[str, int] = {}
+    for text in texts:
+        for match in re.finditer(r"[A-Za-z]+", text):
+            word, key = match.group(), match.group().lower()
+            if word == key:
+                lowercase[key] = lowercase.get(key, 0) + 1
+                continue
+            before = text[:match.start()].rstrip()
+            acronym = word.isupper() and len(word) > 1
+            if acronym or (before and before[-1] not in ".:;!?()\"'-\u2013\u2014"):
+                forms = capitals.setdefault(key, {})
+                forms[word] = forms.get(word, 0) + 1
+    written: dict[str, str] = {}
+    for key, forms in sorted(capitals.items()):
+        word = max(sorted(forms), key=forms.__getitem__)  # the most frequent form; ties by text order
+        count = forms[word]
+        if (word.isupper() and len(word) > 1 and count >= lowercase.get(key, 0)) or key not in lowercase:
+            written[key] = word
+    return written
+
+
+def name_in_words(name: str, written: Mapping[str, str]) -> str:
+    """An identifier as words, each as ``written`` (``written_words``) has it:
+    'us_and_canada' -> 'US and Canada', 'rt_window_end' -> 'RT window end'."""
+    return " ".join(written.get(word.lower(), word) for word in re.split(r"[._]+", name) if word)

@@ -48,6 +48,7 @@ from claimrules.render.letter import (
     render_letter,
 )
 from claimrules.render.text import OUTCOME_WORDS, REMEDY_WORDS
+from claimrules.words import name_in_words, written_words
 
 MANIFEST = ".claimrules-site"
 STYLESHEET = "style.css"
@@ -390,38 +391,10 @@ class _Reader:
         return entries
 
 
-def written_words(texts: Sequence[str]) -> dict[str, str]:
-    """How a policy's own texts write the words that are not plain lowercase words, by their
-    lowercase form: an acronym ('EEA', 'UK', 'RT') written in capitals at least as often as in
-    lowercase, and a proper noun ('Canada') capitalised in mid-sentence and never in lowercase.
-    A word capitalised only where a sentence or title starts is a plain word."""
-    capitals: dict[str, dict[str, int]] = {}
-    lowercase: dict[str, int] = {}
-    for text in texts:
-        for match in re.finditer(r"[A-Za-z]+", text):
-            word, key = match.group(), match.group().lower()
-            if word == key:
-                lowercase[key] = lowercase.get(key, 0) + 1
-                continue
-            before = text[:match.start()].rstrip()
-            acronym = word.isupper() and len(word) > 1
-            if acronym or (before and before[-1] not in ".:;!?()\"'-\u2013\u2014"):
-                forms = capitals.setdefault(key, {})
-                forms[word] = forms.get(word, 0) + 1
-    written: dict[str, str] = {}
-    for key, forms in sorted(capitals.items()):
-        word = max(sorted(forms), key=forms.__getitem__)  # the most frequent form; ties by text order
-        count = forms[word]
-        if (word.isupper() and len(word) > 1 and count >= lowercase.get(key, 0)) or key not in lowercase:
-            written[key] = word
-    return written
-
-
 def _term(name: str, written: dict[str, str]) -> str:
     """A definition's name as a glossary term, its words as the policy writes them:
     'us_and_canada' -> 'US and Canada', 'fee_zone_uk' -> 'Fee zone UK' (not 'Us and canada')."""
-    words = [written.get(word.lower(), word) for word in name.split("_") if word]
-    term = " ".join(words)
+    term = name_in_words(name, written)
     return term[:1].upper() + term[1:]
 
 
