@@ -125,14 +125,16 @@ def written_words(texts: Iterable[str]) -> dict[str, str]:
             if word == key:
                 lowercase[key] = lowercase.get(key, 0) + 1
                 continue
-            before = text[:match.start()].rstrip()
+            at = match.start() - 1  # the character before the word, spaces skipped
+            while at >= 0 and text[at].isspace():
+                at -= 1
             acronym = word.isupper() and len(word) > 1
-            if acronym or (before and before[-1] not in ".:;!?()\"'-\u2013\u2014"):
+            if acronym or (at >= 0 and text[at] not in ".:;!?()\"'-\u2013\u2014"):
                 forms = capitals.setdefault(key, {})
                 forms[word] = forms.get(word, 0) + 1
     written: dict[str, str] = {}
     for key, forms in sorted(capitals.items()):
-        word = max(sorted(forms), key=forms.__getitem__)  # the most frequent form; ties by text order
+        word = max(sorted(forms), key=forms.__getitem__)  # the most frequent form; ties alphabetically
         count = forms[word]
         if (word.isupper() and len(word) > 1 and count >= lowercase.get(key, 0)) or key not in lowercase:
             written[key] = word
