@@ -105,7 +105,8 @@ def test_a_disagreement_between_the_engine_and_the_trace_is_still_caught(
 
 def test_a_trusted_value_is_the_validated_value() -> None:
     """``trusted()`` (no validation, for values claimrules computed) makes what validation makes:
-    equal, same JSON, same fields set, defaults filled, and it pickles; a field it does not have is refused."""
+    equal, same JSON, same fields set, defaults filled, and it pickles; a field it does not have, or
+    a required field left out, is refused."""
     from claimrules.decision import FactUsed, Reason, ValueUsed
 
     value = ValueUsed.trusted(name="claim.reported_on", label="the day", kind="date", value="2024-06-23",
@@ -119,6 +120,8 @@ def test_a_trusted_value_is_the_validated_value() -> None:
     assert pickle.loads(pickle.dumps(value)) == validated
     with pytest.raises(TypeError, match="has no field valu"):
         FactUsed.trusted(name="x", valu="typo")
+    with pytest.raises(TypeError, match=r"ValueUsed.trusted\(\) is missing kind, words"):  # never a value without them
+        ValueUsed.trusted(name="x", label="x", value="1")
 
 
 def test_a_record_read_whole_shows_its_money_as_money(policy: claimrules.CompiledPolicy) -> None:

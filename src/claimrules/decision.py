@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     BaseModel,
@@ -30,11 +30,13 @@ class _Value(BaseModel):
         """A value from fields claimrules computed itself: what ``model_construct`` makes (fields in
         declared order, defaults for those not given, no validation) without its per-field alias
         search (a reason makes several values, a decision tens)."""
-        names, defaults = _declared(cls)
-        if not names.issuperset(fields):
-            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(set(fields) - names))}")
-        values = {name: fields[name] if name in fields else default for name, default in defaults
-                  if name in fields or default is not _REQUIRED}
+        shape = _SHAPES.get(cls) or _shape(cls)
+        if not shape.required <= fields.keys() <= shape.names:
+            unknown, missing = sorted(fields.keys() - shape.names), sorted(shape.required - fields.keys())
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}" if unknown
+                            else f"{cls.__name__}.trusted() is missing {', '.join(missing)}")
+        values = shape.defaults.copy()  # declared order; update() keeps each key where it is
+        values.update(fields)
         value = cls.__new__(cls)
         object.__setattr__(value, "__dict__", values)
         object.__setattr__(value, "__pydantic_fields_set__", set(fields))
@@ -44,20 +46,28 @@ class _Value(BaseModel):
 
 
 _REQUIRED = object()
-#: Per model class: its field names, and each field with its default (``_REQUIRED`` if it has none).
-_DECLARED: dict[type, tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {}
 
 
-def _declared(cls: type[BaseModel]) -> tuple[frozenset[str], tuple[tuple[str, Any], ...]]:
+class _Shape(NamedTuple):
     """A model's fields as building it without validation needs them (worked out once per class)."""
-    declared = _DECLARED.get(cls)
-    if declared is None:
-        if any(field.default_factory is not None for field in cls.model_fields.values()):
-            raise TypeError(f"{cls.__name__} has a field with a default factory: it cannot be built without validation")
-        declared = _DECLARED[cls] = (
-            frozenset(cls.model_fields),
-            tuple((name, _REQUIRED if field.is_required() else field.default) for name, field in cls.model_fields.items()))
-    return declared
+
+    names: frozenset[str]
+    required: frozenset[str]
+    #: Every field in declared order, with its default (``_REQUIRED`` if it has none).
+    defaults: dict[str, Any]
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type[BaseModel]) -> _Shape:
+    if any(field.default_factory is not None for field in cls.model_fields.values()):
+        raise TypeError(f"{cls.__name__} has a field with a default factory: it cannot be built without validation")
+    shape = _SHAPES[cls] = _Shape(
+        frozenset(cls.model_fields),
+        frozenset(name for name, field in cls.model_fields.items() if field.is_required()),
+        {name: _REQUIRED if field.is_required() else field.default for name, field in cls.model_fields.items()})
+    return shape
 
 
 class Citation(_Value):
@@ -220,8 +230,8 @@ class Decision(_Value):
         """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
         are each built on first use by ``explain[name]()``."""
         # What model_construct does, without its per-field alias search (a decision per claim).
-        values = {name: fields[name] if name in fields else default for name, default in _declared(cls)[1]
-                  if name not in EXPLAINING}
+        values = {name: fields[name] if name in fields else default
+                  for name, default in (_SHAPES.get(cls) or _shape(cls)).defaults.items() if name not in EXPLAINING}
         absent = [name for name, value in values.items() if value is _REQUIRED]
         if absent:
             raise TypeError(f"Decision.explained_later() is missing {', '.join(absent)}")
