@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from support import claim, clause, document, write_policy
 
 import claimrules
-from claimrules.bounded import ByteBoundedCache
 from claimrules.engine.durable import MAX_FACT_FIELDS, EngineError, RuleNetwork, property_hash
 from claimrules.errors import MAX_MESSAGE_CHARS, EvaluationError, PolicyError
 from claimrules.facts import parse_claim
@@ -396,7 +395,9 @@ def test_a_long_cycle_is_not_echoed_whole(tmp_path: Path) -> None:
 
 
 def test_caches_are_bounded_by_bytes() -> None:
-    cache = ByteBoundedCache(max_bytes=100_000)
+    from claimrules.engine.cache import BoundedCache
+
+    cache: BoundedCache[tuple[str, str], str] = BoundedCache(max_bytes=100_000)
     for n in range(1_000):
         cache[("incident.description", f"{n} " + "x" * 1_000)] = "rendered " + "y" * 1_000
     assert cache.bytes <= 100_000 and 0 < len(cache) < 1_000
@@ -404,12 +405,12 @@ def test_caches_are_bounded_by_bytes() -> None:
 
 
 def test_the_adjudicator_caches_are_byte_bounded() -> None:
-    with claimrules.load_policy(VALID_POLICY) as compiled:
-        # the decision caches (engine.cache.BoundedCache, bounded by estimated bytes; issues #13, #15)
-        from claimrules.engine.cache import BoundedCache
+    from claimrules.engine.cache import BoundedCache
 
-        assert isinstance(compiled.adjudicator._rendered, (BoundedCache, ByteBoundedCache))
-        assert isinstance(compiled.adjudicator._trace_cache, (BoundedCache, ByteBoundedCache))
+    with claimrules.load_policy(VALID_POLICY) as compiled:
+        # the decision caches (bounded by estimated bytes; issues #13, #15)
+        assert isinstance(compiled.adjudicator._rendered, BoundedCache)
+        assert isinstance(compiled.adjudicator._trace_cache, BoundedCache)
 
 
 # -- the structure fuzz target, on fixed inputs (the coverage-guided run is in .ci/run) -----------------
