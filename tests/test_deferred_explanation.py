@@ -124,6 +124,24 @@ def test_a_trusted_value_is_the_validated_value() -> None:
         ValueUsed.trusted(name="x", label="x", value="1")
 
 
+def test_a_decision_built_for_later_explaining_is_the_validated_decision(policy: claimrules.CompiledPolicy,
+                                                                          claim: ClaimFacts) -> None:
+    """``Decision.explained_later`` (no validation) gives the decision validation gives once its parts
+    are built; a field left out, an unknown one or a deferred part given
+    as a value is refused."""
+    decision = policy.adjudicate(claim)
+    given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
+    validated = Decision.model_validate({**decision.model_dump(), **given})
+    assert decision == validated and decision.model_dump_json() == validated.model_dump_json()
+    explain = {name: (lambda name=name: getattr(validated, name)) for name in EXPLAINING}
+    with pytest.raises(TypeError, match="is missing decision_id"):
+        Decision.explained_later(explain, **{name: value for name, value in given.items() if name != "decision_id"})
+    with pytest.raises(TypeError, match="cannot take verdict"):
+        Decision.explained_later(explain, **given, verdict="approve")
+    with pytest.raises(TypeError, match="cannot take reasons"):
+        Decision.explained_later(explain, **given, reasons=())
+
+
 def test_a_record_read_whole_shows_its_money_as_money(policy: claimrules.CompiledPolicy) -> None:
     """A condition reading a whole record (the plan) shows each of its given fields as the trace
     shows a value: its money as an amount with its currency, never a dump of the Money model."""

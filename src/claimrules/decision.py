@@ -181,6 +181,17 @@ class PolicyUsed(_Value):
 EXPLAINING = ("trace", "facts", "reasons")
 
 
+#: Per decision class: its shape without the parts built on first use (``Decision.explained_later``).
+_DEFERRED_SHAPE: dict[type, _Shape] = {}
+
+
+def _deferred_shape(cls: type[BaseModel]) -> _Shape:
+    shape = _SHAPES.get(cls) or _shape(cls)
+    deferred = _DEFERRED_SHAPE[cls] = _Shape(shape.names.difference(EXPLAINING), shape.required.difference(EXPLAINING),
+                                             {name: default for name, default in shape.defaults.items() if name not in EXPLAINING})
+    return deferred
+
+
 #: How to build each part of the explanation, by field name (``Decision.explained_later``).
 Explanation = dict[str, Callable[[], tuple[Any, ...]]]
 
@@ -230,11 +241,13 @@ class Decision(_Value):
         """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
         are each built on first use by ``explain[name]()``."""
         # What model_construct does, without its per-field alias search (a decision per claim).
-        values = {name: fields[name] if name in fields else default
-                  for name, default in (_SHAPES.get(cls) or _shape(cls)).defaults.items() if name not in EXPLAINING}
-        absent = [name for name, value in values.items() if value is _REQUIRED]
-        if absent:
-            raise TypeError(f"Decision.explained_later() is missing {', '.join(absent)}")
+        shape = _DEFERRED_SHAPE.get(cls) or _deferred_shape(cls)
+        if not shape.required <= fields.keys() <= shape.names:
+            unknown, missing = sorted(fields.keys() - shape.names), sorted(shape.required - fields.keys())
+            raise TypeError(f"Decision.explained_later() cannot take {', '.join(unknown)}" if unknown
+                            else f"Decision.explained_later() is missing {', '.join(missing)}")
+        values = shape.defaults.copy()
+        values.update(fields)
         decision = cls.__new__(cls)
         object.__setattr__(decision, "__dict__", values)
         object.__setattr__(decision, "__pydantic_fields_set__", set(fields))
