@@ -116,6 +116,7 @@ class Reasons:
         self._derived: dict[tuple[int, str], tuple[ast.Expr, ast.Expr]] = {}
         self._targets: dict[str, ast.Expr] = {}
         self._labels: dict[int, tuple[ast.Expr, str]] = {}
+        self._definition_labels: dict[str, str] = {}
         self._template_names: dict[str, tuple[str, ...]] = {}  # clause key -> the names its templates use
         self._computed_parts: dict[int, tuple[ast.Expr, tuple[ast.Expr, ...]]] = {}  # periods and counts in a condition
 
@@ -169,9 +170,16 @@ class Reasons:
         return node.text
 
     def definition(self, name: str) -> str:
-        definition = self.policy.definitions.get(name)
-        clause = self.policy.clauses_by_key.get(definition.clause) if definition is not None and definition.clause else None
-        return definition_label(definition, name, clause.text if clause is not None else "")
+        """A definition in words: the same for every claim, so worked out once per name (its
+        last-resort form reads the defining clause's words)."""
+        label = self._definition_labels.get(name)
+        if label is None:
+            definition = self.policy.definitions.get(name)
+            clause = self.policy.clauses_by_key.get(definition.clause) if definition is not None and definition.clause else None
+            label = definition_label(definition, name, clause.text if clause is not None else "")
+            if len(self._definition_labels) < 50_000:  # a policy's definitions, and names it does not define
+                self._definition_labels[name] = label
+        return label
 
     def place(self, ev: Evaluator) -> ValueUsed:
         """Where the claim places the product (the facts with the roles country, subdivision and
