@@ -50,6 +50,8 @@ class Projection:
     name: str
     compute: Callable[[Context], Any]
     path: str | None = None
+    #: The computed term, for generated code to compute as ``compute`` does (a value, not a traced test).
+    node: ast.Expr | None = None
 
 
 class DurableCompiler:
@@ -125,7 +127,9 @@ class DurableCompiler:
             name = f"t{len(self._terms)}"
             self._terms[node] = name
             # A true/false term that is also a traced test shares its per-claim result with the trace.
-            self.fields[name] = Projection(name, self.conditions.compile(node, record=self.type_of(node) == "bool"))
+            traced = self.type_of(node) == "bool"
+            self.fields[name] = Projection(name, self.conditions.compile(node, record=traced),
+                                           node=None if traced else node)
         return name
 
     def traced_terms(self) -> dict[str, ast.Expr]:

@@ -14,14 +14,31 @@ whatever the name); no policy text is ever code. ``tests/test_generated.py`` che
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
 from claimrules.engine.durable import encode_str, encode_value
-from claimrules.engine.evaluate import Atom, Compiled, ConditionCompiler, Context, _is_atom, _truth
+from claimrules.engine.evaluate import (
+    _MISSING,
+    Atom,
+    Compiled,
+    ConditionCompiler,
+    Context,
+    _any_of,
+    _combination_error,
+    _comparison_error,
+    _holding,
+    _is_atom,
+    _over_items,
+    _truth,
+)
+from claimrules.engine.functions import FUNCTIONS
 from claimrules.errors import EvaluationError
+from claimrules.money import Money
+from claimrules.periods import add_months
 from claimrules.policy import expr as ast
+from claimrules.territory import in_territory
 
 __all__ = ["RuleCode", "generate"]
 
@@ -50,6 +67,22 @@ def _negate(value: Any, node: ast.Expr) -> Any:
     return None if value is None else not _truth(value, node)
 
 
+def _arithmetic_error(node: ast.Arith, left: Any, right: Any, problem: Exception) -> EvaluationError:
+    return EvaluationError(f"cannot compute '{node.text}' with {left!r} and {right!r}: {problem}")
+
+
+def _no_row(node: ast.Table) -> EvaluationError:
+    return EvaluationError(f"no row of the table '{node.text}' holds", help="end the table with an 'otherwise' row")
+
+
+def _always(ctx: Context) -> bool:
+    return True
+
+
+#: Python's comparison for each comparison of the policy language (the reference's ``_OPERATORS``).
+_COMPARISONS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
 class RuleCode:
     """Builds the module source: one function per rule condition and one projection function."""
 
@@ -57,11 +90,21 @@ class RuleCode:
         self.conditions = conditions
         self.namespace: dict[str, Any] = {"_negate": _negate,
                                           "_date": date, "_put": _put,
-                                          "_unknown": _unknown, "_str": encode_str, "_int": int.__repr__}
+                                          "_unknown": _unknown, "_str": encode_str, "_int": int.__repr__,
+                                          "_MISSING": _MISSING, "_Money": Money, "_add_months": add_months,
+                                          "_in_territory": in_territory, "_over_items": _over_items,
+                                          "_truth": _truth, "_always": _always, "_no_row": _no_row,
+                                          "_comparison_error": _comparison_error,
+                                          "_combination_error": _combination_error,
+                                          "_arithmetic_error": _arithmetic_error,
+                                          "_any_of": _any_of}
         self.lines: list[str] = []
         self.helpers: list[str] = []  # the functions of and/or (RuleCode._junction)
         self.junctions = 0
         self._names: dict[int, str] = {}
+        self._values: dict[tuple[ast.Expr, str], str] = {}  # a value's function, by node and arguments
+        self._definitions: dict[str, str] = {}  # a definition's function, by name
+        self._holds: dict[str, str] = {}  # the function of holds('<clause>'), by clause id
 
     def _bind(self, value: Any, prefix: str) -> str:
         """A name in the generated module's namespace for a Python object (a closure, an AST node)."""
@@ -95,8 +138,8 @@ class RuleCode:
             return self._junction(node)
         if isinstance(node, ast.Not):
             return f"_negate({self._expr(node.item, None)}, {self._bind(node, 'n')})"
-        # Anything else (a definition, a function call...) keeps its reference closure.
-        return f"{self._bind(self.conditions.compile(node, record=True), 'f')}(ctx)"
+        # Anything else (a definition, a function call...) records nothing: its value.
+        return self._value(node)
 
     def _junction(self, node: ast.All | ast.AnyOf) -> str:
         """``and``/``or`` as a function of its own that stops at the first item deciding it (false
@@ -162,7 +205,7 @@ class RuleCode:
             if path is not None and self._plain_constants(members):
                 test = "not in" if node.negated else "in"
                 return f"(None if (v := V.get({path!r})) is None else v {test} {self._bind(frozenset(members), 's')})"
-        return f"{self._bind(atom.fn, 'a')}(ctx)"
+        return self._value(node)
 
     def _plain_fact(self, node: ast.Expr) -> str | None:
         if not isinstance(node, ast.Fact) or node.path.startswith("item."):
@@ -173,6 +216,173 @@ class RuleCode:
     @staticmethod
     def _plain_constants(values: tuple[Any, ...]) -> bool:
         return all(type(value) in (str, bool, int) for value in values)
+
+    # -- values ------------------------------------------------------------------------------------
+    def _value(self, node: ast.Expr) -> str:
+        """An expression, where ``ctx`` and ``V`` (its values) are defined, with the value, errors
+        and order of evaluation of ``ConditionCompiler._compile(node, record=False)``: a fact or a
+        constant in line, a definition through its per-claim memo, anything else through a function
+        of its own written below; what is not written out (holds(), exceptions, grants, 'unique'
+        and 'collect' tables, sums) keeps its reference closure."""
+        if isinstance(node, ast.Labelled):
+            return self._value(node.item)
+        if isinstance(node, ast.Const):
+            return self._bind(node.value, "c")
+        if isinstance(node, ast.Fact):
+            if node.path.startswith("item."):
+                return f"(None if ctx.item is None else ctx.item.get({self._bind(node.path[5:], 'k')}))"
+            return f"V.get({self._bind(node.path, 'k')})"
+        if isinstance(node, ast.Ref):
+            definition = self.conditions.policy.definitions[node.name]
+            if definition.value is None:
+                return self._bind(definition.constants if definition.constants is not None else definition.codes, "c")
+            return f"{self._definition(node.name, definition.value)}(ctx, V)"
+        if isinstance(node, ast.Not):
+            return f"_negate({self._value(node.item)}, {self._bind(node, 'n')})"
+        if isinstance(node, ast.Known):
+            return f"(({self._value(node.operand)}) is {'' if node.negated else 'not '}None)"
+        if isinstance(node, ast.Quantified) and node.kind != "sum":
+            where = "_always"
+            if node.where is not None:
+                where = self._function(node.where, ["    V = ctx.values", f"    return {self._value(node.where)}"],
+                                       arguments="ctx")
+            return self._function(node, [f"    items = V.get({self._bind(node.collection, 'k')})",
+                                         *self._over(where, node.kind == "count")]) + "(ctx, V)"
+        if isinstance(node, ast.Holds):
+            return f"{self._held(node.clause)}(ctx, V)"
+        if isinstance(node, ast.GrantQuery):
+            grants = self._bind(self.conditions.grants_of(node.declaration.name), "f")
+            where = "_always"
+            if node.where is not None:
+                where = self._function(node.where, ["    V = ctx.values", f"    return {self._value(node.where)}"],
+                                       arguments="ctx")
+            return self._function(node, ["    items = " + grants + "(ctx)", "    if items is None: return None",
+                                         *self._over(where, node.kind == "count")]) + "(ctx, V)"
+        body = self._body(node)
+        if body is None:
+            return f"{self._bind(self.conditions._compile(node, False), 'f')}(ctx)"
+        return f"{self._function(node, body)}(ctx, V)"
+
+    def _function(self, node: ast.Expr, body: list[str], arguments: str = "ctx, V") -> str:
+        """The name of a function with ``body`` computing ``node`` (written once per node)."""
+        key = (node, arguments)
+        name = self._values.get(key)
+        if name is None:
+            name = f"x{len(self._values)}"
+            self._values[key] = name
+            self.helpers += [f"def {name}({arguments}):", *body, ""]
+        return name
+
+    def _definition(self, name: str, value: ast.Expr) -> str:
+        """A definition's function: computed at most once per claim, in ``ctx.memo`` under its name
+        (where the reference closure keeps it: either finds what the other computed)."""
+        function = self._definitions.get(name)
+        if function is None:
+            function = self._definitions[name] = f"d{len(self._definitions)}"
+            key = self._bind(name, "k")
+            self.helpers += [f"def {function}(ctx, V):", "    m = ctx.memo", f"    v = m.get({key}, _MISSING)",
+                             "    if v is _MISSING:", f"        v = m[{key}] = {self._value(value)}", "    return v", ""]
+        return function
+
+    @staticmethod
+    def _over(where: str, counting: bool) -> list[str]:
+        """``count``/``any`` of ``items`` where ``where`` holds, as ``_over_items`` gives it: none
+        (no list, or an empty one) counts 0 and is not any."""
+        return [f"    if not items: return {0 if counting else False}",
+                f"    return _over_items(ctx, items, {where}, {counting})"]
+
+    def _held(self, clause_id: str) -> str:
+        """holds('<clause>'): whether any version of the clause applies and holds, computed at most
+        once per claim, in ``ctx.memo`` where the reference closure (``ConditionCompiler.holds_fn``)
+        keeps it; every version is computed, as the reference does."""
+        function = self._holds.get(clause_id)
+        if function is None:
+            function = self._holds[clause_id] = f"h{len(self._holds)}"
+            key = self._bind(("holds", clause_id), "k")
+            variants = ", ".join(self._value(_holding(clause)) for clause in self.conditions._clause_variants[clause_id])
+            self.helpers += [f"def {function}(ctx, V):", "    m = ctx.memo", f"    v = m.get({key}, _MISSING)",
+                             "    if v is _MISSING:", f"        v = m[{key}] = _any_of([{variants}])", "    return v", ""]
+        return function
+
+    def _shifted(self, duration: ast.Duration, sign: int, start: str) -> str:
+        amount = duration.amount * sign
+        if duration.unit == "days":
+            return f"{start} + {self._bind(timedelta(days=amount), 'c')}"
+        if duration.unit in ("months", "years"):
+            return f"_add_months({start}, {amount * (12 if duration.unit == 'years' else 1)})"
+        return f"{self._bind(self.conditions._shift(duration, sign), 'f')}(ctx, {start})"
+
+    def _body(self, node: ast.Expr) -> list[str] | None:
+        """The statements of a value's function (as the reference closure of ``node`` runs), or
+        None to keep the closure."""
+        if isinstance(node, (ast.All, ast.AnyOf)):
+            decisive, other = ("False", "True") if isinstance(node, ast.All) else ("True", "False")
+            body = ["    unknown = False"]
+            for item in node.items:  # in their order: the reference stops at the first deciding item
+                body += [f"    v = {self._value(item)}", f"    if v is {decisive}: return {decisive}",
+                         "    if v is None: unknown = True", f"    elif v is not {other}: _unknown(v)"]
+            return [*body, f"    return None if unknown else {other}"]
+        if isinstance(node, ast.Compare):
+            text = f"{self._bind(node, 'n')}.text"
+            right = ["    b = " + self._value(node.right)]
+            if not (isinstance(node.left, ast.Fact) and not node.left.path.startswith("item.")
+                    and isinstance(node.right, ast.Const)):  # the reference compares a fact with a constant None
+                right.append("    if b is None: return None")
+            return [f"    a = {self._value(node.left)}", "    if a is None: return None", *right,
+                    f"    try: return a {_COMPARISONS[node.op]} b",
+                    f"    except (TypeError, ValueError) as problem: raise _comparison_error(a, b, {text}, problem) from None"]
+        if isinstance(node, ast.Member):
+            test = "not in" if node.negated else "in"
+            container = node.container
+            if isinstance(container, ast.Fact):
+                return [f"    v = {self._value(node.item)}", f"    c = {self._value(container)}",
+                        f"    return None if v is None or c is None else v {test} c"]
+            if isinstance(container, ast.SetOf):
+                members = self._bind(frozenset(const.value for const in container.items), "c")
+            else:
+                definition = self.conditions.policy.definitions[container.name]
+                if definition.codes is not None:  # a territory: where the claim is, not the item
+                    country = self._bind(self.conditions.country_fact, "k")
+                    return [f"    country = V.get({country})", "    if country is None: return None",
+                            f"    found = _in_territory({self._bind(definition.codes, 'c')}, country, "
+                            f"V.get({self._bind(self.conditions.subdivision_fact, 'k')}))",
+                            f"    return None if found is None else found != {node.negated}"]
+                members = self._bind(definition.constants or frozenset(), "c")
+            return [f"    v = {self._value(node.item)}", f"    return None if v is None else v {test} {members}"]
+        if isinstance(node, ast.Within):
+            return [f"    when = {self._value(node.event)}", f"    start = {self._value(node.anchor)}",
+                    "    if when is None or start is None: return None",
+                    f"    end = {self._shifted(node.duration, 1, 'start')}",
+                    "    return None if end is None else start <= when <= end"]
+        if isinstance(node, ast.Shift):
+            return [f"    v = {self._value(node.base)}",
+                    f"    return None if v is None else {self._shifted(node.duration, node.sign, 'v')}"]
+        if isinstance(node, ast.Arith):
+            failed = f"raise _arithmetic_error({self._bind(node, 'n')}, a, b, problem) from None"
+            if node.op in ("+", "-"):
+                compute = [f"    try: return a {node.op} b"]
+            else:
+                compute = ["    try:", "        if isinstance(b, _Money) and not isinstance(a, _Money): a, b = b, a",
+                           "        return (a * b).quantized() if isinstance(a, _Money) else a * b"]
+            return [f"    a = {self._value(node.left)}", f"    b = {self._value(node.right)}",
+                    "    if a is None or b is None: return None", *compute,
+                    f"    except (TypeError, ValueError) as problem: {failed}"]
+        if isinstance(node, ast.Call):
+            function = self._bind(FUNCTIONS[node.name], "f")
+            return [f"    values = [{', '.join(self._value(arg) for arg in node.args)}]",
+                    f"    try: return {function}(*values)",
+                    "    except (TypeError, ValueError) as problem: "
+                    f"raise _combination_error(values, {self._bind(node, 'n')}.text, problem) from None"]
+        if isinstance(node, ast.Table) and node.hit == "first":
+            table = self._bind(node, "n")
+            body = []
+            for row in node.rows:
+                if row.when is None:
+                    return [*body, f"    return {self._value(row.value)}"]
+                body += [f"    h = {self._value(row.when)}", "    if h is None: return None",
+                         f"    if _truth(h, {table}): return {self._value(row.value)}"]
+            return [*body, f"    raise _no_row({table})"]
+        return None
 
     # -- the fact durable_rules sees ---------------------------------------------------------------
     #: Fields per generated projection function: CPython compiles many small functions faster than
@@ -223,6 +433,8 @@ class RuleCode:
                            f"    elif v is False: fact[{field}] = False; E[{field}] = 'false'",
                            f"    elif v is not None: _put(fact, E, {field}, v)"]
             return
+        elif projection.node is not None:
+            self.lines.append(f"    v = {self._value(projection.node)}")
         else:
             self.lines.append(f"    v = {self._bind(projection.compute, 'p')}(ctx)")
         self.lines += [
