@@ -56,6 +56,27 @@ def test_generated_code_decides_thousands_of_generated_claims_exactly_as_the_ref
     assert {"approve", "deny", "refer"} <= outcomes  # the sample reaches every outcome the mix can give
 
 
+def test_a_decision_assembled_from_a_cached_template_is_the_decision_assembled_afresh(
+        paths: tuple[Adjudicator, Adjudicator]) -> None:
+    # What the rules' results and the answers decide is assembled once per combination of them
+    # (issue #15): a claim whose combination was seen takes it from the cache, with its own values.
+    # A claim missing a fact no rule reads has the rule results of one that gives it, not its answers.
+    _, fast = paths
+    warmed, afresh = Adjudicator(fast.program), Adjudicator(fast.program)
+    examples = [load_claim(path, fast.policy) for path in sorted((ROOT / "examples" / "claims").glob("*.json"))]
+    claims = [parse_claim(claim, fast.policy) for claim in claims_mix(800, seed=5151)] + examples
+    for facts in claims:
+        warmed.decide(facts)
+    assert 0 < len(warmed._templates) < len(claims) * 3 // 4  # many claims share a combination with another
+    approvals_with_amounts = 0
+    for facts in reversed(claims):
+        afresh._templates.clear()
+        expected = afresh.decide(facts)
+        assert warmed.decide(facts).model_dump_json() == expected.model_dump_json()
+        approvals_with_amounts += bool(expected.amounts)
+    assert approvals_with_amounts > 10  # amounts are the claim's own, never the template's
+
+
 def test_generated_source_is_the_same_for_the_same_policy() -> None:
     first, second = loader.load_policy(POLICY), loader.load_policy(POLICY)
     with_first, with_second = Program(first), Program(second)

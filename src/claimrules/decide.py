@@ -75,6 +75,16 @@ class Answer:
     amounts: list[tuple[str, Money, Clause]] = field(default_factory=list)
     refer_to: str | None = None
     missing: tuple[str, ...] = ()
+    _signature: tuple[Any, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def signature(self) -> tuple[Any, ...]:
+        """What a decision reads of the answer but its amounts' figures; worked out once (an answer
+        is complete before a decision reads it, and never changed after: shared ones included)."""
+        if self._signature is None:
+            self._signature = (self.document.id, self.outcome, tuple([clause.key for clause in self.grounds]), self.remedy,
+                               self.remedy_clause.key if self.remedy_clause is not None else None, self.refer_to,
+                               self.missing, tuple([(kind, clause.key) for kind, _, clause in self.amounts]))
+        return self._signature
 
     def charge(self) -> tuple[Any, ...]:
         """What the answer costs the customer: fees and deductions, less any refund (lower is better)."""
@@ -332,6 +342,29 @@ def canonical_claim(facts: ClaimFacts) -> str:
     return facts.model_dump_json(exclude_none=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """The part of a decision that the rules' results and the answers decide: the same for every
+    claim that has them (``fields`` are the decision's, the rest what the claim's own part needs)."""
+
+    outcome: str
+    grounds: tuple[Clause, ...]
+    responsible: str
+    #: Whether the decision states the winning answer's amounts (an approval).
+    amounts: bool
+    fields: dict[str, Any]
+
+
+def _position(answers: list[Answer], answer: Answer | None) -> int | None:
+    """Where ``answer`` is in ``answers``, by identity (None for no answer)."""
+    if answer is None:
+        return None
+    for index, other in enumerate(answers):
+        if other is answer:
+            return index
+    raise ValueError("the answer is not one of the answers")
+
+
 class Adjudicator:
     """Evaluates claims against one compiled policy set."""
 
@@ -347,6 +380,9 @@ class Adjudicator:
         self._notices: dict[tuple[str, str], Notice] = {}
         self._policies_used: dict[tuple[str, ...], PolicyUsed] = {}
         self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
+        #: What a decision says per combination of rule results and answers (Adjudicator._template).
+        self._templates: BoundedCache[tuple[Any, ...], _Template] = BoundedCache(16 * 2**20)
+        self._rule_keys = tuple(rule.key for rule in program.rules)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
@@ -434,8 +470,57 @@ class Adjudicator:
     # -- assembling the decision -----------------------------------------------------------------
     def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,
                   missing: list[str]) -> Decision:
+        """The decision: the part that depends only on the rules' results and the answers (cached
+        per combination of them, issue #15) plus the claim's own values (its id and fingerprint, its
+        date, the amounts, the dated escalation steps and the exceptions granted)."""
+        truth, ctx = evaluation.truth, evaluation.context
+        requested = ctx.values.get(self._requested_path) if self._requested_path else None
+        key = (tuple(map(truth.get, self._rule_keys)), tuple(missing), requested, self._answered(resolution))
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(truth, resolution, missing, requested)
+        winner = resolution.winner
+        amounts = () if not template.amounts or winner is None else tuple(
+            [Amount.trusted(kind=kind, money=money, clause=clause.id) for kind, money, clause in winner.amounts])
+        claim_json = canonical_claim(facts)
+        claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
+        decision_id = "dec-" + hashlib.sha256(
+            f"{claim_fingerprint}|{self.policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
+        explain: Explanation = {
+            "trace": lambda: self._trace(evaluation),
+            "facts": lambda: self._facts_read(evaluation),
+            "reasons": lambda: self._reasons.for_grounds(template.grounds, truth, ctx, template.outcome,
+                                                         list(template.fields["missing_facts"])),
+        }
+        return Decision.explained_later(
+            explain,
+            **template.fields,
+            decision_id=decision_id,
+            decided_on=decided_on,
+            amounts=amounts,
+            escalation=self._escalation(template.responsible, decided_on, facts),
+            claim_fingerprint=claim_fingerprint,
+            exceptions=self._exception_outcomes(truth, ctx),
+        )
+
+    def _answered(self, resolution: Resolution) -> tuple[Any, ...]:
+        """What the template reads of the answers: each answer but its amounts' figures, which one
+        won and under which addendum, and (where figures could change them) which regional answers
+        tie with the winner on outcome and charge."""
+        answers, winner = resolution.answers, resolution.winner
+        ties: tuple[bool, ...] = ()
+        if winner is not None and resolution.under_addendum is None:
+            regional = [answer for answer in answers if answer.document.regional and answer.outcome == winner.outcome]
+            if regional:
+                best = self.resolver.key(winner)[:2]
+                ties = tuple([self.resolver.key(answer)[:2] == best for answer in regional])
+        return (tuple([answer.signature() for answer in answers]), _position(answers, winner),
+                _position(answers, resolution.under_addendum), ties)
+
+    def _template(self, truth: dict[str, bool | None], resolution: Resolution, missing: list[str],
+                  requested: Any) -> _Template:
+        """What a decision says for these rule results and answers, before the claim's own values."""
         policy = self.policy
-        truth = evaluation.truth
         winner = resolution.winner
         outcome = "needs_information" if missing else resolution.outcome
         if winner is not None and winner.outcome == "needs_information" and not missing:
@@ -453,8 +538,7 @@ class Adjudicator:
                           and (resolution.under_addendum is not None or not answer.document.regional
                                or self.resolver.key(answer)[:2] == self.resolver.key(winner)[:2])]
             supporting.sort(key=lambda answer: answer is not winner)
-            # Each clause once, first seen first (keyed by its unique key: comparing clauses field
-            # by field, as the dataclass's == does, cost more than the rest of this assembly).
+            # Each clause once, first seen first (keyed by its unique key).
             by_key: dict[str, Clause] = {}
             for answer in supporting:
                 for clause in answer.grounds:
@@ -464,7 +548,6 @@ class Adjudicator:
                 for _, _, clause in answer.amounts:
                     by_key.setdefault(clause.key, clause)
             deciding_clause = winner.grounds[0]
-            requested = evaluation.context.values.get(self._requested_path) if self._requested_path else None
             if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
                     and winner.remedy_clause.effect == Effect.REMEDY):
                 # The customer asked for a service: the clause that decided which service they get
@@ -485,42 +568,23 @@ class Adjudicator:
                     not clause.if_outcome or outcome in clause.if_outcome):
                 notices.append(self._notice(clause.id, clause.notice))
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
-        amounts = [Amount.trusted(kind=kind, money=money, clause=clause.id)
-                   for kind, money, clause in (winner.amounts if winner is not None and outcome == "approve" else [])]
-        claim_json = canonical_claim(facts)
-        claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
-        decision_id = "dec-" + hashlib.sha256(
-            f"{claim_fingerprint}|{policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
-        ground_list = list(grounds)
-        explain: Explanation = {
-            "trace": lambda: self._trace(evaluation),
-            "facts": lambda: self._facts_read(evaluation),
-            "reasons": lambda: self._reasons.for_grounds(ground_list, truth, evaluation.context, outcome, missing),
-        }
-
-        return Decision.explained_later(
-            explain,
-            decision_id=decision_id,
-            outcome=outcome,
-            decided_on=decided_on,
-            deciding=self._cite(deciding_clause),
-            grounds=tuple(self._cite(clause) for clause in grounds),
-            remedy=remedy,
-            remedy_clause=winner.remedy_clause.id if remedy and winner and winner.remedy_clause else None,
-            amounts=tuple(amounts),
-            responsible=self._parties[party.id],
-            responsible_clause=responsible_clause,
-            referred_to=winner.refer_to if winner is not None and outcome == "refer" else None,
-            under_addendum=resolution.under_addendum.document.id if resolution.under_addendum else None,
-            displaced=tuple(self._cite(clause) for clause in resolution.displaced),
-            notices=tuple(notices),
-            missing_facts=tuple(missing),
-            escalation=self._escalation(responsible_id, decided_on, facts),
-            documents_answering=tuple(sorted(answer.document.id for answer in resolution.answers)),
-            policy=self._policy_used(self._versions(truth)),
-            claim_fingerprint=claim_fingerprint,
-            exceptions=self._exception_outcomes(truth, evaluation.context),
-        )
+        return _Template(outcome=outcome, grounds=tuple(grounds), responsible=responsible_id,
+                         amounts=winner is not None and outcome == "approve", fields={
+            "outcome": outcome,
+            "deciding": self._cite(deciding_clause),
+            "grounds": tuple(self._cite(clause) for clause in grounds),
+            "remedy": remedy,
+            "remedy_clause": winner.remedy_clause.id if remedy and winner and winner.remedy_clause else None,
+            "responsible": self._parties[party.id],
+            "responsible_clause": responsible_clause,
+            "referred_to": winner.refer_to if winner is not None and outcome == "refer" else None,
+            "under_addendum": resolution.under_addendum.document.id if resolution.under_addendum else None,
+            "displaced": tuple(self._cite(clause) for clause in resolution.displaced),
+            "notices": tuple(notices),
+            "missing_facts": tuple(missing),
+            "documents_answering": tuple(sorted(answer.document.id for answer in resolution.answers)),
+            "policy": self._policy_used(self._versions(truth)),
+        })
 
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
         """Per recorded exception of every declaration whose document applies: counted, capped or void."""
