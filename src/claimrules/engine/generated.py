@@ -3,8 +3,11 @@
 The closures of ``claimrules.engine.evaluate`` stay the reference. Where interpretation overhead
 dominates (a lambda and a list per ``and``/``or``, a loop over projections), this module writes the
 same computation as plain Python source, once per policy set, and compiles it, as Jinja2 compiles a
-template: the generator is the only clever part, the generated code is simple. Leaf tests (atoms)
-and computed terms are still the reference closures; only the plumbing between them is generated.
+template: the generator is the only clever part, the generated code is simple. The rule conditions,
+the leaf tests (atoms), computed terms, definitions and ``holds()`` are generated, each mirroring its
+reference closure (same value, order of evaluation and errors); exceptions and grants, 'unique' and
+'collect' tables and sums keep their reference closures. Constants, fact paths and policy objects
+are bound by name in the module's namespace.
 
 The source is deterministic (same policy, same text: ``Program.generated_source``), built only from
 identifiers and integers this module chooses and ``repr`` of field names (a string literal,
@@ -188,7 +191,7 @@ class RuleCode:
         return f"(A[{atom.index}] if {atom.index} in A else A.setdefault({atom.index}, {self._test(atom)}))"
 
     def _test(self, atom: Atom) -> str:
-        """An atom's value: written out for the tests that cannot raise, the reference closure otherwise.
+        """An atom's value: in line for the tests that cannot raise, a generated value otherwise.
 
         Written out: ``fact == constant`` / ``!=`` and ``fact in {constants}`` where the fact is
         declared text-like, yes/no or a whole number and the constants are str, bool or int
