@@ -355,6 +355,10 @@ class _Template:
     fields: dict[str, Any]
 
 
+#: The services a customer may ask for by name: the clause deciding which one they get decides.
+_SERVICES = ("on_site", "depot", "replacement")
+
+
 def _position(answers: list[Answer], answer: Answer | None) -> int | None:
     """Where ``answer`` is in ``answers``, by identity (None for no answer)."""
     if answer is None:
@@ -474,11 +478,12 @@ class Adjudicator:
         per combination of them, issue #15) plus the claim's own values (its id and fingerprint, its
         date, the amounts, the dated escalation steps and the exceptions granted)."""
         truth, ctx = evaluation.truth, evaluation.context
-        requested = ctx.values.get(self._requested_path) if self._requested_path else None
-        key = (tuple(map(truth.get, self._rule_keys)), tuple(missing), requested, self._answered(resolution))
+        # Whether the customer asked for a service (the one thing the template reads of the values).
+        service = (ctx.values.get(self._requested_path) if self._requested_path else None) in _SERVICES
+        key = (tuple(map(truth.get, self._rule_keys)), tuple(missing), service, self._answered(resolution))
         template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = self._template(truth, resolution, missing, requested)
+            template = self._templates[key] = self._template(truth, resolution, missing, service)
         winner = resolution.winner
         amounts = () if not template.amounts or winner is None else tuple(
             [Amount.trusted(kind=kind, money=money, clause=clause.id) for kind, money, clause in winner.amounts])
@@ -518,7 +523,7 @@ class Adjudicator:
                 _position(answers, resolution.under_addendum), ties)
 
     def _template(self, truth: dict[str, bool | None], resolution: Resolution, missing: list[str],
-                  requested: Any) -> _Template:
+                  service: bool) -> _Template:
         """What a decision says for these rule results and answers, before the claim's own values."""
         policy = self.policy
         winner = resolution.winner
@@ -538,7 +543,8 @@ class Adjudicator:
                           and (resolution.under_addendum is not None or not answer.document.regional
                                or self.resolver.key(answer)[:2] == self.resolver.key(winner)[:2])]
             supporting.sort(key=lambda answer: answer is not winner)
-            # Each clause once, first seen first (keyed by its unique key).
+            # Each clause once, first seen first (keyed by its unique key: comparing clauses field
+            # by field, as the dataclass's == does, cost more than the rest of this assembly).
             by_key: dict[str, Clause] = {}
             for answer in supporting:
                 for clause in answer.grounds:
@@ -548,7 +554,7 @@ class Adjudicator:
                 for _, _, clause in answer.amounts:
                     by_key.setdefault(clause.key, clause)
             deciding_clause = winner.grounds[0]
-            if (winner.outcome == "approve" and requested in ("on_site", "depot", "replacement") and winner.remedy_clause is not None
+            if (winner.outcome == "approve" and service and winner.remedy_clause is not None
                     and winner.remedy_clause.effect == Effect.REMEDY):
                 # The customer asked for a service: the clause that decided which service they get
                 # decides, unless a covering clause declares a higher priority.
