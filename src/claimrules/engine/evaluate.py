@@ -269,7 +269,7 @@ class ConditionCompiler:
                     return None
                 if _truth(holds, node):
                     return value(ctx)
-            raise EvaluationError(f"no row of the table '{text}' holds", help="end the table with an 'otherwise' row")
+            raise _no_row(node)
 
         def unique(ctx: Context) -> Value:
             chosen, unknown, fallback = [], False, None
@@ -290,7 +290,7 @@ class ConditionCompiler:
             if unknown:
                 return None
             if fallback is None:
-                raise EvaluationError(f"no row of the table '{text}' holds", help="end the table with an 'otherwise' row")
+                raise _no_row(node)
             return fallback(ctx)
 
         def collect(ctx: Context) -> Value:
@@ -500,7 +500,7 @@ class ConditionCompiler:
                     a, b = b, a
                 return (a * b).quantized() if isinstance(a, Money) else a * b
             except (TypeError, ValueError) as problem:
-                raise EvaluationError(f"cannot compute '{node.text}' with {a!r} and {b!r}: {problem}") from None
+                raise _arithmetic_error(node, a, b, problem) from None
 
         return arith
 
@@ -556,6 +556,14 @@ def _combination_error(values: list[Any], text: str, problem: Exception) -> Exce
     if other is not None:
         return _comparison_error(amounts[0], other, text, problem)
     return EvaluationError(f"cannot compute '{text}' with {values!r}: {problem}")
+
+
+def _arithmetic_error(node: ast.Arith, left: Any, right: Any, problem: Exception) -> EvaluationError:
+    return EvaluationError(f"cannot compute '{node.text}' with {left!r} and {right!r}: {problem}")
+
+
+def _no_row(node: ast.Table) -> EvaluationError:
+    return EvaluationError(f"no row of the table '{node.text}' holds", help="end the table with an 'otherwise' row")
 
 
 def _holding(clause: Clause) -> ast.Expr:

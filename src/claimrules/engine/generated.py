@@ -29,10 +29,12 @@ from claimrules.engine.evaluate import (
     ConditionCompiler,
     Context,
     _any_of,
+    _arithmetic_error,
     _combination_error,
     _comparison_error,
     _holding,
     _is_atom,
+    _no_row,
     _over_items,
     _truth,
 )
@@ -68,14 +70,6 @@ def _put(fact: dict[str, Any], encoded: dict[str, str], name: str, value: Any) -
 
 def _negate(value: Any, node: ast.Expr) -> Any:
     return None if value is None else not _truth(value, node)
-
-
-def _arithmetic_error(node: ast.Arith, left: Any, right: Any, problem: Exception) -> EvaluationError:
-    return EvaluationError(f"cannot compute '{node.text}' with {left!r} and {right!r}: {problem}")
-
-
-def _no_row(node: ast.Table) -> EvaluationError:
-    return EvaluationError(f"no row of the table '{node.text}' holds", help="end the table with an 'otherwise' row")
 
 
 def _always(ctx: Context) -> bool:
@@ -225,8 +219,8 @@ class RuleCode:
         """An expression, where ``ctx`` and ``V`` (its values) are defined, with the value, errors
         and order of evaluation of ``ConditionCompiler._compile(node, record=False)``: a fact or a
         constant in line, a definition through its per-claim memo, anything else through a function
-        of its own written below; what is not written out (holds(), exceptions, grants, 'unique'
-        and 'collect' tables, sums) keeps its reference closure."""
+        of its own written below; what is not written out (exceptions, 'unique' and 'collect'
+        tables, sums) keeps its reference closure."""
         if isinstance(node, ast.Labelled):
             return self._value(node.item)
         if isinstance(node, ast.Const):
@@ -245,22 +239,14 @@ class RuleCode:
         if isinstance(node, ast.Known):
             return f"(({self._value(node.operand)}) is {'' if node.negated else 'not '}None)"
         if isinstance(node, ast.Quantified) and node.kind != "sum":
-            where = "_always"
-            if node.where is not None:
-                where = self._function(node.where, ["    V = ctx.values", f"    return {self._value(node.where)}"],
-                                       arguments="ctx")
             return self._function(node, [f"    items = V.get({self._bind(node.collection, 'k')})",
-                                         *self._over(where, node.kind == "count")]) + "(ctx, V)"
+                                         *self._over(node.where, node.kind == "count")]) + "(ctx, V)"
         if isinstance(node, ast.Holds):
             return f"{self._held(node.clause)}(ctx, V)"
         if isinstance(node, ast.GrantQuery):
             grants = self._bind(self.conditions.grants_of(node.declaration.name), "f")
-            where = "_always"
-            if node.where is not None:
-                where = self._function(node.where, ["    V = ctx.values", f"    return {self._value(node.where)}"],
-                                       arguments="ctx")
             return self._function(node, ["    items = " + grants + "(ctx)", "    if items is None: return None",
-                                         *self._over(where, node.kind == "count")]) + "(ctx, V)"
+                                         *self._over(node.where, node.kind == "count")]) + "(ctx, V)"
         body = self._body(node)
         if body is None:
             return f"{self._bind(self.conditions._compile(node, False), 'f')}(ctx)"
@@ -280,19 +266,18 @@ class RuleCode:
         """A definition's function: computed at most once per claim, in ``ctx.memo`` under its name
         (where the reference closure keeps it: either finds what the other computed)."""
         function = self._definitions.get(name)
-        if function is None:
+        if function is None:  # named before its value is written: definitions refer to one another
             function = self._definitions[name] = f"d{len(self._definitions)}"
-            key = self._bind(name, "k")
-            self.helpers += [f"def {function}(ctx, V):", "    m = ctx.memo", f"    v = m.get({key}, _MISSING)",
-                             "    if v is _MISSING:", f"        v = m[{key}] = {self._value(value)}", "    return v", ""]
+            self._memoised(function, name, lambda: self._value(value))
         return function
 
-    @staticmethod
-    def _over(where: str, counting: bool) -> list[str]:
-        """``count``/``any`` of ``items`` where ``where`` holds, as ``_over_items`` gives it: none
-        (no list, or an empty one) counts 0 and is not any."""
+    def _over(self, where: ast.Expr | None, counting: bool) -> list[str]:
+        """``count``/``any`` of ``items`` where ``where`` holds (each item as ``item.``), as
+        ``_over_items`` gives it: none (no list, or an empty one) counts 0 and is not any."""
+        test = "_always" if where is None else self._function(
+            where, ["    V = ctx.values", f"    return {self._value(where)}"], arguments="ctx")
         return [f"    if not items: return {0 if counting else False}",
-                f"    return _over_items(ctx, items, {where}, {counting})"]
+                f"    return _over_items(ctx, items, {test}, {counting})"]
 
     def _held(self, clause_id: str) -> str:
         """holds('<clause>'): whether any version of the clause applies and holds, computed at most
@@ -301,11 +286,17 @@ class RuleCode:
         function = self._holds.get(clause_id)
         if function is None:
             function = self._holds[clause_id] = f"h{len(self._holds)}"
-            key = self._bind(("holds", clause_id), "k")
-            variants = ", ".join(self._value(_holding(clause)) for clause in self.conditions._clause_variants[clause_id])
-            self.helpers += [f"def {function}(ctx, V):", "    m = ctx.memo", f"    v = m.get({key}, _MISSING)",
-                             "    if v is _MISSING:", f"        v = m[{key}] = _any_of([{variants}])", "    return v", ""]
+            variants = self.conditions._clause_variants[clause_id]
+            self._memoised(function, ("holds", clause_id),
+                           lambda: f"_any_of([{', '.join(self._value(_holding(clause)) for clause in variants)}])")
         return function
+
+    def _memoised(self, function: str, key: object, value: Callable[[], str]) -> None:
+        """Writes ``function(ctx, V)``: the expression ``value()`` at most once per claim, kept in
+        ``ctx.memo`` under ``key``."""
+        name = self._bind(key, "k")
+        self.helpers += [f"def {function}(ctx, V):", "    m = ctx.memo", f"    v = m.get({name}, _MISSING)",
+                         "    if v is _MISSING:", f"        v = m[{name}] = {value()}", "    return v", ""]
 
     def _shifted(self, duration: ast.Duration, sign: int, start: str) -> str:
         amount = duration.amount * sign
