@@ -106,6 +106,16 @@ def test_a_value_encoded_alone_gives_the_bytes_of_encoding_the_fact(fact: dict[s
     assert {field: durable.encode_value(value) for field, value in fact.items()} == durable._encode_values(fact)
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_float_json_cannot_write_is_refused_as_json_refuses_it(value: float) -> None:
+    # encode_value writes a finite float itself (float.__repr__, as json does): anything else goes
+    # to json, which refuses it, so no fact carries 'inf' or 'NaN' to durable_rules.
+    with pytest.raises(ValueError):
+        durable._encode(value)
+    with pytest.raises(ValueError):
+        durable.encode_value(value)
+
+
 def test_the_fill_functions_write_the_json_durable_rules_is_sent_for_their_values() -> None:
     # The generated code writes each value and its JSON side by side; the JSON must be what
     # encoding the finished fact gives, for every kind of value (text, yes/no, whole numbers,

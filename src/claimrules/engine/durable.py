@@ -179,6 +179,8 @@ def encode_value(value: Any) -> str:
         return "true" if value else "false"
     if kind is int:
         return int.__repr__(value)
+    if kind is float and value - value == 0:  # finite: json writes float.__repr__ (inf and nan are refused)
+        return float.__repr__(value)
     return _encode(value)
 
 

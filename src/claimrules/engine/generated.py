@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
@@ -86,7 +87,7 @@ class RuleCode:
     def __init__(self, conditions: ConditionCompiler) -> None:
         self.conditions = conditions
         self.namespace: dict[str, Any] = {"_negate": _negate,
-                                          "_date": date, "_put": _put,
+                                          "_date": date, "_put": _put, "_Decimal": Decimal, "_number": encode_value,
                                           "_unknown": _unknown, "_str": encode_str, "_int": int.__repr__,
                                           "_MISSING": _MISSING, "_Money": Money, "_add_months": add_months,
                                           "_in_territory": in_territory, "_over_items": _over_items,
@@ -416,8 +417,9 @@ class RuleCode:
         self.lines += [""]
 
     def _project_field(self, name: str, projection: Projection, test: ast.Expr | None) -> None:
-        # As fact_for: str, int and bool as they are, dates as day ordinals, the rest via to_engine;
-        # the JSON as encode_value writes it (str escaped, int by repr, bool as true/false).
+        # As fact_for: str, int and bool as they are, dates as day ordinals, decimals as floats, the
+        # rest via to_engine; the JSON as encode_value writes it (str escaped, int by repr, bool as
+        # true/false, a float by encode_value).
         field = repr(name)
         if projection.path is not None:
             self.lines.append(f"    v = V.get({projection.path!r})")
@@ -438,6 +440,7 @@ class RuleCode:
             f"        elif k is str: fact[{field}] = v; E[{field}] = _str(v)",
             f"        elif k is int: fact[{field}] = v; E[{field}] = _int(v)",
             f"        elif k is _date: fact[{field}] = v = v.toordinal(); E[{field}] = _int(v)",
+            f"        elif k is _Decimal: fact[{field}] = v = float(v); E[{field}] = _number(v)",
             f"        else: _put(fact, E, {field}, v)",
         ]
 
