@@ -68,9 +68,11 @@ class CompiledPolicy:
             if reported is not None and on < reported:
                 raise ClaimError(f"decision date {on} is before the claim was reported ({reported})",
                                  field="on", expected="a date on or after claim.reported_on")
-        elif facts.decision_date is None:
-            raise ClaimError("no decision date: the claim does not give one and none was passed", field="on",
-                             expected="on=<date>, or a fact with 'role: decision_date' in the policy's vocabulary")
+        else:
+            on = facts.decision_date
+            if on is None:
+                raise ClaimError("no decision date: the claim does not give one and none was passed", field="on",
+                                 expected="on=<date>, or a fact with 'role: decision_date' in the policy's vocabulary")
         return self.adjudicator.decide(facts, on)
 
     def close(self) -> None:

@@ -434,7 +434,9 @@ def _flattener(vocabulary: Vocabulary) -> Callable[[ClaimFacts], dict[str, Any]]
     cached = vocabulary.__dict__.get("_flattener")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    lines = ["def flatten(facts):", "    values = {}", "    d0 = facts.__dict__"]
+    # Every path starts as None in a dict of the final size (no resizing as it fills); under an
+    # absent group they stay None.
+    lines = ["def flatten(facts):", "    values = _EMPTY.copy()", "    d0 = facts.__dict__"]
     groups = iter(range(1, 1 << 30))
 
     def paths_under(specs: tuple[FactSpec, ...], prefix: str) -> list[str]:
@@ -451,11 +453,7 @@ def _flattener(vocabulary: Vocabulary) -> Callable[[ClaimFacts], dict[str, Any]]
             if spec.type == "group":
                 number = next(groups)
                 lines.append(f"{indent}g{number} = values[{path!r}] = {record}[{name}]")
-                lines.append(f"{indent}if g{number} is None:")
-                inner = paths_under(spec.fields, path + ".")
-                lines.extend(f"{indent}    values[{absent!r}] = None" for absent in inner)
-                lines.extend([f"{indent}    pass"] if not inner else [])
-                lines.append(f"{indent}else:")
+                lines.append(f"{indent}if g{number} is not None:")
                 lines.append(f"{indent}    d{number} = g{number}.__dict__")
                 emit(spec.fields, path + ".", f"d{number}", indent + "    ")
             elif spec.type == "list":
@@ -468,7 +466,9 @@ def _flattener(vocabulary: Vocabulary) -> Callable[[ClaimFacts], dict[str, Any]]
     lines.append("    return values")
     from claimrules.engine.generated import define  # the one place claimrules runs code it wrote
 
-    flatten: Callable[[ClaimFacts], dict[str, Any]] = define("\n".join(lines) + "\n", "<claimrules claim flattening>")["flatten"]
+    empty = dict.fromkeys([*paths_under(vocabulary.groups, ""), *(derived for derived, *_ in _derivations(vocabulary))])
+    flatten: Callable[[ClaimFacts], dict[str, Any]] = define("\n".join(lines) + "\n", "<claimrules claim flattening>",
+                                                              {"_EMPTY": empty})["flatten"]
     object.__setattr__(vocabulary, "_flattener", flatten)
     return flatten
 
