@@ -603,7 +603,7 @@ class Adjudicator:
                 continue
             for grant in grants(ctx) or ():
                 status = grant["status"]
-                found.append(ExceptionOutcome(
+                found.append(ExceptionOutcome.trusted(
                     declaration=declaration.clause or name, clause=grant["clause"], source=grant["source"],
                     role=grant["role"], granted_on=grant["granted_on"], asked_end=grant["new_end"],
                     counted_end=grant["end"], status=status, capped_by_days=grant["over_by_days"],
@@ -659,10 +659,8 @@ class Adjudicator:
         undated = self._undated_escalation.get(party_id, ())
         if undated is not None:
             return undated
-        return tuple(
-            built if step.ask_within is None
-            else EscalationStep.trusted(**{**built.__dict__, "ask_by": _shift(decided_on, step.ask_within, facts)})
-            for step, built in self._escalation_steps[party_id])
+        return tuple([built if step.ask_within is None else built.replaced(ask_by=_shift(decided_on, step.ask_within, facts))
+                      for step, built in self._escalation_steps[party_id]])
 
     def _steps_of(self, party_id: str) -> tuple[tuple[ReviewStep, EscalationStep], ...]:
         """Each review step of the first document the party answers for that has them, as it

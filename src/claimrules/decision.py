@@ -44,6 +44,20 @@ class _Value(BaseModel):
         object.__setattr__(value, "__pydantic_private__", None)
         return value
 
+    def replaced(self, **changes: Any) -> Self:
+        """This value with some fields changed to values claimrules computed (not validated, as
+        ``trusted``): a dated escalation step per decision from the party's undated one."""
+        values = self.__dict__.copy()
+        if not changes.keys() <= values.keys():
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(changes.keys() - values.keys()))}")
+        values.update(changes)
+        value = type(self).__new__(type(self))
+        object.__setattr__(value, "__dict__", values)
+        object.__setattr__(value, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        object.__setattr__(value, "__pydantic_extra__", None)
+        object.__setattr__(value, "__pydantic_private__", None)
+        return value
+
 
 _REQUIRED = object()
 
