@@ -149,3 +149,22 @@ def test_a_record_read_whole_shows_its_money_as_money(policy: claimrules.Compile
     # The claim file's plan: CARE-3Y+ADP bought 2024-03-08 for USD 299.00, USD 610.00 paid out so far.
     assert decision.fact("plan") == "code=CARE-3Y+ADP, paid_to_date=USD 610.00, price=USD 299.00, purchased_on=2024-03-08"
     assert all("Decimal(" not in fact.value and "{'" not in fact.value for fact in decision.facts)
+
+
+def test_a_value_replaced_is_the_validated_value_with_those_fields() -> None:
+    """``replaced()`` (a dated escalation step from the party's undated one) makes what validating
+    the changed fields makes, leaves the original as it was, and refuses a field the value lacks."""
+    from datetime import date
+
+    from claimrules.decision import EscalationStep
+
+    undated = EscalationStep(clause="LW 9.1", who="Northwind customer relations", contact="+1 800 555 0100",
+                             answer_within="30 days")
+    dated = undated.replaced(ask_by=date(2026, 12, 27))
+    validated = EscalationStep(clause="LW 9.1", who="Northwind customer relations", contact="+1 800 555 0100",
+                               answer_within="30 days", ask_by=date(2026, 12, 27))
+    assert dated == validated and dated.model_dump_json() == validated.model_dump_json()
+    assert dated.model_fields_set == validated.model_fields_set
+    assert undated.ask_by is None and pickle.loads(pickle.dumps(dated)) == validated
+    with pytest.raises(TypeError, match="EscalationStep has no field ask_on"):
+        undated.replaced(ask_on=date(2026, 12, 27))
