@@ -61,8 +61,8 @@ def _unknown(value: Any) -> bool:
 
 
 def _put(fact: dict[str, Any], encoded: dict[str, str], name: str, value: Any) -> None:
-    """A value that is not str, int, bool or date, as durable_rules compares it (left out if it
-    cannot), and its JSON."""
+    """A value that is not str, int, bool, date or Decimal, as durable_rules compares it (left out
+    if it cannot), and its JSON."""
     converted = to_engine(value)
     if converted is not None:
         fact[name] = converted
