@@ -14,6 +14,9 @@ counts of the same code then move by tens of thousands of instructions a decisio
 second a run started in. Where a C compiler is found, ``time()`` is pinned for both runs by a
 two-line ``LD_PRELOAD`` shim built in a temporary folder (docs/durable-rules.md, "Counting
 instructions"); two runs of the same code then agree to a few hundred instructions in billions.
+Two versions compare only to about ±1.5%: any edit moves where objects land in memory and how
+the generated module's globals hash (a change that did nothing moved the count by +1.5%,
+bench/RESULTS.md 1-28d).
 Address-space randomisation is turned off (``setarch -R``) and ``PYTHONHASHSEED`` fixed.
 
 Needs ``valgrind`` (and ``gcc`` or ``cc`` for the shim, ``setarch`` where present); a developer's
