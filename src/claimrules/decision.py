@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -37,12 +37,7 @@ class _Value(BaseModel):
                             else f"{cls.__name__}.trusted() is missing {', '.join(missing)}")
         values = shape.defaults.copy()  # declared order; update() keeps each key where it is
         values.update(fields)
-        value = cls.__new__(cls)
-        object.__setattr__(value, "__dict__", values)
-        object.__setattr__(value, "__pydantic_fields_set__", set(fields))
-        object.__setattr__(value, "__pydantic_extra__", None)
-        object.__setattr__(value, "__pydantic_private__", None)
-        return value
+        return _unvalidated(cls, values, set(fields))
 
     def replaced(self, **changes: Any) -> Self:
         """This value with some fields changed to values claimrules computed (not validated, as
@@ -51,12 +46,22 @@ class _Value(BaseModel):
         if not changes.keys() <= values.keys():
             raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(changes.keys() - values.keys()))}")
         values.update(changes)
-        value = type(self).__new__(type(self))
-        object.__setattr__(value, "__dict__", values)
-        object.__setattr__(value, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
-        object.__setattr__(value, "__pydantic_extra__", None)
-        object.__setattr__(value, "__pydantic_private__", None)
-        return value
+        return _unvalidated(type(self), values, self.__pydantic_fields_set__ | changes.keys())
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _unvalidated(cls: type[_M], values: dict[str, Any], fields_set: set[str],
+                 private: dict[str, Any] | None = None) -> _M:
+    """An instance of ``cls`` with ``values`` as its fields (all of them, in declared order), as
+    ``model_construct`` makes it: no validation, for values claimrules computed itself."""
+    value = cls.__new__(cls)
+    object.__setattr__(value, "__dict__", values)
+    object.__setattr__(value, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(value, "__pydantic_extra__", None)
+    object.__setattr__(value, "__pydantic_private__", private)
+    return value
 
 
 _REQUIRED = object()
@@ -262,12 +267,7 @@ class Decision(_Value):
                             else f"Decision.explained_later() is missing {', '.join(missing)}")
         values = shape.defaults.copy()
         values.update(fields)
-        decision = cls.__new__(cls)
-        object.__setattr__(decision, "__dict__", values)
-        object.__setattr__(decision, "__pydantic_fields_set__", set(fields))
-        object.__setattr__(decision, "__pydantic_extra__", None)
-        object.__setattr__(decision, "__pydantic_private__", {"_explain": explain})
-        return decision
+        return _unvalidated(cls, values, set(fields), {"_explain": explain})
 
     def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
         """Build the deferred parts of the explanation named (all by default) now; returns the decision."""
