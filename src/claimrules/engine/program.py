@@ -137,13 +137,15 @@ class Program:
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
         self.document_rules = tuple(rule for rule in rules if rule.clause is None)
-        # Per document: its 'applies' key, its clause rules, and their keys and names.
-        self._clause_rules: list[tuple[str, tuple[Rule, ...], tuple[str, ...], tuple[str, ...]]] = []
-        for document in policy.documents:
-            own = tuple(rule for rule in rules if rule.clause is not None and rule.document is document)
-            self._clause_rules.append((f"doc:{document.id}", own, tuple(rule.key for rule in own),
-                                       tuple(rule.name for rule in own)))
+        # Per document: its 'applies' key and its clause rules.
+        self._clause_rules: list[tuple[str, tuple[Rule, ...]]] = [
+            (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
+            for document in policy.documents]
         self._by_name = {rule.name: rule for rule in rules}
+        # Every rule's result before durable_rules answers: false, in the order of ``rules`` (a
+        # copy per claim, then true for each rule that fired: cheaper than a result per rule).
+        self._all_false: dict[str, bool | None] = dict.fromkeys((rule.key for rule in rules), False)
+        self._key_of = {rule.name: rule.key for rule in rules}
         self._traced: dict[frozenset[str], tuple[tuple[Rule, ...], ...]] = {}
         self._traced_members = 0
         self.engine_rules = engine_rules
@@ -198,28 +200,33 @@ class Program:
                 self._fill_documents(ctx, fact, encoded)
             fired = self._fired(fact, _DOCUMENT_GROUPS, encoded)
             absent = self._all_fields.difference(fact)
-        truth: dict[str, bool | None] = {}
+        # What fired is the answer of a two-valued rule (and of every rule of a document that does
+        # not apply, whose rulesets are not asked); a rule reading an absent value is settled by
+        # its traced closure.
+        truth = self._all_false.copy()
+        key_of = self._key_of
+        for name in fired:
+            truth[key_of[name]] = True
         checked = self._checked
         for rule in self.document_rules:
-            truth[rule.key] = (rule.name in fired if absent.isdisjoint(rule.engine_fields)
-                               else checked(rule, rule.fn(ctx), fired))
+            if not absent.isdisjoint(rule.engine_fields):
+                truth[rule.key] = checked(rule, rule.fn(ctx), fired)
         if self.fast:
             open_documents = self.open_documents(truth)
             fills, wanted = self._fills_of(open_documents)
             for fill in fills:
                 fill(ctx, fact, encoded)
             if open_documents:
-                fired |= self._fired(fact, open_documents, encoded)
+                clauses_fired = self._fired(fact, open_documents, encoded)
+                for name in clauses_fired:
+                    truth[key_of[name]] = True
+                fired |= clauses_fired
             absent = wanted.difference(fact)
-        held = fired.__contains__
-        traced = self._traced_of(absent) if absent else None
-        for index, (document_key, _, keys, names) in enumerate(self._clause_rules):
-            # What fired is the answer of a two-valued rule (and of every rule of a document that
-            # does not apply); a rule reading an absent value is then settled by its traced closure.
-            truth.update(zip(keys, map(held, names)))
-            if traced is not None and traced[index] and truth[document_key] is not False:
-                for rule in traced[index]:
-                    truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+        if absent:
+            for (document_key, _), rules in zip(self._clause_rules, self._traced_of(absent), strict=True):
+                if rules and truth[document_key] is not False:
+                    for rule in rules:
+                        truth[rule.key] = checked(rule, rule.fn(ctx), fired)
         return Evaluation(truth, ctx, fired)
 
     def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
@@ -228,7 +235,7 @@ class Program:
         found = self._traced.get(absent)
         if found is None:
             found = tuple(tuple(rule for rule in rules if not absent.isdisjoint(rule.engine_fields))
-                          for _, rules, _, _ in self._clause_rules)
+                          for _, rules in self._clause_rules)
             members = len(absent) + sum(map(len, found))
             if self._traced_members + members > _MAX_ABSENT_MEMBERS:
                 self._traced.clear()
