@@ -184,10 +184,15 @@ def encode_value(value: Any) -> str:
     return _encode(value)
 
 
-def _encode_values(fact: Mapping[str, Any]) -> dict[str, str]:
-    """Each value of a fact as _encode writes it, computed once for all rulesets (a caller without
-    the JSON the generated fill functions write: the reference path, tests)."""
-    return {field: encode_value(value) for field, value in fact.items()}
+def encode_member(field: str, value: Any) -> str:
+    """A field of a fact with its value, as ``_encode`` writes them in an object: ``"field":<JSON>``."""
+    return _encode(field) + ":" + encode_value(value)
+
+
+def _encode_members(fact: Mapping[str, Any]) -> dict[str, str]:
+    """Each field of a fact with its value as _encode writes them, computed once for all rulesets (a
+    caller without the members the generated fill functions write: the reference path, tests)."""
+    return {field: encode_member(field, value) for field, value in fact.items()}
 
 #: One lock for the whole process, held for every call into the C engine.
 #:
@@ -599,7 +604,6 @@ class RuleNetwork:
         self._ruleset_ids = itertools.count()
         self._rules: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # handle -> its rules
         self._fields: dict[int, tuple[str, ...]] = {}  # handle -> the fact fields its rules read
-        self._keys: dict[int, tuple[tuple[str, str], ...]] = {}  # handle -> (field, '"field":')
         self._handles: tuple[int, ...] = ()
         self._group: dict[int, str] = {}  # handle -> the group of all its rules
         self._live: list[int] = []  # shared with the finalizer
@@ -628,7 +632,6 @@ class RuleNetwork:
         self._rules[handle] = chunk
         self._group[handle] = self._group_of_rule[chunk[0][0]]
         self._fields[handle] = tuple(sorted({field for _, cond in chunk for field in _fields_of(cond)} - {GUARD_FIELD}))
-        self._keys[handle] = tuple((field, _encode(field) + ":") for field in self._fields[handle])
         _prime(handle)
         return handle
 
@@ -670,9 +673,9 @@ class RuleNetwork:
         """Names of the rules whose condition holds for ``fact``; with ``groups``, of the rules of
         those groups only (the rulesets of other groups are not asked).
 
-        ``encoded``: the JSON of each value of ``fact`` as ``encode_value`` writes it, when the
-        caller has it already (claimrules' generated fill functions write both); else it is
-        computed here.
+        ``encoded``: each field of ``fact`` with its value as ``encode_member`` writes them
+        (``"field":<JSON>``), when the caller has them already (claimrules' generated fill
+        functions write both); else they are computed here.
 
         ``fact`` maps field names to str/int/float/bool values (at most
         :data:`MAX_FACT_FIELDS`, none in :data:`RESERVED_FIELDS`).  The fact is
@@ -695,16 +698,17 @@ class RuleNetwork:
             if self._closed:
                 raise EngineError("RuleNetwork is closed")
             head = _FACT_HEAD
-            # Each value is encoded once; each ruleset is sent only the fields its rules read (less
-            # JSON for the engine to parse), in the same bytes as encoding that sub-object.
+            # Each member is encoded once; each ruleset is sent only the fields its rules read (less
+            # JSON for the engine to parse), in the same bytes as encoding that sub-object. The
+            # members are picked and joined in C (map, filter, join): no Python step per field.
             if encoded is None:
-                encoded = _encode_values(fact)
+                encoded = _encode_members(fact)
+            get = encoded.get
             for handle in self._handles:
                 if groups is not None and self._group[handle] not in groups:
                     continue
-                parts = [key + encoded[field] for field, key in self._keys[handle] if field in encoded]
-                payload = head + ("," + ",".join(parts) + "}" if parts else "}")
-                self._run(handle, payload, out)
+                members = ",".join(filter(None, map(get, self._fields[handle])))
+                self._run(handle, head + "," + members + "}" if members else head + "}", out)
         return frozenset(out)
 
     def _run(self, handle: int, payload: str, out: set[str]) -> None:
@@ -758,7 +762,6 @@ class RuleNetwork:
         del self._rules[handle]
         del self._group[handle]
         del self._fields[handle]
-        del self._keys[handle]
         self._live.remove(handle)
         problem = _release_ruleset(handle)
         if problem is not None:

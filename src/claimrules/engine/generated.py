@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimrules.engine.compiler import Projection, to_engine
-from claimrules.engine.durable import encode_str, encode_value
+from claimrules.engine.durable import encode_member, encode_str, encode_value
 from claimrules.engine.evaluate import (
     _MISSING,
     Atom,
@@ -62,11 +62,11 @@ def _unknown(value: Any) -> bool:
 
 def _put(fact: dict[str, Any], encoded: dict[str, str], name: str, value: Any) -> None:
     """A value that is not str, int, bool, date or Decimal, as durable_rules compares it (left out
-    if it cannot), and its JSON."""
+    if it cannot), and the field with its JSON."""
     converted = to_engine(value)
     if converted is not None:
         fact[name] = converted
-        encoded[name] = encode_value(converted)
+        encoded[name] = encode_member(name, converted)
 
 
 def _negate(value: Any, node: ast.Expr) -> Any:
@@ -389,8 +389,8 @@ class RuleCode:
         """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code,
         filled by ``fill_<i>(ctx, fact, encoded)`` for each of ``parts`` (disjoint), then for the
         other fields: each adds its own fields only, so a caller may fill only the parts it needs,
-        and writes each value's JSON in ``encoded`` as ``durable.encode_value`` does (what
-        ``RuleNetwork.fired`` sends durable_rules, written where the value's type is known).
+        and writes each field with its value's JSON in ``encoded`` as ``durable.encode_member``
+        does (what ``RuleNetwork.fired`` sends durable_rules, written where the value's type is known).
 
         ``tests``: the computed true/false values (by field name) whose closure is the traced
         ``compile(node, record=True)``; they are written out as the rule conditions are. The fields
@@ -401,7 +401,7 @@ class RuleCode:
         rest = [name for name in fields if name not in placed]
         for number, part in enumerate([*parts, rest]):
             self._fill(str(number), sorted(part, key=order.__getitem__), fields, tests)
-        self.lines += ["def project(ctx):", "    fact = {'one': 1}", "    encoded = {'one': '1'}"]
+        self.lines += ["def project(ctx):", "    fact = {'one': 1}", "    encoded = {'one': '\"one\":1'}"]
         self.lines += [f"    fill_{number}(ctx, fact, encoded)" for number in range(len(parts) + 1)]
         self.lines += ["    return fact", ""]
 
@@ -418,15 +418,19 @@ class RuleCode:
 
     def _project_field(self, name: str, projection: Projection, test: ast.Expr | None) -> None:
         # As fact_for: str, int and bool as they are, dates as day ordinals, decimals as floats, the
-        # rest via to_engine; the JSON as encode_value writes it (str escaped, int by repr, bool as
-        # true/false, a float by encode_value).
+        # rest via to_engine; the field with its JSON as encode_member writes them (the field's
+        # part written here once: str escaped, int by repr, bool as true/false, a float by
+        # encode_value).
         field = repr(name)
+        key = encode_member(name, 0)[:-1]  # '"name":'
+        true, false = repr(key + "true"), repr(key + "false")
+        key = repr(key)
         if projection.path is not None:
             self.lines.append(f"    v = V.get({projection.path!r})")
         elif test is not None:
             self.lines += [f"    v = {self._expr(test, None)}",
-                           f"    if v is True: fact[{field}] = True; E[{field}] = 'true'",
-                           f"    elif v is False: fact[{field}] = False; E[{field}] = 'false'",
+                           f"    if v is True: fact[{field}] = True; E[{field}] = {true}",
+                           f"    elif v is False: fact[{field}] = False; E[{field}] = {false}",
                            f"    elif v is not None: _put(fact, E, {field}, v)"]
             return
         elif projection.node is not None:
@@ -436,11 +440,11 @@ class RuleCode:
         self.lines += [
             "    if v is not None:",
             "        k = type(v)",
-            f"        if k is bool: fact[{field}] = v; E[{field}] = 'true' if v else 'false'",
-            f"        elif k is str: fact[{field}] = v; E[{field}] = _str(v)",
-            f"        elif k is int: fact[{field}] = v; E[{field}] = _int(v)",
-            f"        elif k is _date: fact[{field}] = v = v.toordinal(); E[{field}] = _int(v)",
-            f"        elif k is _Decimal: fact[{field}] = v = float(v); E[{field}] = _number(v)",
+            f"        if k is bool: fact[{field}] = v; E[{field}] = {true} if v else {false}",
+            f"        elif k is str: fact[{field}] = v; E[{field}] = {key} + _str(v)",
+            f"        elif k is int: fact[{field}] = v; E[{field}] = {key} + _int(v)",
+            f"        elif k is _date: fact[{field}] = v = v.toordinal(); E[{field}] = {key} + _int(v)",
+            f"        elif k is _Decimal: fact[{field}] = v = float(v); E[{field}] = {key} + _number(v)",
             f"        else: _put(fact, E, {field}, v)",
         ]
 
@@ -462,8 +466,8 @@ def define(source: str, label: str, namespace: Mapping[str, Any] | None = None) 
     return names
 
 
-#: Adds some of the fields of the fact durable_rules sees to ``fact``, and their JSON to the
-#: third argument (``fill_<i>(ctx, fact, encoded)``).
+#: Adds some of the fields of the fact durable_rules sees to ``fact``, and each with its value's
+#: JSON (``"field":<JSON>``) to the third argument (``fill_<i>(ctx, fact, encoded)``).
 Fill = Callable[[Context, dict[str, Any], dict[str, str]], Any]
 
 

@@ -195,7 +195,7 @@ class Program:
             # First the rules that say which documents apply, then the clause rules of each document
             # that may apply: a document that does not apply has no clause that holds.
             fact = {"one": 1}
-            encoded = {"one": "1"}  # each value's JSON, written by the fill functions
+            encoded = {"one": '"one":1'}  # each field with its value's JSON, written by the fill functions
             if self._fill_documents is not None:
                 self._fill_documents(ctx, fact, encoded)
             fired = self._fired(fact, _DOCUMENT_GROUPS, encoded)
