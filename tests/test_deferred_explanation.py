@@ -142,6 +142,29 @@ def test_a_decision_built_for_later_explaining_is_the_validated_decision(policy:
         Decision.explained_later(explain, **given, reasons=())
 
 
+def test_a_decision_completed_from_a_shared_part_is_the_decision_built_whole(policy: claimrules.CompiledPolicy,
+                                                                              claim: ClaimFacts) -> None:
+    """The part the decisions of many claims share, completed with one claim's own fields, gives the
+    decision ``explained_later`` gives from all of them; the claim's fields must be exactly those
+    the part leaves open, and no field may be both."""
+    decision = policy.adjudicate(claim)
+    given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
+    explain = {name: (lambda name=name: getattr(decision, name)) for name in EXPLAINING}
+    own = ("decision_id", "claim_fingerprint")
+    part = Decision.shared_part(own, **{name: value for name, value in given.items() if name not in own})
+    completed = Decision.completed(part, explain, **{name: given[name] for name in own})
+    whole = Decision.explained_later(explain, **given)
+    assert completed == whole and completed.model_dump_json() == whole.model_dump_json()
+    assert completed.model_fields_set == whole.model_fields_set
+    assert list(completed.__dict__) == list(whole.__dict__)
+    with pytest.raises(TypeError, match="needs the claim's own claim_fingerprint, decision_id"):
+        Decision.completed(part, explain, decision_id=given["decision_id"])
+    with pytest.raises(TypeError, match="decision_id given as shared and as the claim's own"):
+        Decision.shared_part(own, **given)
+    with pytest.raises(TypeError, match="cannot take verdict"):
+        Decision.shared_part((*own, "verdict"), **{name: value for name, value in given.items() if name not in own})
+
+
 def test_a_record_read_whole_shows_its_money_as_money(policy: claimrules.CompiledPolicy) -> None:
     """A condition reading a whole record (the plan) shows each of its given fields as the trace
     shows a value: its money as an amount with its currency, never a dump of the Money model."""

@@ -26,6 +26,7 @@ from claimrules.decision import (
     Notice,
     Party,
     PolicyUsed,
+    SharedPart,
 )
 from claimrules.engine.cache import BoundedCache
 from claimrules.engine.evaluate import Context, render_value
@@ -155,6 +156,10 @@ class Resolver:
         self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
         self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
         self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
+        #: Each document with its 'applies' rule key and whether it applies when it has no such rule
+        #: (``document_applies``, without building the key per claim).
+        self._documents = tuple((document, f"doc:{document.id}", document.applies_when is None)
+                                for document in self.policy.documents)
 
     # -- one document ----------------------------------------------------------------------------
     def holds(self, clause: Clause, truth: dict[str, bool | None]) -> bool:
@@ -300,8 +305,8 @@ class Resolver:
 
     def resolve(self, truth: dict[str, bool | None], ctx: Context) -> Resolution:
         answers: list[Answer] = []
-        for document in self.policy.documents:
-            if not document_applies(document, truth):
+        for document, applies, unconditional in self._documents:
+            if truth.get(applies, unconditional) is not True:  # document_applies
                 continue
             answer = self.answer(document, truth, ctx)
             if answer is not None:
@@ -353,7 +358,12 @@ class _Template:
     #: Whether the decision states the winning answer's amounts (an approval).
     amounts: bool
     fields: dict[str, Any]
+    #: ``fields`` as the decision holds them, checked once: each claim adds ``_CLAIM_FIELDS``.
+    part: SharedPart
 
+
+#: The fields of a decision that are each claim's own (``Adjudicator._decision``); the template gives the rest.
+_CLAIM_FIELDS = ("decision_id", "decided_on", "amounts", "escalation", "claim_fingerprint", "exceptions")
 
 #: The services a customer may ask for by name: the clause deciding which one they get decides.
 _SERVICES = ("on_site", "depot", "replacement")
@@ -497,9 +507,9 @@ class Adjudicator:
             "reasons": lambda: self._reasons.for_grounds(template.grounds, truth, ctx, template.outcome,
                                                          list(template.fields["missing_facts"])),
         }
-        return Decision.explained_later(
+        return Decision.completed(
+            template.part,
             explain,
-            **template.fields,
             decision_id=decision_id,
             decided_on=decided_on,
             amounts=amounts,
@@ -574,8 +584,7 @@ class Adjudicator:
                     not clause.if_outcome or outcome in clause.if_outcome):
                 notices.append(self._notice(clause.id, clause.notice))
         remedy = winner.remedy if winner is not None and outcome == "approve" else None
-        return _Template(outcome=outcome, grounds=tuple(grounds), responsible=responsible_id,
-                         amounts=winner is not None and outcome == "approve", fields={
+        fields = {
             "outcome": outcome,
             "deciding": self._cite(deciding_clause),
             "grounds": tuple(self._cite(clause) for clause in grounds),
@@ -590,7 +599,10 @@ class Adjudicator:
             "missing_facts": tuple(missing),
             "documents_answering": tuple(sorted(answer.document.id for answer in resolution.answers)),
             "policy": self._policy_used(self._versions(truth)),
-        })
+        }
+        return _Template(outcome=outcome, grounds=tuple(grounds), responsible=responsible_id,
+                         amounts=winner is not None and outcome == "approve", fields=fields,
+                         part=Decision.shared_part(_CLAIM_FIELDS, **fields))
 
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
         """Per recorded exception of every declaration whose document applies: counted, capped or void."""

@@ -214,6 +214,18 @@ def _deferred_shape(cls: type[BaseModel]) -> _Shape:
 #: How to build each part of the explanation, by field name (``Decision.explained_later``).
 Explanation = dict[str, Callable[[], tuple[Any, ...]]]
 
+
+class SharedPart(NamedTuple):
+    """The fields the decisions of many claims share (``Decision.shared_part``), checked once."""
+
+    #: Every field but the explanation's, in declared order: the shared ones set, the rest at
+    #: their defaults until a claim's own replace them.
+    values: dict[str, Any]
+    #: The fields a completed decision was given (pydantic's ``model_fields_set``).
+    fields_set: frozenset[str]
+    #: The fields each claim gives (``Decision.completed``).
+    claim_fields: frozenset[str]
+
 class Decision(_Value):
     """What claimrules decided for one claim, and why.
 
@@ -259,15 +271,35 @@ class Decision(_Value):
     def explained_later(cls, explain: Explanation, **fields: Any) -> Decision:
         """A decision from trusted values (no validation) whose ``trace``, ``facts`` and ``reasons``
         are each built on first use by ``explain[name]()``."""
-        # What model_construct does, without its per-field alias search (a decision per claim).
+        return cls.completed(cls.shared_part((), **fields), explain)
+
+    @classmethod
+    def shared_part(cls, claim_fields: Iterable[str], **fields: Any) -> SharedPart:
+        """``fields``, the part of the decisions of many claims that they share, checked once: each
+        claim's decision is then ``completed`` with the fields named in ``claim_fields``, its own."""
         shape = _DEFERRED_SHAPE.get(cls) or _deferred_shape(cls)
-        if not shape.required <= fields.keys() <= shape.names:
-            unknown, missing = sorted(fields.keys() - shape.names), sorted(shape.required - fields.keys())
-            raise TypeError(f"Decision.explained_later() cannot take {', '.join(unknown)}" if unknown
-                            else f"Decision.explained_later() is missing {', '.join(missing)}")
+        own = frozenset(claim_fields)
+        names = fields.keys() | own
+        if own & fields.keys() or not shape.required <= names <= shape.names:
+            unknown, missing = sorted(names - shape.names), sorted(shape.required - names)
+            raise TypeError(f"a decision cannot take {', '.join(unknown)}" if unknown
+                            else f"a decision is missing {', '.join(missing)}" if missing
+                            else f"{', '.join(sorted(own & fields.keys()))} given as shared and as the claim's own")
+        # What model_construct does, without its per-field alias search (a decision per claim).
         values = shape.defaults.copy()
         values.update(fields)
-        return _unvalidated(cls, values, set(fields), {"_explain": explain})
+        return SharedPart(values, frozenset(names), own)
+
+    @classmethod
+    def completed(cls, part: SharedPart, explain: Explanation, **claim: Any) -> Decision:
+        """A decision from trusted values (no validation): ``part`` with this claim's own fields,
+        whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``."""
+        if claim.keys() != part.claim_fields:
+            raise TypeError(f"a decision needs the claim's own {', '.join(sorted(part.claim_fields))}; "
+                            f"given {', '.join(sorted(claim)) or 'none'}")
+        values = part.values.copy()  # declared order; update() keeps each key where it is
+        values.update(claim)
+        return _unvalidated(cls, values, set(part.fields_set), {"_explain": explain})
 
     def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
         """Build the deferred parts of the explanation named (all by default) now; returns the decision."""
