@@ -307,6 +307,25 @@ def test_quantized_money_is_the_money_validation_would_make(amount: str) -> None
     assert not q.amount.is_signed() or not q.amount.is_zero()
 
 
+_amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=3, allow_nan=False,
+                       allow_infinity=False)
+
+
+@given(_amounts, _amounts, st.integers(-1000, 1000))
+@example(Decimal("0.00"), Decimal("-0.00"), 0)
+@example(Decimal("-1.50"), Decimal("1.5"), -1)
+def test_arithmetic_gives_the_money_validation_would_make(left: Decimal, right: Decimal, factor: int) -> None:
+    """Sums, differences, products and negations are built without validating them again: each
+    must be what validating its amount gives (no negative zero, the same fields set, equal, hashed
+    and serialised alike)."""
+    a, b = Money(amount=left, currency="USD"), Money(amount=right, currency="USD")
+    for result in (a + b, a - b, a * factor, a * Decimal(factor), -a):
+        validated = Money(amount=result.amount, currency="USD")
+        assert (result, hash(result), result.model_dump_json(), result.model_fields_set) == (
+            validated, hash(validated), validated.model_dump_json(), validated.model_fields_set)
+        assert not (result.amount.is_zero() and result.amount.is_signed())
+
+
 def test_quantized_is_independent_of_callers_rounding() -> None:
     with localcontext() as ctx:
         ctx.rounding = "ROUND_HALF_EVEN"

@@ -231,16 +231,9 @@ class Money(BaseModel):
     def quantized(self) -> Money:
         """Rounded half-up to the currency's minor unit (USD 0.005 -> USD 0.01)."""
         context = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
-        amount = context.quantize(self.amount, _minor_step(self.currency))
         # Valid by construction (a valid amount, rounded; this currency): not validated again, as
         # a refund or fee is rounded on most decisions (issue #15).
-        money = Money.__new__(Money)
-        object.__setattr__(money, "__dict__", {"amount": amount.copy_abs() if amount.is_zero() else amount,
-                                               "currency": self.currency})
-        object.__setattr__(money, "__pydantic_fields_set__", {"amount", "currency"})
-        object.__setattr__(money, "__pydantic_extra__", None)
-        object.__setattr__(money, "__pydantic_private__", None)
-        return money
+        return self._combine(context.quantize(self.amount, _minor_step(self.currency)))
 
     def _same_currency(self, other: Money, operation: str) -> None:
         if other.currency != self.currency:
@@ -249,7 +242,16 @@ class Money(BaseModel):
             )
 
     def _combine(self, amount: Decimal) -> Money:
-        return Money(amount=amount, currency=self.currency)
+        """``amount`` in this currency: the result of an exact operation on valid amounts, which is
+        valid by construction (finite and within ``_PRECISION`` digits: the context traps Overflow
+        and Inexact), so it is not validated again; a zero loses its sign, as ``_to_amount`` does."""
+        money = Money.__new__(Money)
+        object.__setattr__(money, "__dict__", {"amount": amount.copy_abs() if amount.is_zero() else amount,
+                                               "currency": self.currency})
+        object.__setattr__(money, "__pydantic_fields_set__", {"amount", "currency"})
+        object.__setattr__(money, "__pydantic_extra__", None)
+        object.__setattr__(money, "__pydantic_private__", None)
+        return money
 
     def __add__(self, other: object) -> Money:
         if not isinstance(other, Money):
