@@ -177,11 +177,14 @@ def test_fields_durable_rules_cannot_tell_apart_are_refused() -> None:
 
 
 def test_the_fields_claimrules_generates_never_share_a_hash() -> None:
+    """Claim facts are fields f0, f1..., computed values t0, t1...: within the limit on fields, no
+    two of these names (nor the engine's own) share a hash, whatever the policy set's paths."""
     from claimrules.engine.program import MAX_ENGINE_FIELDS
 
-    names = [f"t{n}" for n in range(MAX_ENGINE_FIELDS + 1)] + ["one", "sid", "id", "__crg", "__crp"]
+    names = [f"{kind}{n}" for kind in "ft" for n in range(MAX_ENGINE_FIELDS + 1)] + ["one", "sid", "id", "__crg", "__crp"]
     with claimrules.load_policy(ROOT / "policies" / "northwind") as compiled:
-        names += list(compiled.program.durable.fields)
+        generated = list(compiled.program.durable.fields)
+        assert set(generated) <= set(names)
     names = sorted(set(names))
     assert len({property_hash(name) for name in names}) == len(names)
 

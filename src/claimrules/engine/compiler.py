@@ -62,6 +62,7 @@ class DurableCompiler:
         self.conditions = conditions
         self.fields: dict[str, Projection] = {}
         self._terms: dict[ast.Expr, str] = {}
+        self._facts: dict[str, str] = {}  # the field of each claim fact read, by path
         self._variants: dict[str, list[ast.Expr | None]] = {}
         self._nested: dict[str, bool] = {}
         for document in policy.documents:
@@ -114,8 +115,12 @@ class DurableCompiler:
 
     # -- operands --------------------------------------------------------------------------------
     def _field(self, path: str) -> str:
-        name = "f_" + path.replace(".", "__")
-        if name not in self.fields:
+        name = self._facts.get(path)
+        if name is None:
+            # A short name (f0, f1...): durable_rules parses each name in every fact it is sent and
+            # copies the fact into every action it starts, so long names cost on every claim.
+            name = self._facts[path] = f"f{len(self._facts)}"
+
             def read(ctx: Any, path: str = path) -> Any:
                 return ctx.values.get(path)
             self.fields[name] = Projection(name, read, path)
