@@ -147,6 +147,7 @@ class Program:
         self._all_false: dict[str, bool | None] = dict.fromkeys((rule.key for rule in rules), False)
         self._key_of = {rule.name: rule.key for rule in rules}
         self._traced: dict[frozenset[str], tuple[tuple[Rule, ...], ...]] = {}
+        self._document_fields = frozenset(name for rule in self.document_rules for name in rule.engine_fields)
         self._traced_members = 0
         self.engine_rules = engine_rules
         #: Each rule's group in ``network``: DOCUMENTS, or the id of the document of its clause.
@@ -199,7 +200,7 @@ class Program:
             if self._fill_documents is not None:
                 self._fill_documents(ctx, fact, encoded)
             fired = self._fired(fact, _DOCUMENT_GROUPS, encoded)
-            absent = self._all_fields.difference(fact)
+            absent = self._document_fields.difference(fact)  # what the document rules read
         # What fired is the answer of a two-valued rule (and of every rule of a document that does
         # not apply, whose rulesets are not asked); a rule reading an absent value is settled by
         # its traced closure.
