@@ -156,6 +156,8 @@ class Resolver:
         self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
         self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
         self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
+        # What each node of the policy reads, by id (Resolver._read_by): at most one entry per node.
+        self._reads: dict[int, tuple[ast.Expr, tuple[frozenset[str], tuple[str, ...]]]] = {}
         #: Each document with its 'applies' rule key and whether it applies when it has no such rule
         #: (``document_applies``, without building the key per claim).
         self._documents = tuple((document, f"doc:{document.id}", document.applies_when is None)
@@ -282,21 +284,34 @@ class Resolver:
         A definition this claim already knows (``coalesce`` found a value) needs nothing more,
         so the facts behind it are not asked for (LW 6.3).
         """
-        paths = set(ast.facts_of(node))
-        for name in ast.refs_of(node):
-            definition = self.policy.definitions[name]
-            if definition.value is None:
-                continue
+        facts, refs = self._read_by(node)
+        paths = set(facts)
+        for name in refs:
             if ctx is not None and self.program.conditions.definitions[name](ctx) is not None:
                 continue
-            paths |= self._facts_behind(definition.value, ctx)
-        if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
-               and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
-            roles = self.policy.vocabulary.roles
-            paths |= {roles[role] for role in ("country", "subdivision") if role in roles}
+            value = self.policy.definitions[name].value
+            assert value is not None  # _read_by keeps the definitions with a value
+            paths |= self._facts_behind(value, ctx)
         if ctx is not None:
             paths = {path for path in paths if ctx.values.get(path) is None}
         return paths
+
+    def _read_by(self, node: ast.Expr) -> tuple[frozenset[str], tuple[str, ...]]:
+        """What ``node`` reads, found by walking it once: the facts it names (with the place's,
+        where it tests a territory) and the definitions with a value it refers to. Kept by the
+        node's id with the node itself, so an id is never taken for another node's."""
+        kept = self._reads.get(id(node))
+        if kept is not None and kept[0] is node:
+            return kept[1]
+        facts = set(ast.facts_of(node))
+        if any(isinstance(sub, ast.Member) and isinstance(sub.container, ast.Ref)
+               and self.policy.definitions[sub.container.name].codes is not None for sub in ast.walk(node)):
+            roles = self.policy.vocabulary.roles
+            facts |= {roles[role] for role in ("country", "subdivision") if role in roles}
+        refs = tuple(sorted(name for name in ast.refs_of(node) if self.policy.definitions[name].value is not None))
+        found = (frozenset(facts), refs)
+        self._reads[id(node)] = (node, found)
+        return found
 
     # -- the set ---------------------------------------------------------------------------------
     def key(self, answer: Answer) -> tuple[Any, ...]:

@@ -97,12 +97,17 @@ class HoldAnalysis:
         self.program = program
         self._behind_clause: dict[str, frozenset[str]] = {}
         self._presence_clause: dict[str, frozenset[str]] = {}
+        self._held: dict[int, tuple[ast.Expr, tuple[tuple[str, tuple[ast.Expr, ...]], ...]]] = {}  # _held_in, by node id
         self.resolver = resolver
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
         self._presence = {atom.index: tested for atom in self.atoms
                           if (tested := self._tests_presence(atom.node, frozenset()))}
         # (atoms that test whether some fact is given: a known rule may change when it is)
+        # Per rule, every fact whose presence one of its atoms tests (the union of ``_presence``).
+        self._rule_presence = tuple(
+            (rule.key, frozenset().union(*(self._presence.get(atom.index, frozenset()) for atom in rule.atoms)))
+            for rule in program.rules)
         # The leaf tests inside each atom (a labelled atom may join several), compiled once: two
         # values of a fact that every leaf reading it treats alike are interchangeable.
         compiled: dict[ast.Expr, Test] = {}
@@ -212,15 +217,25 @@ class HoldAnalysis:
         """The missing facts behind a test of this claim: a definition the claim already knows
         (``coalesce`` found a value) needs nothing more (LW 6.3)."""
         paths = self.resolver._facts_behind(node, ctx)
-        for clause_id in ast.holds_of(node):
+        for clause_id, parts in self._held_in(node):
             if clause_id in seen:
                 continue
-            for clause in self.policy.clauses_by_key.values():
-                if clause.id == clause_id:
-                    for part in (clause.applies, clause.when):
-                        if part is not None:
-                            paths |= self._unknown_behind(part, ctx, seen | {clause_id})
+            for part in parts:
+                paths |= self._unknown_behind(part, ctx, seen | {clause_id})
         return {self.policy.vocabulary.derived_from.get(path, path) for path in paths}
+
+    def _held_in(self, node: ast.Expr) -> tuple[tuple[str, tuple[ast.Expr, ...]], ...]:
+        """Each clause ``node`` asks holds() of, with the conditions of every version of it, found
+        by walking ``node`` once (kept by the node's id with the node itself, as
+        ``Resolver._read_by`` keeps what a node reads)."""
+        kept = self._held.get(id(node))
+        if kept is not None and kept[0] is node:
+            return kept[1]
+        found = tuple((clause_id, tuple(part for clause in self.policy.clauses_by_key.values() if clause.id == clause_id
+                                        for part in (clause.applies, clause.when) if part is not None))
+                      for clause_id in sorted(ast.holds_of(node)))
+        self._held[id(node)] = (node, found)
+        return found
 
     # -- per claim -------------------------------------------------------------------------------
     def analyse(self, values: dict[str, Any], ctx: Context, unknown_rules: list[str]) -> HoldResult:
@@ -251,9 +266,7 @@ class HoldAnalysis:
             return HoldResult(tuple(ordered), None)
         # Only the rules still unknown, and those testing whether a missing fact is given, can
         # change; every other rule keeps the value it has for this claim.
-        varying = sorted(set(unknown_rules) | {
-            rule.key for rule in self.program.rules
-            if any(self._presence.get(atom.index, frozenset()) & facts for atom in rule.atoms)})
+        varying = sorted(set(unknown_rules) | {key for key, tested in self._rule_presence if not tested.isdisjoint(facts)})
         baseline = {rule.key: (value if (value := rule.fn(ctx)) is not None else False) for rule in self.program.rules}
         table: dict[tuple[int, ...], tuple[Any, ...]] = {}
         resolutions: dict[tuple[Any, ...], Resolution] = {}
