@@ -200,7 +200,7 @@ class PolicyUsed(_Value):
 EXPLAINING = ("trace", "facts", "reasons")
 
 
-#: Per decision class: its shape without the parts built on first use (``Decision.explained_later``).
+#: Per decision class: its shape without the parts built on first use (``Decision.shared_part``).
 _DEFERRED_SHAPE: dict[type, _Shape] = {}
 
 
@@ -225,6 +225,7 @@ class SharedPart(NamedTuple):
     fields_set: frozenset[str]
     #: The fields each claim gives (``Decision.completed``).
     claim_fields: frozenset[str]
+
 
 class Decision(_Value):
     """What claimrules decided for one claim, and why.
