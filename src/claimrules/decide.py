@@ -372,8 +372,7 @@ class _Template:
     responsible: str
     #: Whether the decision states the winning answer's amounts (an approval).
     amounts: bool
-    fields: dict[str, Any]
-    #: ``fields`` as the decision holds them, checked once: each claim adds ``_CLAIM_FIELDS``.
+    #: The decision's fields but the claim's own, checked once: each claim adds ``_CLAIM_FIELDS``.
     part: SharedPart
 
 
@@ -520,7 +519,7 @@ class Adjudicator:
             "trace": lambda: self._trace(evaluation),
             "facts": lambda: self._facts_read(evaluation),
             "reasons": lambda: self._reasons.for_grounds(template.grounds, truth, ctx, template.outcome,
-                                                         list(template.fields["missing_facts"])),
+                                                         list(template.part.values["missing_facts"])),
         }
         return Decision.completed(
             template.part,
@@ -616,7 +615,7 @@ class Adjudicator:
             "policy": self._policy_used(self._versions(truth)),
         }
         return _Template(outcome=outcome, grounds=tuple(grounds), responsible=responsible_id,
-                         amounts=winner is not None and outcome == "approve", fields=fields,
+                         amounts=winner is not None and outcome == "approve",
                          part=Decision.shared_part(_CLAIM_FIELDS, **fields))
 
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from claimrules.money import Money
+from claimrules.unvalidated import unvalidated
 
 Outcome = Literal["approve", "deny", "refer", "needs_information"]
 Truth = Literal["true", "false", "unknown"]
@@ -37,7 +38,7 @@ class _Value(BaseModel):
                             else f"{cls.__name__}.trusted() is missing {', '.join(missing)}")
         values = shape.defaults.copy()  # declared order; update() keeps each key where it is
         values.update(fields)
-        return _unvalidated(cls, values, set(fields))
+        return unvalidated(cls, values, set(fields))
 
     def replaced(self, **changes: Any) -> Self:
         """This value with some fields changed to values claimrules computed (not validated, as
@@ -46,22 +47,7 @@ class _Value(BaseModel):
         if not changes.keys() <= values.keys():
             raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(changes.keys() - values.keys()))}")
         values.update(changes)
-        return _unvalidated(type(self), values, self.__pydantic_fields_set__ | changes.keys())
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _unvalidated(cls: type[_M], values: dict[str, Any], fields_set: set[str],
-                 private: dict[str, Any] | None = None) -> _M:
-    """An instance of ``cls`` with ``values`` as its fields (all of them, in declared order), as
-    ``model_construct`` makes it: no validation, for values claimrules computed itself."""
-    value = cls.__new__(cls)
-    object.__setattr__(value, "__dict__", values)
-    object.__setattr__(value, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(value, "__pydantic_extra__", None)
-    object.__setattr__(value, "__pydantic_private__", private)
-    return value
+        return unvalidated(type(self), values, self.__pydantic_fields_set__ | changes.keys())
 
 
 _REQUIRED = object()
@@ -300,7 +286,7 @@ class Decision(_Value):
                             f"given {', '.join(sorted(claim)) or 'none'}")
         values = part.values.copy()  # declared order; update() keeps each key where it is
         values.update(claim)
-        return _unvalidated(cls, values, set(part.fields_set), {"_explain": explain})
+        return unvalidated(cls, values, set(part.fields_set), {"_explain": explain})
 
     def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
         """Build the deferred parts of the explanation named (all by default) now; returns the decision."""

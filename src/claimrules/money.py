@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
 
 from claimrules.isodata import currency_codes
+from claimrules.unvalidated import unvalidated
 
 __all__ = [
     "CurrencyMismatch",
@@ -245,13 +246,8 @@ class Money(BaseModel):
         """``amount`` in this currency: the result of an exact operation on valid amounts, which is
         valid by construction (finite and within ``_PRECISION`` digits: the context traps Overflow
         and Inexact), so it is not validated again; a zero loses its sign, as ``_to_amount`` does."""
-        money = Money.__new__(Money)
-        object.__setattr__(money, "__dict__", {"amount": amount.copy_abs() if amount.is_zero() else amount,
-                                               "currency": self.currency})
-        object.__setattr__(money, "__pydantic_fields_set__", {"amount", "currency"})
-        object.__setattr__(money, "__pydantic_extra__", None)
-        object.__setattr__(money, "__pydantic_private__", None)
-        return money
+        return unvalidated(Money, {"amount": amount.copy_abs() if amount.is_zero() else amount, "currency": self.currency},
+                           {"amount", "currency"})
 
     def __add__(self, other: object) -> Money:
         if not isinstance(other, Money):
