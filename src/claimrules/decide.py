@@ -462,7 +462,7 @@ class Adjudicator:
         values = fact_values(facts)
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
-        relevant = self._relevant_unknowns(truth)
+        relevant = self._relevant_unknowns(truth) if evaluation.unknown else []
         # The baseline takes an unknown rule as not holding: the resolver only asks whether a rule is True.
         resolution = self.resolver.resolve(truth, ctx)
         missing: list[str] = []
@@ -504,7 +504,10 @@ class Adjudicator:
         truth, ctx = evaluation.truth, evaluation.context
         # Whether the customer asked for a service (the one thing the template reads of the values).
         service = (ctx.values.get(self._requested_path) if self._requested_path else None) in _SERVICES
-        key = (tuple(map(truth.get, self._rule_keys)), tuple(missing), service, self._answered(resolution))
+        # The rule results in rule order: a claim's truth holds every rule's key, in that order, and
+        # nothing else (Program.evaluate copies it from one dict of them all), so its values are them.
+        results = tuple(truth.values()) if len(truth) == len(self._rule_keys) else tuple(map(truth.get, self._rule_keys))
+        key = (results, tuple(missing), service, self._answered(resolution))
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._template(truth, resolution, missing, service)

@@ -54,6 +54,8 @@ class Evaluation:
     context: Context
     #: The rules durable_rules fired (``Rule.name``), to check the trace against when it is built.
     fired: frozenset[str] = frozenset()
+    #: Whether a rule may be unknown (False: every result in ``truth`` is True or False).
+    unknown: bool = True
 
 
 #: The group of durable_rules rulesets holding the rules that say whether a document applies.
@@ -209,9 +211,11 @@ class Program:
         for name in fired:
             truth[key_of[name]] = True
         checked = self._checked
+        unknown = False  # only a traced closure can leave a rule unknown
         for rule in self.document_rules:
             if not absent.isdisjoint(rule.engine_fields):
-                truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+                result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+                unknown = unknown or result is None
         if self.fast:
             open_documents = self.open_documents(truth)
             fills, wanted = self._fills_of(open_documents)
@@ -227,8 +231,9 @@ class Program:
             for (document_key, _), rules in zip(self._clause_rules, self._traced_of(absent), strict=True):
                 if rules and truth[document_key] is not False:
                     for rule in rules:
-                        truth[rule.key] = checked(rule, rule.fn(ctx), fired)
-        return Evaluation(truth, ctx, fired)
+                        result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+                        unknown = unknown or result is None
+        return Evaluation(truth, ctx, fired, unknown)
 
     def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
         """Per document (as ``_clause_rules``), its clause rules that read one of ``absent``: the
