@@ -119,6 +119,9 @@ def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: d
 
     fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
     assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
+    # The decision reads the results in rule order and scans for unknowns only when told there are some.
+    assert tuple(evaluation.truth) == tuple(rule.key for rule in program.rules)
+    assert evaluation.unknown == (None in evaluation.truth.values())
     decision = random_policy.adjudicate(facts)
     assert decision.outcome in ("approve", "deny", "refer", "needs_information")
 
@@ -249,6 +252,9 @@ def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
     evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
     fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
     assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
+    # The decision reads the results in rule order and scans for unknowns only when told there are some.
+    assert tuple(evaluation.truth) == tuple(rule.key for rule in program.rules)
+    assert evaluation.unknown == (None in evaluation.truth.values())
     decision = language_policy.adjudicate(facts)
     assert len(decision.exceptions) == len(raw["extensions"]) + (1 if "deployment" in raw else 0) or (
         decision.fact("extended") == "unknown")
