@@ -75,6 +75,23 @@ def test_inside_another_model_the_decision_is_whole(policy: claimrules.CompiledP
     assert wrapped["decision"]["trace"]
 
 
+@pytest.mark.parametrize("options", [{}, {"exclude": {"trace"}}, {"indent": 2}, {"include": {"outcome", "reasons"}},
+                                     {"exclude_defaults": True}, {"by_alias": True, "exclude_none": True}])
+def test_written_directly_or_through_the_settling_wrap_the_same(policy: claimrules.CompiledPolicy, claim: ClaimFacts,
+                                                                options: dict) -> None:
+    # model_dump_json/model_dump settle first and then write without the wrap that settles (the
+    # wrap costs a second pass); the wrap, which a decision inside another model still goes
+    # through, must give the same output for every option.
+    direct = policy.adjudicate(claim)
+    through_wrap = policy.adjudicate(claim).settle()
+    assert direct.model_dump_json(**options) == Decision.__pydantic_serializer__.to_json(through_wrap, **options).decode()
+    assert direct.model_dump_json(**options) == BaseModel.model_dump_json(through_wrap, **options)
+    python_options = {name: value for name, value in options.items() if name != "indent"}  # JSON only
+    assert direct.model_dump(**python_options) == Decision.__pydantic_serializer__.to_python(through_wrap, **python_options)
+    assert direct.model_dump(mode="json", **python_options) == Decision.__pydantic_serializer__.to_python(
+        through_wrap, mode="json", **python_options)
+
+
 def test_compare_hash_pickle_copy_see_the_whole_decision(policy: claimrules.CompiledPolicy, claim: ClaimFacts) -> None:
     stored = Decision.model_validate_json(policy.adjudicate(claim).model_dump_json())
     fresh = policy.adjudicate(claim)

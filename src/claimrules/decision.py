@@ -14,6 +14,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+from pydantic_core import SchemaSerializer
 
 from claimrules.money import Money
 from claimrules.unvalidated import unvalidated
@@ -317,12 +318,15 @@ class Decision(_Value):
         return handler(self._settle_for(info.exclude))
 
     # Settled before pydantic-core is called, so a failure to explain raises as itself (an
-    # EvaluationError), not wrapped in a serialisation error.
+    # EvaluationError), not wrapped in a serialisation error. Once settled, the decision is
+    # written by a serialiser without the wrap above (``_settled_serializer``): the same output,
+    # without a Python call and a second pass over the decision inside pydantic-core. The wrap
+    # stays for a decision written as part of something else (a response model, a TypeAdapter).
     def model_dump(self, **options: Any) -> dict[str, Any]:
-        return super(Decision, self._settle_for(options.get("exclude"))).model_dump(**options)
+        return _settled_serializer(type(self)).to_python(self._settle_for(options.get("exclude")), **options)  # type: ignore[no-any-return]
 
     def model_dump_json(self, **options: Any) -> str:
-        return super(Decision, self._settle_for(options.get("exclude"))).model_dump_json(**options)
+        return _settled_serializer(type(self)).to_json(self._settle_for(options.get("exclude")), **options).decode()
 
     def _settle_for(self, exclude: Any) -> Decision:
         excluded = exclude or ()
@@ -376,3 +380,29 @@ class Decision(_Value):
     @property
     def next_step(self) -> EscalationStep | None:
         return self.escalation[0] if self.escalation else None
+
+
+#: Per decision class, its serialiser without the wrap that settles deferred fields.
+_SETTLED_SERIALIZERS: dict[type, SchemaSerializer] = {}
+
+
+def _settled_serializer(cls: type[Decision]) -> SchemaSerializer:
+    """``cls``'s serialiser for a decision whose deferred fields are settled: its core schema less
+    the wrap of ``_serialise_settled`` (which, as a Python call around the whole decision, has
+    pydantic-core build it as Python values and then write those: twice the work of writing it).
+    Where the schema is not laid out as expected, the model's own serialiser (same output)."""
+    found = _SETTLED_SERIALIZERS.get(cls)
+    if found is None:
+        schema = _without_wrap(cls.__pydantic_core_schema__)
+        found = _SETTLED_SERIALIZERS[cls] = cls.__pydantic_serializer__ if schema is None else SchemaSerializer(schema)
+    return found
+
+
+def _without_wrap(schema: Any) -> Any:
+    if schema.get("type") == "definitions":
+        inner = _without_wrap(schema["schema"])
+        return None if inner is None else {**schema, "schema": inner}
+    serialization = schema.get("serialization")
+    if schema.get("type") == "model" and isinstance(serialization, dict) and serialization.get("type") == "function-wrap":
+        return {key: value for key, value in schema.items() if key != "serialization"}
+    return None
