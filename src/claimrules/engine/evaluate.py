@@ -643,10 +643,12 @@ def render_value(value: Any) -> str:
         return f"{len(value)} item(s)"
     if isinstance(value, frozenset):
         return "{" + ", ".join(sorted(str(item) for item in value)) + "}"
+    if isinstance(value, Money):  # before the tests below: a model's missing attribute costs an exception
+        return str(value)
     if hasattr(value, "country") and hasattr(value, "subdivision"):  # a location: its ISO 3166 code
         place = value.subdivision or value.country
         return f"{place} (military address)" if getattr(value, "military_address", False) else place
-    if hasattr(type(value), "model_fields") and not isinstance(value, Money):
+    if hasattr(type(value), "model_fields"):
         # A record: each given field as the trace shows it (its money as money, not as a dump of
         # the model's fields), by name.
         fields = value.__dict__
