@@ -379,6 +379,9 @@ class _Template:
 #: The fields of a decision that are each claim's own (``Adjudicator._decision``); the template gives the rest.
 _CLAIM_FIELDS = ("decision_id", "decided_on", "amounts", "escalation", "claim_fingerprint", "exceptions")
 
+#: The periods ``_shift`` counts from the date alone (business days also read the place).
+_CALENDAR_UNITS = ("days", "months", "years")
+
 #: The services a customer may ask for by name: the clause deciding which one they get decides.
 _SERVICES = ("on_site", "depot", "replacement")
 
@@ -450,6 +453,12 @@ class Adjudicator:
         self._undated_escalation: dict[str, tuple[EscalationStep, ...] | None] = {
             party_id: None if any(step.ask_within is not None for step, _ in steps) else tuple(built for _, built in steps)
             for party_id, steps in self._escalation_steps.items()}
+        # The parties whose time limits are calendar periods: their dated steps depend on the decision
+        # date alone, and the claims of a book share their dates (business days also read the place).
+        self._calendar_escalation = frozenset(
+            party_id for party_id, steps in self._escalation_steps.items()
+            if all(step.ask_within is None or step.ask_within.unit in _CALENDAR_UNITS for step, _ in steps))
+        self._dated_escalation: BoundedCache[tuple[str, date], tuple[EscalationStep, ...]] = BoundedCache(8 * 2**20)
         # Each exceptions declaration, its grants, and the document of the clause that declares it.
         self._declarations = tuple(
             (name, program.conditions.grants_of(name),
@@ -682,12 +691,22 @@ class Adjudicator:
 
     def _escalation(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         """The review steps of the responsible party, with the date by which to ask: the steps are
-        the party's (built once); only a step with a time limit depends on the claim, and it is
-        dated afresh (a cache keyed by the claim's date and place missed for nearly every claim of
-        a book, and cost more than the dating)."""
+        the party's (built once); only a step with a time limit depends on the claim. Dated in
+        calendar periods, they are kept per party and date (8 MB at most: a book's claims share a
+        few thousand dates); in business days they also depend on the claim's place and are dated
+        afresh (a cache keyed by date and place missed for nearly every claim of a book)."""
         undated = self._undated_escalation.get(party_id, ())
         if undated is not None:
             return undated
+        if party_id not in self._calendar_escalation:
+            return self._dated_steps(party_id, decided_on, facts)
+        key = (party_id, decided_on)
+        steps = self._dated_escalation.get(key)
+        if steps is None:
+            steps = self._dated_escalation[key] = self._dated_steps(party_id, decided_on, facts)
+        return steps
+
+    def _dated_steps(self, party_id: str, decided_on: date, facts: ClaimFacts) -> tuple[EscalationStep, ...]:
         return tuple([built if step.ask_within is None else built.replaced(ask_by=_shift(decided_on, step.ask_within, facts))
                       for step, built in self._escalation_steps[party_id]])
 
