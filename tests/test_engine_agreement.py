@@ -286,7 +286,7 @@ def test_a_clause_of_a_document_that_does_not_apply_never_holds(tmp_path: Path) 
 
 
 def test_a_decision_does_not_depend_on_the_claims_decided_before_it() -> None:
-    """Shared pieces of decisions (answer shapes, traces, fills, the engine's live states) never carry
+    """Shared pieces of decisions (answer shapes, resolutions, review dates, traces, fills, the engine's live states) never carry
     one claim's values into another's decision: every example, decided in file order by one loaded
     policy set and in reverse order by another, gets the same explained JSON."""
     examples = sorted((Path(__file__).resolve().parents[1] / "examples" / "claims").glob("*.json"))
@@ -294,7 +294,10 @@ def test_a_decision_does_not_depend_on_the_claims_decided_before_it() -> None:
     with claimrules.load_policy(NORTHWIND) as forward, claimrules.load_policy(NORTHWIND) as backward:
         first = {path.name: forward.adjudicate(forward.load_claim(path)).model_dump_json() for path in examples}
         second = {path.name: backward.adjudicate(backward.load_claim(path)).model_dump_json() for path in reversed(examples)}
+        # And again by the first, every shared piece now found kept rather than built.
+        again = {path.name: forward.adjudicate(forward.load_claim(path)).model_dump_json() for path in examples}
     assert [name for name in first if first[name] != second[name]] == []
+    assert again == first
     assert len({json for json in first.values()}) == len(examples)  # distinct claims, distinct decisions
 
 

@@ -156,6 +156,9 @@ class Resolver:
         self.order = {document_id: index for index, document_id in enumerate(self.policy.tie_order)}
         self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
         self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
+        #: Per combination of every rule's results, the resolution where no answer read a claim value
+        #: (at most _MAX_SHAPES: about 1 KB each with the reference set's 83 rules, the answers shared).
+        self._settled: dict[tuple[bool | None, ...], Resolution] = {}
         # What each node of the policy reads, by id (Resolver._read_by): at most one entry per node.
         self._reads: dict[int, tuple[ast.Expr, tuple[frozenset[str], tuple[str, ...]]]] = {}
         #: Each document with its 'applies' rule key and whether it applies when it has no such rule
@@ -170,6 +173,10 @@ class Resolver:
         return truth.get(clause.key) is True
 
     def answer(self, document: Document, truth: dict[str, bool | None], ctx: Context) -> Answer | None:
+        shape = self._shape_for(document, truth)
+        return shape.fixed if not shape.open else self._read_answer(document, shape, ctx)
+
+    def _shape_for(self, document: Document, truth: dict[str, bool | None]) -> _Shape:
         plan = self.plans[document.id]
         key = (document.id, tuple(map(truth.get, plan.keys)))
         shape = self._shapes.get(key)
@@ -178,8 +185,10 @@ class Resolver:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
             self._shapes[key] = shape
-        if not shape.open:
-            return shape.fixed
+        return shape
+
+    def _read_answer(self, document: Document, shape: _Shape, ctx: Context) -> Answer | None:
+        """The answer of an open shape: what the claim's values (required facts, amounts) settle."""
         values = ctx.values
         if shape.requiring:
             requiring = [clause for clause in shape.requiring if any(values.get(path) is None for path in clause.requires)]
@@ -318,14 +327,40 @@ class Resolver:
         return (RANK[answer.outcome], answer.charge() if answer.outcome == "approve" else (),
                 self.order.get(answer.document.id, len(self.order)))
 
-    def resolve(self, truth: dict[str, bool | None], ctx: Context) -> Resolution:
+    def resolve(self, truth: dict[str, bool | None], ctx: Context,
+                results: tuple[bool | None, ...] | None = None) -> Resolution:
+        """The answers of the documents that apply, and which one decides.
+
+        ``results``: every rule's result in rule order (``truth``'s values, as ``Program.evaluate``
+        makes it), from a caller that has them. Where no answer reads a claim value (a refusal,
+        silence, most referrals and approvals: about two claims in three) the resolution depends on
+        them alone, and is kept for the next claim that has them (a resolution is never changed).
+        """
+        if results is not None:
+            settled = self._settled.get(results)
+            if settled is not None:
+                return settled
         answers: list[Answer] = []
+        read_values = False
         for document, applies, unconditional in self._documents:
             if truth.get(applies, unconditional) is not True:  # document_applies
                 continue
-            answer = self.answer(document, truth, ctx)
+            shape = self._shape_for(document, truth)
+            if shape.open:
+                read_values = True
+                answer = self._read_answer(document, shape, ctx)
+            else:
+                answer = shape.fixed
             if answer is not None:
                 answers.append(answer)
+        resolution = self._resolution(answers)
+        if results is not None and not read_values:
+            if len(self._settled) >= _MAX_SHAPES:
+                self._settled.clear()
+            self._settled[results] = resolution
+        return resolution
+
+    def _resolution(self, answers: list[Answer]) -> Resolution:
         if not answers:
             return Resolution("deny", None, [], None, [])
         answers.sort(key=self.key)
@@ -472,8 +507,11 @@ class Adjudicator:
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
         relevant = self._relevant_unknowns(truth) if evaluation.unknown else []
+        # Every rule's result in rule order: a claim's truth holds every rule's key, in that order,
+        # and nothing else (Program.evaluate copies it from one dict of them all), so its values are them.
+        results = tuple(truth.values()) if len(truth) == len(self._rule_keys) else tuple(map(truth.get, self._rule_keys))
         # The baseline takes an unknown rule as not holding: the resolver only asks whether a rule is True.
-        resolution = self.resolver.resolve(truth, ctx)
+        resolution = self.resolver.resolve(truth, ctx, results)
         missing: list[str] = []
         if relevant:
             # LW 6.3: case-split on the missing facts (claimrules.holds); ask for exactly those whose
@@ -485,7 +523,7 @@ class Adjudicator:
                 # Every value of the missing facts gives one answer, which the baseline (unknown
                 # taken as not holding) does not: decide by the answer every value gives.
                 resolution = found.resolution
-        return self._decision(facts, decided_on, evaluation, resolution, missing)
+        return self._decision(facts, decided_on, evaluation, results, resolution, missing)
 
     # -- unknowns (LW 6.3) -----------------------------------------------------------------------
     def _relevant_unknowns(self, truth: dict[str, bool | None]) -> list[str]:
@@ -505,17 +543,14 @@ class Adjudicator:
         return sorted(unknown)
 
     # -- assembling the decision -----------------------------------------------------------------
-    def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, resolution: Resolution,
-                  missing: list[str]) -> Decision:
+    def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, results: tuple[bool | None, ...],
+                  resolution: Resolution, missing: list[str]) -> Decision:
         """The decision: the part that depends only on the rules' results and the answers (cached
         per combination of them, issue #15) plus the claim's own values (its id and fingerprint, its
         date, the amounts, the dated escalation steps and the exceptions granted)."""
         truth, ctx = evaluation.truth, evaluation.context
         # Whether the customer asked for a service (the one thing the template reads of the values).
         service = (ctx.values.get(self._requested_path) if self._requested_path else None) in _SERVICES
-        # The rule results in rule order: a claim's truth holds every rule's key, in that order, and
-        # nothing else (Program.evaluate copies it from one dict of them all), so its values are them.
-        results = tuple(truth.values()) if len(truth) == len(self._rule_keys) else tuple(map(truth.get, self._rule_keys))
         key = (results, tuple(missing), service, self._answered(resolution))
         template = self._templates.get(key)
         if template is None:
