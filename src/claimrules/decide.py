@@ -103,6 +103,8 @@ class Resolution:
     answers: list[Answer]
     under_addendum: Answer | None
     displaced: list[Clause]
+    #: What a decision's template reads of it (``Adjudicator._answered``), worked out once.
+    answered: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -583,6 +585,8 @@ class Adjudicator:
         """What the template reads of the answers: each answer but its amounts' figures, which one
         won and under which addendum, and (where figures could change them) which regional answers
         tie with the winner on outcome and charge."""
+        if resolution.answered is not None:  # a resolution kept for many claims (Resolver.resolve)
+            return resolution.answered
         answers, winner = resolution.answers, resolution.winner
         ties: tuple[bool, ...] = ()
         if winner is not None and resolution.under_addendum is None:
@@ -590,8 +594,9 @@ class Adjudicator:
             if regional:
                 best = self.resolver.key(winner)[:2]
                 ties = tuple([self.resolver.key(answer)[:2] == best for answer in regional])
-        return (tuple([answer.signature() for answer in answers]), _position(answers, winner),
-                _position(answers, resolution.under_addendum), ties)
+        resolution.answered = (tuple([answer.signature() for answer in answers]), _position(answers, winner),
+                               _position(answers, resolution.under_addendum), ties)
+        return resolution.answered
 
     def _template(self, truth: dict[str, bool | None], resolution: Resolution, missing: list[str],
                   service: bool) -> _Template:
