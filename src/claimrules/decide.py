@@ -174,10 +174,6 @@ class Resolver:
             return True
         return truth.get(clause.key) is True
 
-    def answer(self, document: Document, truth: dict[str, bool | None], ctx: Context) -> Answer | None:
-        shape = self._shape_for(document, truth)
-        return shape.fixed if not shape.open else self._read_answer(document, shape, ctx)
-
     def _shape_for(self, document: Document, truth: dict[str, bool | None]) -> _Shape:
         plan = self.plans[document.id]
         key = (document.id, tuple(map(truth.get, plan.keys)))
