@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 import claimrules
-from claimrules.decision import EXPLAINING, Decision
+from claimrules.decision import EXPLAINING, IDENTIFYING, Decision
 from claimrules.errors import EvaluationError
 from claimrules.facts import ClaimFacts, fact_values
 
@@ -147,7 +147,7 @@ def test_a_decision_built_for_later_explaining_is_the_validated_decision(policy:
     are built; a field left out, an unknown one or a deferred part given
     as a value is refused."""
     decision = policy.adjudicate(claim)
-    given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
+    given = {name: value for name, value in decision.settle(IDENTIFYING).__dict__.items() if name not in EXPLAINING}
     validated = Decision.model_validate({**decision.model_dump(), **given})
     assert decision == validated and decision.model_dump_json() == validated.model_dump_json()
     explain = {name: (lambda name=name: getattr(validated, name)) for name in EXPLAINING}
@@ -165,7 +165,7 @@ def test_a_decision_completed_from_a_shared_part_is_the_decision_built_whole(pol
     decision ``explained_later`` gives from all of them; the claim's fields must be exactly those
     the part leaves open, and no field may be both."""
     decision = policy.adjudicate(claim)
-    given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
+    given = {name: value for name, value in decision.settle(IDENTIFYING).__dict__.items() if name not in EXPLAINING}
     explain = {name: (lambda name=name: getattr(decision, name)) for name in EXPLAINING}
     own = ("decision_id", "claim_fingerprint")
     part = Decision.shared_part(own, **{name: value for name, value in given.items() if name not in own})
@@ -208,3 +208,55 @@ def test_a_value_replaced_is_the_validated_value_with_those_fields() -> None:
     assert undated.ask_by is None and pickle.loads(pickle.dumps(dated)) == validated
     with pytest.raises(TypeError, match="EscalationStep has no field ask_on"):
         undated.replaced(ask_on=date(2026, 12, 27))
+
+
+def test_the_identity_is_built_on_first_use_and_is_the_same_whichever_is_asked_first(
+        policy: claimrules.CompiledPolicy, claim: ClaimFacts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision id and the claim fingerprint (hashes of the claim's canonical JSON) are built
+    when first read, like the explanation: deciding a book for its outcomes does not pay for them.
+    Read in any order, or only by writing the decision, they are the same, and the claim's JSON is
+    made once for both."""
+    import hashlib
+
+    import claimrules.decide as decide
+
+    written = policy.adjudicate(claim).model_dump_json()
+    decision = policy.adjudicate(claim)
+    assert not set(IDENTIFYING) & decision.__dict__.keys()
+    assert decision.outcome == "approve"  # reading what was decided builds neither
+    assert not set(IDENTIFYING) & decision.__dict__.keys()
+    # docs/security.md: the fingerprint hashes the canonical claim; the id, it with the policy's and the date.
+    fingerprint = hashlib.sha256(claim.model_dump_json(exclude_none=True).encode()).hexdigest()
+    expected_id = "dec-" + hashlib.sha256(
+        f"{fingerprint}|{policy.fingerprint}|{claim.decision_date.isoformat()}".encode()).hexdigest()[:24]
+    first_fingerprint = policy.adjudicate(claim)
+    assert first_fingerprint.claim_fingerprint == fingerprint and first_fingerprint.decision_id == expected_id
+    first_id = policy.adjudicate(claim)
+    assert first_id.decision_id == expected_id and first_id.claim_fingerprint == fingerprint
+    for one in (decision, first_fingerprint, first_id):
+        assert one.model_dump_json() == written
+        assert list(one.__dict__) == list(Decision.model_fields)  # back in their declared places
+    made = []
+    monkeypatch.setattr(decide, "canonical_claim", lambda facts: made.append(facts) or facts.model_dump_json(exclude_none=True))
+    assert policy.adjudicate(claim).model_dump_json() == written
+    assert len(made) == 1
+
+
+def test_a_decision_may_take_its_identity_as_values_or_build_it_later(policy: claimrules.CompiledPolicy,
+                                                                       claim: ClaimFacts) -> None:
+    """``Decision.completed`` takes each identifying field as a value or from the explanation, but
+    not a field of the claim's own left to the explanation that is not identifying, nor neither."""
+    decision = policy.adjudicate(claim).settle()
+    given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
+    explain = {name: (lambda name=name: getattr(decision, name)) for name in (*EXPLAINING, *IDENTIFYING)}
+    own = (*IDENTIFYING, "decided_on")
+    part = Decision.shared_part(own, **{name: value for name, value in given.items() if name not in own})
+    later = Decision.completed(part, explain, decided_on=given["decided_on"])
+    now = Decision.completed(part, explain, **{name: given[name] for name in own})
+    assert "decision_id" not in later.__dict__ and "decision_id" in now.__dict__
+    assert later.model_dump_json() == now.model_dump_json() == decision.model_dump_json()
+    assert later.model_fields_set == now.model_fields_set
+    with pytest.raises(TypeError, match="needs the claim's own"):  # decided_on is not built later
+        Decision.completed(part, explain, decision_id=given["decision_id"])
+    with pytest.raises(TypeError, match="needs the claim's own"):  # nothing to build the id from
+        Decision.completed(part, {name: explain[name] for name in EXPLAINING}, decided_on=given["decided_on"])

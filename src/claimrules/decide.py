@@ -395,6 +395,28 @@ def canonical_claim(facts: ClaimFacts) -> str:
     return facts.model_dump_json(exclude_none=True)
 
 
+class _Identity:
+    """What identifies one claim's decision, worked out on first use (``Decision.completed``): the
+    claim's fingerprint, the SHA-256 of its canonical JSON, and the decision id, which also names
+    the policy set's fingerprint and the decision date. A claim is immutable, so it is the same
+    value whenever it is asked for."""
+
+    __slots__ = ("_decided_on", "_facts", "_fingerprint", "_policy")
+
+    def __init__(self, facts: ClaimFacts, policy_fingerprint: str, decided_on: date) -> None:
+        self._facts, self._policy, self._decided_on = facts, policy_fingerprint, decided_on
+        self._fingerprint: str | None = None
+
+    def claim_fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(canonical_claim(self._facts).encode()).hexdigest()
+        return self._fingerprint
+
+    def decision_id(self) -> str:
+        return "dec-" + hashlib.sha256(
+            f"{self.claim_fingerprint()}|{self._policy}|{self._decided_on.isoformat()}".encode()).hexdigest()[:24]
+
+
 @dataclass(frozen=True, slots=True)
 class _Template:
     """The part of a decision that the rules' results and the answers decide: the same for every
@@ -544,8 +566,8 @@ class Adjudicator:
     def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, results: tuple[bool | None, ...],
                   resolution: Resolution, missing: list[str]) -> Decision:
         """The decision: the part that depends only on the rules' results and the answers (cached
-        per combination of them, issue #15) plus the claim's own values (its id and fingerprint, its
-        date, the amounts, the dated escalation steps and the exceptions granted)."""
+        per combination of them, issue #15) plus the claim's own values (its date, the amounts, the
+        dated escalation steps and the exceptions granted; its id and fingerprint on first use)."""
         truth, ctx = evaluation.truth, evaluation.context
         # Whether the customer asked for a service (the one thing the template reads of the values).
         service = (ctx.values.get(self._requested_path) if self._requested_path else None) in _SERVICES
@@ -556,24 +578,21 @@ class Adjudicator:
         winner = resolution.winner
         amounts = () if not template.amounts or winner is None else tuple(
             [Amount.trusted(kind=kind, money=money, clause=clause.id) for kind, money, clause in winner.amounts])
-        claim_json = canonical_claim(facts)
-        claim_fingerprint = hashlib.sha256(claim_json.encode()).hexdigest()
-        decision_id = "dec-" + hashlib.sha256(
-            f"{claim_fingerprint}|{self.policy.fingerprint}|{decided_on.isoformat()}".encode()).hexdigest()[:24]
+        identity = _Identity(facts, self.policy.fingerprint, decided_on)
         explain: Explanation = {
             "trace": lambda: self._trace(evaluation),
             "facts": lambda: self._facts_read(evaluation),
             "reasons": lambda: self._reasons.for_grounds(template.grounds, truth, ctx, template.outcome,
                                                          list(template.part.values["missing_facts"])),
+            "decision_id": identity.decision_id,
+            "claim_fingerprint": identity.claim_fingerprint,
         }
         return Decision.completed(
             template.part,
             explain,
-            decision_id=decision_id,
             decided_on=decided_on,
             amounts=amounts,
             escalation=self._escalation(template.responsible, decided_on, facts),
-            claim_fingerprint=claim_fingerprint,
             exceptions=self._exception_outcomes(truth, ctx),
         )
 

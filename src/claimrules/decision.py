@@ -185,6 +185,11 @@ class PolicyUsed(_Value):
 
 #: The parts of a decision that explain it rather than decide it: built on first use (issue #15).
 EXPLAINING = ("trace", "facts", "reasons")
+#: The parts that identify it, hashes of the claim's canonical JSON: the adjudicator builds them on
+#: first use too (re-deciding a book for its outcomes does not need them; writing it does).
+IDENTIFYING = ("decision_id", "claim_fingerprint")
+#: Every part a decision may build on first use, from the ``Explanation`` it was given.
+DEFERRABLE = EXPLAINING + IDENTIFYING
 
 
 #: Per decision class: its shape without the parts built on first use (``Decision.shared_part``).
@@ -198,8 +203,9 @@ def _deferred_shape(cls: type[BaseModel]) -> _Shape:
     return deferred
 
 
-#: How to build each part of the explanation, by field name (``Decision.explained_later``).
-Explanation = dict[str, Callable[[], tuple[Any, ...]]]
+#: How to build each part built on first use, by field name (``Decision.explained_later``): the
+#: explanation's parts, and in ``Decision.completed`` the identifying parts the claim does not give.
+Explanation = dict[str, Callable[[], Any]]
 
 
 class SharedPart(NamedTuple):
@@ -221,11 +227,12 @@ class Decision(_Value):
     surface later (LW 7.1, CP 8.2, RT 5.1); ``trace`` shows every condition of every clause of the
     documents that spoke to the claim.
 
-    The adjudicator builds ``trace``, ``facts`` and ``reasons`` on first use (reading any of them,
-    serialising, comparing, copying or pickling the decision): most decisions of a batch are
-    written once and a re-decided book is mostly compared by outcome, so the explanation is not
-    paid for until someone asks. It is a pure function of the claim and the policy, built from
-    values the decision keeps, so it is the same bytes whenever it is asked for.
+    The adjudicator builds ``trace``, ``facts`` and ``reasons``, and the hashes ``decision_id`` and
+    ``claim_fingerprint``, on first use (reading any of them, serialising, comparing, copying or
+    pickling the decision): most decisions of a batch are written once and a re-decided book is
+    mostly compared by outcome, so they are not paid for until someone asks. Each is a pure
+    function of the (immutable) claim and the policy, built from values the decision keeps, so it
+    is the same bytes whenever it is asked for.
     """
 
     _explain: Explanation | None = PrivateAttr(default=None)
@@ -281,33 +288,37 @@ class Decision(_Value):
     @classmethod
     def completed(cls, part: SharedPart, explain: Explanation, **claim: Any) -> Decision:
         """A decision from trusted values (no validation): ``part`` with this claim's own fields,
-        whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``."""
-        if claim.keys() != part.claim_fields:
+        whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``;
+        so are the identifying fields (``IDENTIFYING``) of the claim's own that ``claim`` leaves to ``explain``."""
+        later = part.claim_fields - claim.keys()
+        if not claim.keys() <= part.claim_fields or not later <= explain.keys() or not later.issubset(IDENTIFYING):
             raise TypeError(f"a decision needs the claim's own {', '.join(sorted(part.claim_fields))}; "
                             f"given {', '.join(sorted(claim)) or 'none'}")
         values = part.values.copy()  # declared order; update() keeps each key where it is
         values.update(claim)
+        for name in later:  # absent until built (``settle`` puts it back in its place)
+            del values[name]
         return unvalidated(cls, values, set(part.fields_set), {"_explain": explain})
 
-    def settle(self, names: Iterable[str] = EXPLAINING) -> Decision:
-        """Build the deferred parts of the explanation named (all by default) now; returns the decision."""
+    def settle(self, names: Iterable[str] = DEFERRABLE) -> Decision:
+        """Build the deferred parts named (all by default) now; returns the decision."""
         explain = self._explain
         if explain is not None:
             fields = self.__dict__
-            built = {name: explain[name]() for name in names if name not in fields}
+            built = {name: explain[name]() for name in names if name not in fields and name in explain}
             if built:
                 # pydantic writes fields in the order of __dict__: keep the declared order.
                 ordered = {name: built[name] if name in built else fields[name]
                            for name in type(self).model_fields if name in fields or name in built}
                 fields.clear()
                 fields.update(ordered)
-            if all(name in fields for name in EXPLAINING):
+            if all(name in fields for name in explain):
                 self._explain = None  # the claim's values it kept are no longer needed
         return self
 
     if not TYPE_CHECKING:  # mypy sees the declared fields; at run time, a deferred field settles first
         def __getattr__(self, name: str) -> Any:
-            if name in EXPLAINING:
+            if name in DEFERRABLE:
                 return self.settle((name,)).__dict__[name]
             return super().__getattr__(name)
 
@@ -330,7 +341,7 @@ class Decision(_Value):
 
     def _settle_for(self, exclude: Any) -> Decision:
         excluded = exclude or ()
-        return self.settle([name for name in EXPLAINING if name not in excluded])
+        return self.settle([name for name in DEFERRABLE if name not in excluded])
 
     def __eq__(self, other: object) -> bool:
         self.settle()
