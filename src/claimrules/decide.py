@@ -536,7 +536,7 @@ class Adjudicator:
         if relevant:
             # LW 6.3: case-split on the missing facts (claimrules.holds); ask for exactly those whose
             # value changes the outcome, remedy or charge.
-            found = self.holds.analyse(values, ctx, relevant)
+            found = self.holds.analyse(values, ctx, relevant, truth)
             missing = list(found.missing)
             if (not missing and found.resolution is not None
                     and self.holds.signature(found.resolution) != self.holds.signature(resolution)):

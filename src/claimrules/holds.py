@@ -101,6 +101,10 @@ class HoldAnalysis:
         self.resolver = resolver
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
+        #: Per document, its 'applies' rule key and its clause rules.
+        self._clause_rules = tuple(
+            (f"doc:{document.id}", tuple(rule for rule in program.rules if rule.clause is not None and rule.document is document))
+            for document in program.policy.documents)
         self._presence = {atom.index: tested for atom in self.atoms
                           if (tested := self._tests_presence(atom.node, frozenset()))}
         # (atoms that test whether some fact is given: a known rule may change when it is)
@@ -238,8 +242,10 @@ class HoldAnalysis:
         return found
 
     # -- per claim -------------------------------------------------------------------------------
-    def analyse(self, values: dict[str, Any], ctx: Context, unknown_rules: list[str]) -> HoldResult:
-        """The facts to ask for, given the baseline context and the relevant rules that came out unknown."""
+    def analyse(self, values: dict[str, Any], ctx: Context, unknown_rules: list[str],
+                truth: dict[str, bool | None]) -> HoldResult:
+        """The facts to ask for, given the baseline context, every rule's result for it (``truth``,
+        as ``Program.evaluate`` gives it) and the relevant rules that came out unknown."""
         facts: set[str] = set()
         for key in unknown_rules:
             rule = self.program.rules_by_key[key]
@@ -267,7 +273,7 @@ class HoldAnalysis:
         # Only the rules still unknown, and those testing whether a missing fact is given, can
         # change; every other rule keeps the value it has for this claim.
         varying = sorted(set(unknown_rules) | {key for key, tested in self._rule_presence if not tested.isdisjoint(facts)})
-        baseline = {rule.key: (value if (value := rule.fn(ctx)) is not None else False) for rule in self.program.rules}
+        baseline = self._baseline(truth, ctx, varying)
         table: dict[tuple[int, ...], tuple[Any, ...]] = {}
         resolutions: dict[tuple[Any, ...], Resolution] = {}
         for choice in itertools.product(*(range(len(candidates[path])) for path in ordered)):
@@ -289,6 +295,22 @@ class HoldAnalysis:
         if mattering:
             return HoldResult(tuple(mattering), None)
         return HoldResult((), next(iter(resolutions.values())))
+
+    def _baseline(self, truth: dict[str, bool | None], ctx: Context, varying: list[str]) -> dict[str, bool | None]:
+        """Every rule's result for the claim as it is, an unknown one taken as not holding.
+
+        ``truth`` has them: durable_rules' answer where the rule is two-valued for this claim (its
+        traced closure agrees, ``Program.check_trace``), the closure's where it may be unknown.
+        The clause rules of a document that does not apply were not asked (all false there); they
+        are worked out here only where the document's own rule can change with a missing fact's
+        value (it tests whether that fact is given), so the document may apply in some cases."""
+        baseline: dict[str, bool | None] = {key: value is True for key, value in truth.items()}
+        changing = set(varying)
+        for applies, rules in self._clause_rules:
+            if applies in changing and truth.get(applies) is False:
+                for rule in rules:
+                    baseline[rule.key] = rule.fn(ctx) is True
+        return baseline
 
     @staticmethod
     def signature(resolution: Resolution) -> tuple[Any, ...]:
