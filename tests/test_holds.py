@@ -199,3 +199,28 @@ def test_missing_facts_are_exactly_those_that_change_the_decision(northwind: cla
         # Every value gives one decision, and it is the decision made without the facts.
         assert len(outcomes) == 1, story
         assert signature(decision) in outcomes, story
+
+
+def test_a_document_that_applies_once_the_missing_fact_is_given_is_weighed(tmp_path: Path) -> None:
+    """A document whose own rule tests whether the missing fact is given does not apply to the claim
+    as it is, but does to every completion of it; its clauses count in the case split as they do
+    when the fact is given. Expected by deciding each completed claim whole (LW 6.3's test above)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import claim, clause, document, write_policy
+
+    folder = write_policy(tmp_path / "p", [
+        document("W", [clause("W 1", "covers", "incident.cause == 'defect'"),
+                       clause("W 2", "excludes", "incident.cause_stated_by == 'customer'")],
+                 applies_when="claim.type == 'repair'"),
+        document("S", [clause("S 1", "covers", "product.condition == 'new'")],
+                 applies_when="incident.cause_stated_by is known"),
+    ])
+    policy = claimrules.load_policy(folder)
+    lacking = claim(incident={"cause": "drop", "occurred_on": "2025-03-10"})
+    completed = {}
+    for stated_by in ("customer", "inspection", "seller"):
+        whole = policy.adjudicate(parse_claim(copy.deepcopy(lacking) | {"incident": {**lacking["incident"], "cause_stated_by": stated_by}}, policy))
+        completed[stated_by] = (whole.outcome, whole.deciding.clause)
+    assert set(completed.values()) == {("approve", "S 1")}  # S applies to every completion, and S 1 covers
+    decision = policy.adjudicate(parse_claim(lacking, policy))
+    assert (decision.outcome, decision.deciding.clause, decision.missing_facts) == ("approve", "S 1", ())
