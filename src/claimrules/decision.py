@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
@@ -205,7 +205,7 @@ def _deferred_shape(cls: type[BaseModel]) -> _Shape:
 
 #: How to build each part built on first use, by field name (``Decision.explained_later``): the
 #: explanation's parts, and in ``Decision.completed`` the identifying parts the claim does not give.
-Explanation = dict[str, Callable[[], Any]]
+Explanation = Mapping[str, Callable[[], Any]]
 
 
 class SharedPart(NamedTuple):
@@ -291,7 +291,7 @@ class Decision(_Value):
         whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``;
         so are the identifying fields (``IDENTIFYING``) of the claim's own that ``claim`` leaves to ``explain``."""
         later = part.claim_fields - claim.keys()
-        if not claim.keys() <= part.claim_fields or not later <= explain.keys() or not later.issubset(IDENTIFYING):
+        if not claim.keys() <= part.claim_fields or not all(name in explain and name in IDENTIFYING for name in later):
             raise TypeError(f"a decision needs the claim's own {', '.join(sorted(part.claim_fields))}; "
                             f"given {', '.join(sorted(claim)) or 'none'}")
         values = part.values.copy()  # declared order; update() keeps each key where it is
