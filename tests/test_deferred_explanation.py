@@ -244,19 +244,24 @@ def test_the_identity_is_built_on_first_use_and_is_the_same_whichever_is_asked_f
 
 def test_a_decision_may_take_its_identity_as_values_or_build_it_later(policy: claimrules.CompiledPolicy,
                                                                        claim: ClaimFacts) -> None:
-    """``Decision.completed`` takes each identifying field as a value or from the explanation, but
-    not a field of the claim's own left to the explanation that is not identifying, nor neither."""
+    """A shared part takes the claim's identifying fields as values of ``Decision.completed`` or,
+    named ``later``, from the explanation; nothing else of the claim's own is built later, and a
+    decision whose explanation cannot build what its part leaves for later is refused."""
     decision = policy.adjudicate(claim).settle()
     given = {name: value for name, value in decision.__dict__.items() if name not in EXPLAINING}
     explain = {name: (lambda name=name: getattr(decision, name)) for name in (*EXPLAINING, *IDENTIFYING)}
     own = (*IDENTIFYING, "decided_on")
-    part = Decision.shared_part(own, **{name: value for name, value in given.items() if name not in own})
-    later = Decision.completed(part, explain, decided_on=given["decided_on"])
-    now = Decision.completed(part, explain, **{name: given[name] for name in own})
+    shared = {name: value for name, value in given.items() if name not in own}
+    later = Decision.completed(Decision.shared_part(own, later=IDENTIFYING, **shared), explain,
+                               decided_on=given["decided_on"])
+    now = Decision.completed(Decision.shared_part(own, **shared), explain, **{name: given[name] for name in own})
     assert "decision_id" not in later.__dict__ and "decision_id" in now.__dict__
     assert later.model_dump_json() == now.model_dump_json() == decision.model_dump_json()
     assert later.model_fields_set == now.model_fields_set
-    with pytest.raises(TypeError, match="needs the claim's own"):  # decided_on is not built later
-        Decision.completed(part, explain, decision_id=given["decision_id"])
-    with pytest.raises(TypeError, match="needs the claim's own"):  # nothing to build the id from
+    with pytest.raises(TypeError, match=r"only the claim's own identifying fields .* not decided_on"):
+        Decision.shared_part(own, later=("decided_on",), **shared)
+    part = Decision.shared_part(own, later=IDENTIFYING, **shared)
+    with pytest.raises(TypeError, match="needs the claim's own decided_on; given decided_on, decision_id"):
+        Decision.completed(part, explain, decided_on=given["decided_on"], decision_id=given["decision_id"])
+    with pytest.raises(TypeError, match="needs its decision_id built later"):  # nothing to build the id from
         Decision.completed(part, {name: explain[name] for name in EXPLAINING}, decided_on=given["decided_on"])

@@ -16,6 +16,7 @@ from typing import Any
 
 from claimrules.decision import (
     DEFERRABLE,
+    IDENTIFYING,
     Amount,
     Citation,
     ClauseTrace,
@@ -707,7 +708,7 @@ class Adjudicator:
         }
         return _Template(outcome=outcome, grounds=tuple(grounds), responsible=responsible_id,
                          amounts=winner is not None and outcome == "approve",
-                         part=Decision.shared_part(_CLAIM_FIELDS, **fields))
+                         part=Decision.shared_part(_CLAIM_FIELDS, later=IDENTIFYING, **fields))
 
     def _exception_outcomes(self, truth: dict[str, bool | None], ctx: Context) -> tuple[ExceptionOutcome, ...]:
         """Per recorded exception of every declaration whose document applies: counted, capped or void."""

@@ -211,13 +211,17 @@ Explanation = Mapping[str, Callable[[], Any]]
 class SharedPart(NamedTuple):
     """The fields the decisions of many claims share (``Decision.shared_part``), checked once."""
 
-    #: Every field but the explanation's, in declared order: the shared ones set, the rest at
-    #: their defaults until a claim's own replace them.
+    #: Every field but the explanation's and ``later``, in declared order: the shared ones set, the
+    #: rest at their defaults until a claim's own replace them.
     values: dict[str, Any]
     #: The fields a completed decision was given (pydantic's ``model_fields_set``).
     fields_set: frozenset[str]
-    #: The fields each claim gives (``Decision.completed``).
+    #: The fields each claim gives (``Decision.completed``), as values or (``later``) built on first use.
     claim_fields: frozenset[str]
+    #: The claim's own fields ``Decision.completed`` takes as values.
+    given: frozenset[str]
+    #: The claim's own fields built on first use by the explanation (identifying ones only).
+    later: tuple[str, ...]
 
 
 class Decision(_Value):
@@ -269,35 +273,43 @@ class Decision(_Value):
         return cls.completed(cls.shared_part((), **fields), explain)
 
     @classmethod
-    def shared_part(cls, claim_fields: Iterable[str], **fields: Any) -> SharedPart:
+    def shared_part(cls, claim_fields: Iterable[str], later: Iterable[str] = (), **fields: Any) -> SharedPart:
         """``fields``, the part of the decisions of many claims that they share, checked once: each
-        claim's decision is then ``completed`` with the fields named in ``claim_fields``, its own."""
+        claim's decision is then ``completed`` with the fields named in ``claim_fields``, its own;
+        those also named in ``later`` (identifying ones, ``IDENTIFYING``) are built on first use."""
         shape = _DEFERRED_SHAPE.get(cls) or _deferred_shape(cls)
         own = frozenset(claim_fields)
+        wanted_later = set(later)
+        deferred = tuple(name for name in IDENTIFYING if name in wanted_later)
         names = fields.keys() | own
         if own & fields.keys() or not shape.required <= names <= shape.names:
             unknown, missing = sorted(names - shape.names), sorted(shape.required - names)
             raise TypeError(f"a decision cannot take {', '.join(unknown)}" if unknown
                             else f"a decision is missing {', '.join(missing)}" if missing
                             else f"{', '.join(sorted(own & fields.keys()))} given as shared and as the claim's own")
+        if not wanted_later <= own.intersection(IDENTIFYING):
+            raise TypeError(f"only the claim's own identifying fields ({', '.join(IDENTIFYING)}) are built later, "
+                            f"not {', '.join(sorted(wanted_later - own.intersection(IDENTIFYING)))}")
         # What model_construct does, without its per-field alias search (a decision per claim).
         values = shape.defaults.copy()
         values.update(fields)
-        return SharedPart(values, frozenset(names), own)
+        for name in deferred:  # absent until built (``settle`` puts it back in its place)
+            del values[name]
+        return SharedPart(values, frozenset(names), own, own.difference(deferred), deferred)
 
     @classmethod
     def completed(cls, part: SharedPart, explain: Explanation, **claim: Any) -> Decision:
         """A decision from trusted values (no validation): ``part`` with this claim's own fields,
-        whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``;
-        so are the identifying fields (``IDENTIFYING``) of the claim's own that ``claim`` leaves to ``explain``."""
-        later = part.claim_fields - claim.keys()
-        if not claim.keys() <= part.claim_fields or not all(name in explain and name in IDENTIFYING for name in later):
-            raise TypeError(f"a decision needs the claim's own {', '.join(sorted(part.claim_fields))}; "
+        whose ``trace``, ``facts`` and ``reasons`` are each built on first use by ``explain[name]()``,
+        as are the claim's own fields the part leaves for later (``SharedPart.later``)."""
+        if claim.keys() != part.given:
+            raise TypeError(f"a decision needs the claim's own {', '.join(sorted(part.given))}; "
                             f"given {', '.join(sorted(claim)) or 'none'}")
+        for name in part.later:
+            if name not in explain:
+                raise TypeError(f"a decision needs its {name} built later, and the explanation does not build it")
         values = part.values.copy()  # declared order; update() keeps each key where it is
         values.update(claim)
-        for name in later:  # absent until built (``settle`` puts it back in its place)
-            del values[name]
         return unvalidated(cls, values, set(part.fields_set), {"_explain": explain})
 
     def settle(self, names: Iterable[str] = DEFERRABLE) -> Decision:
