@@ -606,6 +606,8 @@ class RuleNetwork:
         self._fields: dict[int, tuple[str, ...]] = {}  # handle -> the fact fields its rules read
         self._handles: tuple[int, ...] = ()
         self._group: dict[int, str] = {}  # handle -> the group of all its rules
+        #: Per set of groups asked (None: all), the rulesets to ask and their fields (``_targets_of``).
+        self._targets: dict[frozenset[str] | None, tuple[tuple[int, tuple[str, ...]], ...]] = {}
         self._live: list[int] = []  # shared with the finalizer
         self._closed = False
         self._finalizer = weakref.finalize(self, _delete_rulesets, self._live)
@@ -638,6 +640,7 @@ class RuleNetwork:
     def _close_locked(self) -> None:
         self._closed = True
         handles, self._handles = self._live[:], ()
+        self._targets.clear()
         self._live.clear()
         self._rules.clear()
         self._finalizer.detach()
@@ -704,12 +707,25 @@ class RuleNetwork:
             if encoded is None:
                 encoded = _encode_members(fact)
             get = encoded.get
-            for handle in self._handles:
-                if groups is not None and self._group[handle] not in groups:
-                    continue
-                members = ",".join(filter(None, map(get, self._fields[handle])))
+            if groups is not None and type(groups) is not frozenset:
+                groups = frozenset(groups)
+            targets = self._targets.get(groups)
+            if targets is None:
+                targets = self._targets_of(groups)
+            for handle, fields in targets:
+                members = ",".join(filter(None, map(get, fields)))
                 self._run(handle, head + "," + members + "}" if members else head + "}", out)
         return frozenset(out)
+
+    def _targets_of(self, groups: frozenset[str] | None) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        """The rulesets asked for ``groups`` (every one for None), with the fields each reads: kept
+        per set of groups (a few per policy set: the sets of documents that may apply)."""
+        targets = tuple((handle, self._fields[handle]) for handle in self._handles
+                        if groups is None or self._group[handle] in groups)
+        if len(self._targets) >= 1024:  # a policy set with very many documents
+            self._targets.clear()
+        self._targets[groups] = targets
+        return targets
 
     def _run(self, handle: int, payload: str, out: set[str]) -> None:
         """Assert ``payload`` into one ruleset's live state, drain it and retract the fact; caller
@@ -759,6 +775,7 @@ class RuleNetwork:
         index = handles.index(handle)
         handles[index : index + 1] = [first, second]
         self._handles = tuple(handles)
+        self._targets.clear()
         del self._rules[handle]
         del self._group[handle]
         del self._fields[handle]
