@@ -15,6 +15,7 @@ about half the rules and computed values of the reference set per claim (docs/du
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -129,6 +130,8 @@ class Program:
         self._fills: list[tuple[frozenset[str], Fill]] = []
         self._fill_documents: Fill | None = None
         self._fills_for: dict[frozenset[str], tuple[tuple[Fill, ...], frozenset[str]]] = {}
+        #: Per combination of the documents' 'applies' results, what ``_open`` gives.
+        self._opened: dict[Any, tuple[frozenset[str], tuple[Fill, ...], frozenset[str]]] = {}
         if fast:
             self.generated_source, functions, self.project, fills = generate(
                 self.conditions, [(index, rule.condition) for index, rule in enumerate(rules)], self.durable.fields,
@@ -139,6 +142,11 @@ class Program:
         self.rules = tuple(rules)
         self.rules_by_key = {rule.key: rule for rule in rules}
         self.document_rules = tuple(rule for rule in rules if rule.clause is None)
+        # The results of the documents' 'applies' rules, read from a claim's truth in one C call
+        # (a tuple, also for one document): the key of ``_opened``.
+        applies_keys = [rule.key for rule in self.document_rules if rule.branch == "applies"]
+        self._applies_of: Callable[[Mapping[str, bool | None]], Any] = (
+            operator.itemgetter(*applies_keys) if len(applies_keys) > 1 else (lambda truth: tuple(truth[key] for key in applies_keys)))
         # Per document: its 'applies' key and its clause rules.
         self._clause_rules: list[tuple[str, tuple[Rule, ...]]] = [
             (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
@@ -212,13 +220,16 @@ class Program:
             truth[key_of[name]] = True
         checked = self._checked
         unknown = False  # only a traced closure can leave a rule unknown
-        for rule in self.document_rules:
-            if not absent.isdisjoint(rule.engine_fields):
-                result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
-                unknown = unknown or result is None
+        if absent:
+            for rule in self.document_rules:
+                if not absent.isdisjoint(rule.engine_fields):
+                    result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+                    unknown = unknown or result is None
         if self.fast:
-            open_documents = self.open_documents(truth)
-            fills, wanted = self._fills_of(open_documents)
+            found = self._opened.get(self._applies_of(truth))
+            if found is None:
+                found = self._open(truth)
+            open_documents, fills, wanted = found
             for fill in fills:
                 fill(ctx, fact, encoded)
             if open_documents:
@@ -248,6 +259,15 @@ class Program:
                 self._traced_members = 0
             self._traced[absent] = found
             self._traced_members += members
+        return found
+
+    def _open(self, truth: Mapping[str, bool | None]) -> tuple[frozenset[str], tuple[Fill, ...], frozenset[str]]:
+        """The documents that may apply, with their fill functions and the values their rules read:
+        the same for every claim whose 'applies' rules have the same results (a few per policy set)."""
+        documents = self.open_documents(truth)
+        found = (documents, *self._fills_of(documents))
+        if len(self._opened) < _MAX_DOCUMENT_SETS:
+            self._opened[self._applies_of(truth)] = found
         return found
 
     def open_documents(self, truth: Mapping[str, bool | None]) -> frozenset[str]:
