@@ -326,6 +326,34 @@ def test_arithmetic_gives_the_money_validation_would_make(left: Decimal, right: 
         assert not (result.amount.is_zero() and result.amount.is_signed())
 
 
+def test_a_refused_operation_does_not_change_the_next() -> None:
+    """Money is computed in contexts built once and shared: an amount that cannot be held exactly
+    is refused, and the operations after it (in any thread) are exact and succeed as before."""
+    import threading
+
+    wide = usd("9" * 58 + ".99")  # 60 digits: the most an amount holds
+    with pytest.raises(InvalidAmount, match="cannot be held exactly"):
+        wide * 11
+    with pytest.raises(InvalidAmount, match="cannot be held exactly"):
+        wide + usd("0.001")
+    assert usd("0.10") + usd("0.20") == usd("0.30") and usd("0.125").quantized() == usd("0.13")
+    results: list[Money] = []
+
+    def work() -> None:
+        for _ in range(2000):
+            try:
+                wide * 11
+            except InvalidAmount:
+                results.append((usd("0.10") + usd("0.20")) * 3 - usd("0.005").quantized())
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8000 and set(results) == {usd("0.89")}
+
+
 def test_quantized_is_independent_of_callers_rounding() -> None:
     with localcontext() as ctx:
         ctx.rounding = "ROUND_HALF_EVEN"

@@ -80,7 +80,12 @@ _UNITS: dict[str, int] = {}
 @functools.lru_cache(maxsize=512)
 def _minor_step(currency: str) -> Decimal:
     """One minor unit of the currency as a quantizing exponent (USD: 0.01)."""
-    return Decimal(1).scaleb(-minor_unit(currency))
+    step = _STEPS.get(currency)
+    if step is None:
+        step = Decimal(1).scaleb(-minor_unit(currency))
+        if len(_STEPS) < 1024:  # a few currencies per process; bounded anyway
+            _STEPS[currency] = step
+    return step
 
 
 def minor_unit(currency: str) -> int:
@@ -103,9 +108,19 @@ def minor_unit(currency: str) -> int:
     return places
 
 
-def _exact() -> Context:
-    """A fresh context that refuses to round, independent of the caller's decimal context."""
-    return Context(prec=_PRECISION, traps=[InvalidOperation, Inexact, Overflow])
+# The decimal contexts money is computed in, independent of the caller's decimal context. Each is
+# built once (building one costs about 1 us, as much as the operation): an operation's traps raise
+# from that operation's own status, and the flags a shared context collects are never read, so
+# every caller gets the same result from the same one (CPython's decimal holds the GIL throughout).
+#: Refuses to round (exact arithmetic on amounts).
+_EXACT = Context(prec=_PRECISION, traps=[InvalidOperation, Inexact, Overflow])
+#: Rounds half up (``Money.quantized``).
+_HALF_UP = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
+#: Writes an amount with the currency's decimals only where that is exact (``canonical_amount``).
+_CANONICAL = Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact])
+_NORMALIZING = Context(prec=_PRECISION + 4)
+#: One minor unit per currency as a quantizing exponent (``_minor_step``).
+_STEPS: dict[str, Decimal] = {}
 
 
 def _to_amount(value: object) -> Decimal:
@@ -147,13 +162,13 @@ def canonical_amount(amount: Decimal, currency: str) -> Decimal:
     have = _places(amount)
     if have == places:  # the usual case: already written with the currency's decimals
         return amount
-    step = Decimal(1).scaleb(-places)
+    step = _minor_step(currency)
     if have < places:
-        return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
+        return amount.quantize(step, context=_CANONICAL)
     try:  # more decimals than the currency's: drop the zeros, keep what carries value
-        return amount.quantize(step, context=Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact]))
+        return amount.quantize(step, context=_CANONICAL)
     except (Inexact, InvalidOperation):
-        return amount.normalize(Context(prec=_PRECISION + 4))
+        return amount.normalize(_NORMALIZING)
 
 
 def _amount_text(amount: Decimal, currency: str) -> str:
@@ -231,10 +246,9 @@ class Money(BaseModel):
 
     def quantized(self) -> Money:
         """Rounded half-up to the currency's minor unit (USD 0.005 -> USD 0.01)."""
-        context = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
         # Valid by construction (a valid amount, rounded; this currency): not validated again, as
         # a refund or fee is rounded on most decisions (issue #15).
-        return self._combine(context.quantize(self.amount, _minor_step(self.currency)))
+        return self._combine(_HALF_UP.quantize(self.amount, _minor_step(self.currency)))
 
     def _same_currency(self, other: Money, operation: str) -> None:
         if other.currency != self.currency:
@@ -253,25 +267,25 @@ class Money(BaseModel):
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other, "add")
-        return self._combine(_arith(_exact().add, self.amount, other.amount))
+        return self._combine(_arith(_EXACT.add, self.amount, other.amount))
 
     def __sub__(self, other: object) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other, "subtract")
-        return self._combine(_arith(_exact().subtract, self.amount, other.amount))
+        return self._combine(_arith(_EXACT.subtract, self.amount, other.amount))
 
     def __mul__(self, factor: object) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, (int, Decimal)):
             return NotImplemented
         if isinstance(factor, Decimal) and not factor.is_finite():
             raise InvalidAmount(f"factor {factor!r} given; expected a finite number")
-        return self._combine(_arith(_exact().multiply, self.amount, Decimal(factor)))
+        return self._combine(_arith(_EXACT.multiply, self.amount, Decimal(factor)))
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return self._combine(_exact().minus(self.amount))
+        return self._combine(_EXACT.minus(self.amount))
 
     def _compare(self, other: object, operation: str) -> tuple[Decimal, Decimal] | None:
         if not isinstance(other, Money):
