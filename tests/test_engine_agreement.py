@@ -114,7 +114,7 @@ def claims(draw: st.DrawFn) -> dict:
 def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: dict) -> None:
     facts = parse_claim(raw, random_policy)
     program = random_policy.program
-    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
+    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError if a rule that may be unknown disagrees
     from claimrules.engine.compiler import fact_for
 
     fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
@@ -124,6 +124,9 @@ def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: d
     assert evaluation.unknown == (None in evaluation.truth.values())
     decision = random_policy.adjudicate(facts)
     assert decision.outcome in ("approve", "deny", "refer", "needs_information")
+    # Building the trace runs every traced closure of the documents that may apply and checks it
+    # against what fired (a rule that fired is not re-run by Program.evaluate).
+    assert len(decision.trace) >= sum(1 for rule in program.rules if rule.branch == "applies")
 
 
 def test_conditions_over_durable_rules_limits_still_compile_and_agree(tmp_path: Path) -> None:
@@ -249,13 +252,14 @@ def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
 
     facts = parse_claim(raw, language_policy)
     program = language_policy.program
-    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError on any disagreement
+    evaluation = program.evaluate(fact_values(facts))  # raises EvaluationError if a rule that may be unknown disagrees
     fired = program.network.fired(fact_for(program.durable.fields, evaluation.context))
     assert fired == {rule.name for rule in program.rules if evaluation.truth[rule.key] is True}
     # The decision reads the results in rule order and scans for unknowns only when told there are some.
     assert tuple(evaluation.truth) == tuple(rule.key for rule in program.rules)
     assert evaluation.unknown == (None in evaluation.truth.values())
     decision = language_policy.adjudicate(facts)
+    assert len(decision.trace) >= sum(1 for rule in program.rules if rule.branch == "applies")  # checks every closure
     assert len(decision.exceptions) == len(raw["extensions"]) + (1 if "deployment" in raw else 0) or (
         decision.fact("extended") == "unknown")
 

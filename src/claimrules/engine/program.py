@@ -189,8 +189,10 @@ class Program:
 
         A rule whose fields the claim all gives is two-valued, and what fired is its result: its
         trace is built later, when the decision is explained, and checked against what fired then
-        (``check_trace``). A rule that reads a missing value may be unknown: its traced closure runs
-        now and must agree with durable_rules on whether it holds. A document that does not apply
+        (``check_trace``). A rule that reads a missing value and did not fire may be unknown: its
+        traced closure runs now and must agree that it does not hold (one that fired holds, as no
+        test of a missing value holds in durable_rules; its trace is checked later, as a
+        two-valued rule's is). A document that does not apply
         needs no explanation: its clauses take durable_rules' answer as it is.
         """
         ctx = Context(values)
@@ -220,9 +222,11 @@ class Program:
             truth[key_of[name]] = True
         checked = self._checked
         unknown = False  # only a traced closure can leave a rule unknown
+        # A rule that fired holds whatever else it reads (no test of a missing value holds in
+        # durable_rules): only those that did not fire may be unknown. The trace checks them all.
         if absent:
             for rule in self.document_rules:
-                if not absent.isdisjoint(rule.engine_fields):
+                if not absent.isdisjoint(rule.engine_fields) and rule.name not in fired:
                     result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
                     unknown = unknown or result is None
         if self.fast:
@@ -242,8 +246,9 @@ class Program:
             for (document_key, _), rules in zip(self._clause_rules, self._traced_of(absent), strict=True):
                 if rules and truth[document_key] is not False:
                     for rule in rules:
-                        result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
-                        unknown = unknown or result is None
+                        if rule.name not in fired:
+                            result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
+                            unknown = unknown or result is None
         return Evaluation(truth, ctx, fired, unknown)
 
     def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
