@@ -109,6 +109,14 @@ def claims(draw: st.DrawFn) -> dict:
     return facts
 
 
+def signature_of(program: object, truth: dict) -> tuple[int, int]:
+    """``Evaluation.signature`` worked out from the results: bit i for the i-th rule that holds, and
+    for the i-th rule unknown."""
+    rules = program.rules  # type: ignore[attr-defined]
+    return (sum(1 << index for index, rule in enumerate(rules) if truth[rule.key] is True),
+            sum(1 << index for index, rule in enumerate(rules) if truth[rule.key] is None))
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=claims())
 def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: dict) -> None:
@@ -122,6 +130,7 @@ def test_engine_and_trace_agree(random_policy: claimrules.CompiledPolicy, raw: d
     # The decision reads the results in rule order and scans for unknowns only when told there are some.
     assert tuple(evaluation.truth) == tuple(rule.key for rule in program.rules)
     assert evaluation.unknown == (None in evaluation.truth.values())
+    assert evaluation.signature == signature_of(program, evaluation.truth)
     decision = random_policy.adjudicate(facts)
     assert decision.outcome in ("approve", "deny", "refer", "needs_information")
     # Building the trace runs every traced closure of the documents that may apply and checks it
@@ -258,6 +267,7 @@ def test_engine_and_trace_agree_on_tables_conditionals_ceilings_and_exceptions(
     # The decision reads the results in rule order and scans for unknowns only when told there are some.
     assert tuple(evaluation.truth) == tuple(rule.key for rule in program.rules)
     assert evaluation.unknown == (None in evaluation.truth.values())
+    assert evaluation.signature == signature_of(program, evaluation.truth)
     decision = language_policy.adjudicate(facts)
     assert len(decision.trace) >= sum(1 for rule in program.rules if rule.branch == "applies")  # checks every closure
     assert len(decision.exceptions) == len(raw["extensions"]) + (1 if "deployment" in raw else 0) or (

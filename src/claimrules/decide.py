@@ -162,7 +162,7 @@ class Resolver:
         self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
         #: Per combination of every rule's results, the resolution where no answer read a claim value
         #: (at most _MAX_SHAPES: about 1 KB each with the reference set's 83 rules, the answers shared).
-        self._settled: dict[tuple[bool | None, ...], Resolution] = {}
+        self._settled: dict[tuple[int, int], Resolution] = {}
         # What each node of the policy reads, by id (Resolver._read_by): at most one entry per node.
         self._reads: dict[int, tuple[ast.Expr, tuple[frozenset[str], tuple[str, ...]]]] = {}
         #: Each document with its 'applies' rule key and whether it applies when it has no such rule
@@ -328,11 +328,10 @@ class Resolver:
                 self.order.get(answer.document.id, len(self.order)))
 
     def resolve(self, truth: dict[str, bool | None], ctx: Context,
-                results: tuple[bool | None, ...] | None = None) -> Resolution:
+                results: tuple[int, int] | None = None) -> Resolution:
         """The answers of the documents that apply, and which one decides.
 
-        ``results``: every rule's result in rule order (``truth``'s values, as ``Program.evaluate``
-        makes it), from a caller that has them. Where no answer reads a claim value (a refusal,
+        ``results``: every rule's result (``Evaluation.signature``), from a caller that has them. Where no answer reads a claim value (a refusal,
         silence, most referrals and approvals: about two claims in three) the resolution depends on
         them alone, and is kept for the next claim that has them (a resolution is never changed).
         """
@@ -502,7 +501,6 @@ class Adjudicator:
         self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
         #: What a decision says per combination of rule results and answers (Adjudicator._template).
         self._templates: BoundedCache[tuple[Any, ...], _Template] = BoundedCache(16 * 2**20)
-        self._rule_keys = tuple(rule.key for rule in program.rules)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)
@@ -561,9 +559,8 @@ class Adjudicator:
         evaluation = self.program.evaluate(values)
         truth, ctx = evaluation.truth, evaluation.context
         relevant = self._relevant_unknowns(truth) if evaluation.unknown else []
-        # Every rule's result in rule order: a claim's truth holds every rule's key, in that order,
-        # and nothing else (Program.evaluate copies it from one dict of them all), so its values are them.
-        results = tuple(truth.values()) if len(truth) == len(self._rule_keys) else tuple(map(truth.get, self._rule_keys))
+        # Every rule's result, as the bits of the rules that hold and of those unknown.
+        results = evaluation.signature
         # The baseline takes an unknown rule as not holding: the resolver only asks whether a rule is True.
         resolution = self.resolver.resolve(truth, ctx, results)
         missing: list[str] = []
@@ -597,7 +594,7 @@ class Adjudicator:
         return sorted(unknown)
 
     # -- assembling the decision -----------------------------------------------------------------
-    def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, results: tuple[bool | None, ...],
+    def _decision(self, facts: ClaimFacts, decided_on: date, evaluation: Evaluation, results: tuple[int, int],
                   resolution: Resolution, missing: list[str]) -> Decision:
         """The decision: the part that depends only on the rules' results and the answers (cached
         per combination of them, issue #15) plus the claim's own values (its date, the amounts, the
