@@ -114,7 +114,7 @@ def test_a_disagreement_between_the_engine_and_the_trace_is_still_caught(
     # A rule that holds and reads only fields the claim gives: the fast path takes the engine's word for it.
     rule = next(rule for rule in program.rules if rule.name in fired and rule.clause is not None
                 and rule.engine_fields & fact.keys() and rule.engine_fields <= {*fact, "one"} and rule.branch == "when")
-    monkeypatch.setattr(program.network, "fired", lambda fact, groups=None, encoded=None: honest(fact, groups, encoded) - {rule.name})
+    monkeypatch.setattr(program.network, "fired", lambda fact, groups=None, members=None: honest(fact, groups, members) - {rule.name})
     decision = policy.adjudicate(claim)
     with pytest.raises(EvaluationError, match=f"durable_rules and the trace disagree on {rule.key}"):
         decision.model_dump_json()

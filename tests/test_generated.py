@@ -95,17 +95,19 @@ _values = st.one_of(st.text(max_size=20), st.integers(-(2**62), 2**62), st.boole
 
 @given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values, max_size=12))
 def test_members_encoded_once_give_the_bytes_of_encoding_each_ruleset_s_fields(fact: dict[str, Any]) -> None:
-    encoded = durable._encode_members(fact)
-    fields = sorted(fact)[::2]
-    joined = ",".join(encoded[field] for field in fields)
-    assert "{" + joined + "}" == durable._encode({field: fact[field] for field in fields})
+    # RuleNetwork.fired's payload: the fact's head, then each member a ruleset reads (picked by one
+    # itemgetter: a tuple, a lone string or nothing), as encoding that sub-object with the head gives.
+    members = {field: "," + durable.encode_member(field, value) for field, value in fact.items()}
+    fields = tuple(field for field in sorted(fact)[::2] if field not in ("sid", "id"))
+    payload = durable._FACT_HEAD + "".join(durable._picker(fields)(members)) + "}"
+    head = {"sid": durable.LIVE_SID, "id": "f", durable.GUARD_FIELD: 1}
+    assert payload == durable._encode({**head, **{field: fact[field] for field in fields}})
 
 
 @given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values, max_size=12))
 def test_a_member_encoded_alone_gives_the_bytes_of_encoding_the_fact(fact: dict[str, Any]) -> None:
     members = [durable.encode_member(field, value) for field, value in fact.items()]
     assert "{" + ",".join(members) + "}" == durable._encode(fact)
-    assert dict(zip(fact, members)) == durable._encode_members(fact)
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
@@ -128,10 +130,11 @@ def test_the_fill_functions_write_the_json_durable_rules_is_sent_for_their_value
         for claim in claims_mix(300, seed=99):
             ctx = Context(fact_values(parse_claim(claim, program.policy)))
             fact: dict[str, Any] = {"one": 1}
-            encoded = {"one": '"one":1'}
+            encoded = {"one": ',"one":1'}
             for _, fill in program._fills:
                 fill(ctx, fact, encoded)
-            assert encoded == durable._encode_members(fact), json.dumps(claim)
+            assert encoded == {field: "," + durable.encode_member(field, value) for field, value in fact.items()}, \
+                json.dumps(claim)
             kinds |= {type(value) for value in fact.values()}
         assert {str, bool, int, float} <= kinds
     finally:
@@ -146,11 +149,11 @@ def test_generated_source_holds_no_policy_text_only_field_names() -> None:
         tree = python_ast.parse(program.generated_source)
         strings = {node.value for node in python_ast.walk(tree)
                    if isinstance(node, python_ast.Constant) and isinstance(node.value, str)}
-        # Field names, and the JSON the fill functions write: each field's own part ('"name":'),
+        # Field names, and the JSON the fill functions write: each field's own part (',"name":'),
         # and with true or false, and the 'one' field.
         fields = program.durable.fields
-        members = {f'"{name}":{value}' for name in fields for value in ("", "true", "false")}
-        allowed = {"one", '"one":1', *fields, *members, *(p.path for p in fields.values() if p.path)}
+        members = {f',"{name}":{value}' for name in fields for value in ("", "true", "false")}
+        allowed = {"one", ',"one":1', *fields, *members, *(p.path for p in fields.values() if p.path)}
         assert strings <= allowed
         assert not any(isinstance(node, (python_ast.Import, python_ast.ImportFrom)) for node in python_ast.walk(tree))
     finally:

@@ -90,6 +90,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import operator
 import os
 import re
 import threading
@@ -189,10 +190,12 @@ def encode_member(field: str, value: Any) -> str:
     return _encode(field) + ":" + encode_value(value)
 
 
-def _encode_members(fact: Mapping[str, Any]) -> dict[str, str]:
-    """Each field of a fact with its value as _encode writes them, computed once for all rulesets (a
-    caller without the members the generated fill functions write: the reference path, tests)."""
-    return {field: encode_member(field, value) for field, value in fact.items()}
+def _picker(fields: tuple[str, ...]) -> Callable[[Mapping[str, str]], Any]:
+    """What picks a ruleset's members, in its fields' order: a tuple of them, or the one member
+    (which ``"".join`` writes as it is), or nothing."""
+    if not fields:
+        return lambda members: ()
+    return operator.itemgetter(*fields)
 
 #: One lock for the whole process, held for every call into the C engine.
 #:
@@ -606,8 +609,8 @@ class RuleNetwork:
         self._fields: dict[int, tuple[str, ...]] = {}  # handle -> the fact fields its rules read
         self._handles: tuple[int, ...] = ()
         self._group: dict[int, str] = {}  # handle -> the group of all its rules
-        #: Per set of groups asked (None: all), the rulesets to ask and their fields (``_targets_of``).
-        self._targets: dict[frozenset[str] | None, tuple[tuple[int, tuple[str, ...]], ...]] = {}
+        #: Per set of groups asked (None: all), the rulesets to ask and their pickers (``_targets_of``).
+        self._targets: dict[frozenset[str] | None, tuple[tuple[int, Callable[[Mapping[str, str]], Any]], ...]] = {}
         self._live: list[int] = []  # shared with the finalizer
         self._closed = False
         self._finalizer = weakref.finalize(self, _delete_rulesets, self._live)
@@ -672,13 +675,14 @@ class RuleNetwork:
     # -- evaluation --
 
     def fired(self, fact: Mapping[str, Any], groups: Collection[str] | None = None,
-              encoded: Mapping[str, str] | None = None) -> frozenset[str]:
+              members: Mapping[str, str] | None = None) -> frozenset[str]:
         """Names of the rules whose condition holds for ``fact``; with ``groups``, of the rules of
         those groups only (the rulesets of other groups are not asked).
 
-        ``encoded``: each field of ``fact`` with its value as ``encode_member`` writes them
-        (``"field":<JSON>``), when the caller has them already (claimrules' generated fill
-        functions write both); else they are computed here.
+        ``members``: every field the network reads (``blank_members()``), mapped to ``,`` and the
+        field with its value as ``encode_member`` writes them (``,"field":<JSON>``) where ``fact``
+        has it and to ``""`` where it does not, when the caller has them already (claimrules'
+        generated fill functions write both); else they are computed here.
 
         ``fact`` maps field names to str/int/float/bool values (at most
         :data:`MAX_FACT_FIELDS`, none in :data:`RESERVED_FIELDS`).  The fact is
@@ -703,24 +707,35 @@ class RuleNetwork:
             head = _FACT_HEAD
             # Each member is encoded once; each ruleset is sent only the fields its rules read (less
             # JSON for the engine to parse), in the same bytes as encoding that sub-object. The
-            # members are picked and joined in C (map, filter, join): no Python step per field.
-            if encoded is None:
-                encoded = _encode_members(fact)
-            get = encoded.get
+            # members are picked (one itemgetter) and joined in C: no Python step per field.
+            if members is None:
+                members = self._members_of(fact)
             if groups is not None and type(groups) is not frozenset:
                 groups = frozenset(groups)
             targets = self._targets.get(groups)
             if targets is None:
                 targets = self._targets_of(groups)
-            for handle, fields in targets:
-                members = ",".join(filter(None, map(get, fields)))
-                self._run(handle, head + "," + members + "}" if members else head + "}", out)
+            for handle, pick in targets:
+                self._run(handle, head + "".join(pick(members)) + "}", out)
         return frozenset(out)
 
-    def _targets_of(self, groups: frozenset[str] | None) -> tuple[tuple[int, tuple[str, ...]], ...]:
-        """The rulesets asked for ``groups`` (every one for None), with the fields each reads: kept
-        per set of groups (a few per policy set: the sets of documents that may apply)."""
-        targets = tuple((handle, self._fields[handle]) for handle in self._handles
+    def blank_members(self) -> dict[str, str]:
+        """Every field the network reads, mapped to ``""``: what a caller fills to give ``fired`` its
+        ``members`` (a copy per fact)."""
+        return dict.fromkeys(sorted({field for fields in self._fields.values() for field in fields}), "")
+
+    def _members_of(self, fact: Mapping[str, Any]) -> dict[str, str]:
+        """``members`` for a caller without them (the reference path, tests)."""
+        members = self.blank_members()
+        for field, value in fact.items():
+            if field in members:
+                members[field] = "," + encode_member(field, value)
+        return members
+
+    def _targets_of(self, groups: frozenset[str] | None) -> tuple[tuple[int, Callable[[Mapping[str, str]], Any]], ...]:
+        """The rulesets asked for ``groups`` (every one for None), with what picks the members each
+        reads: kept per set of groups (a few per policy set: the sets of documents that may apply)."""
+        targets = tuple((handle, _picker(self._fields[handle])) for handle in self._handles
                         if groups is None or self._group[handle] in groups)
         if len(self._targets) >= 1024:  # a policy set with very many documents
             self._targets.clear()

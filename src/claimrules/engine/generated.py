@@ -66,7 +66,7 @@ def _put(fact: dict[str, Any], encoded: dict[str, str], name: str, value: Any) -
     converted = to_engine(value)
     if converted is not None:
         fact[name] = converted
-        encoded[name] = encode_member(name, converted)
+        encoded[name] = "," + encode_member(name, converted)
 
 
 def _negate(value: Any, node: ast.Expr) -> Any:
@@ -389,8 +389,8 @@ class RuleCode:
         """``project(ctx)``: what ``compiler.fact_for(fields, ctx)`` returns, as straight-line code,
         filled by ``fill_<i>(ctx, fact, encoded)`` for each of ``parts`` (disjoint), then for the
         other fields: each adds its own fields only, so a caller may fill only the parts it needs,
-        and writes each field with its value's JSON in ``encoded`` as ``durable.encode_member``
-        does (what ``RuleNetwork.fired`` sends durable_rules, written where the value's type is known).
+        and writes each field with its value's JSON in ``encoded`` as ``RuleNetwork.fired`` takes its
+        members (``,`` and what ``durable.encode_member`` writes, written where the value's type is known).
 
         ``tests``: the computed true/false values (by field name) whose closure is the traced
         ``compile(node, record=True)``; they are written out as the rule conditions are. The fields
@@ -401,7 +401,7 @@ class RuleCode:
         rest = [name for name in fields if name not in placed]
         for number, part in enumerate([*parts, rest]):
             self._fill(str(number), sorted(part, key=order.__getitem__), fields, tests)
-        self.lines += ["def project(ctx):", "    fact = {'one': 1}", "    encoded = {'one': '\"one\":1'}"]
+        self.lines += ["def project(ctx):", "    fact = {'one': 1}", "    encoded = {'one': ',\"one\":1'}"]
         self.lines += [f"    fill_{number}(ctx, fact, encoded)" for number in range(len(parts) + 1)]
         self.lines += ["    return fact", ""]
 
@@ -422,7 +422,7 @@ class RuleCode:
         # part written here once: str escaped, int by repr, bool as true/false, a float by
         # encode_value).
         field = repr(name)
-        key = encode_member(name, 0)[:-1]  # '"name":'
+        key = "," + encode_member(name, 0)[:-1]  # ',"name":' (RuleNetwork.fired's members)
         true, false = repr(key + "true"), repr(key + "false")
         key = repr(key)
         if projection.path is not None:

@@ -177,6 +177,9 @@ class Program:
         except (EngineError, ValueError) as problem:  # a durable_rules limit the compiler did not keep to
             raise PolicyError(f"durable_rules cannot hold this policy set: {problem}", file=policy.source.file,
                               expected="rules within durable_rules' limits (docs/durable-rules.md)") from None
+        self._blank_members = self.network.blank_members()
+        if "one" in self._blank_members:
+            self._blank_members["one"] = ',"one":1'
         self.amounts: dict[int, Compiled] = {}
         for document in policy.documents:
             for clause in document.clauses:
@@ -214,7 +217,9 @@ class Program:
             # First the rules that say which documents apply, then the clause rules of each document
             # that may apply: a document that does not apply has no clause that holds.
             fact = {"one": 1}
-            encoded = {"one": '"one":1'}  # each field with its value's JSON, written by the fill functions
+            # Each field durable_rules reads with its value's JSON, written by the fill functions
+            # (RuleNetwork.fired's members; "" until written).
+            encoded = self._blank_members.copy()
             if self._fill_documents is not None:
                 self._fill_documents(ctx, fact, encoded)
             fired = self._fired(fact, _DOCUMENT_GROUPS, encoded)
@@ -293,9 +298,9 @@ class Program:
                          if rule.branch == "applies" and truth[rule.key] is not False)
 
     def _fired(self, fact: dict[str, Any], groups: frozenset[str] | None,
-               encoded: dict[str, str] | None = None) -> frozenset[str]:
+               members: dict[str, str] | None = None) -> frozenset[str]:
         try:
-            return self.network.fired(fact, groups, encoded)
+            return self.network.fired(fact, groups, members)
         except (EngineError, ValueError) as problem:
             raise EvaluationError(f"durable_rules failed on this claim: {problem}",
                                   help="this is a bug in claimrules; please report it with the claim") from None
