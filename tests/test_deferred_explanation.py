@@ -265,3 +265,33 @@ def test_a_decision_may_take_its_identity_as_values_or_build_it_later(policy: cl
         Decision.completed(part, explain, decided_on=given["decided_on"], decision_id=given["decision_id"])
     with pytest.raises(TypeError, match="needs its decision_id built later"):  # nothing to build the id from
         Decision.completed(part, {name: explain[name] for name in EXPLAINING}, decided_on=given["decided_on"])
+
+
+def test_a_rule_reading_a_missing_value_that_holds_but_did_not_fire_is_caught_at_once(
+        policy: claimrules.CompiledPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that reads a value the claim lacks is traced when the claim is decided, unless it
+    fired: if durable_rules leaves out a rule whose traced closure holds, deciding fails at once."""
+    from support import claims_mix
+
+    program = policy.program
+    honest = program.network.fired
+    for raw in claims_mix(400, 11):
+        facts = parse_claim_for(policy, raw)
+        evaluation = program.evaluate(fact_values(facts))
+        fact = program.project(evaluation.context)  # the fields durable_rules is sent; a missing value is left out
+        found = next((rule for rule in program.rules if rule.clause is not None and rule.name in evaluation.fired
+                      and not rule.engine_fields <= fact.keys()), None)
+        if found is not None:
+            break
+    else:
+        pytest.fail("no generated claim fires a rule that reads a missing value")
+    monkeypatch.setattr(program.network, "fired",
+                        lambda fact, groups=None, members=None: honest(fact, groups, members) - {found.name})
+    with pytest.raises(EvaluationError, match=f"durable_rules and the trace disagree on {found.key}"):
+        policy.adjudicate(facts)
+
+
+def parse_claim_for(policy: claimrules.CompiledPolicy, raw: dict) -> ClaimFacts:
+    from claimrules.facts import parse_claim
+
+    return parse_claim(raw, policy)

@@ -240,9 +240,9 @@ class Program:
         if absent:
             for rule in self.document_rules:
                 if not absent.isdisjoint(rule.engine_fields) and rule.name not in fired:
-                    result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
-                    if result is None:
-                        unknowns |= bit_of[rule.name]
+                    result = truth[rule.key] = rule.fn(ctx)
+                    if result is not False:  # None: unknown; True: it holds though it did not fire
+                        unknowns |= bit_of[rule.name] if checked(rule, result, fired) is None else 0
         if self.fast:
             found = self._opened.get(self._applies_of(truth))
             if found is None:
@@ -262,9 +262,9 @@ class Program:
                 if rules and truth[document_key] is not False:
                     for rule in rules:
                         if rule.name not in fired:
-                            result = truth[rule.key] = checked(rule, rule.fn(ctx), fired)
-                            if result is None:
-                                unknowns |= bit_of[rule.name]
+                            result = truth[rule.key] = rule.fn(ctx)
+                            if result is not False:  # as above
+                                unknowns |= bit_of[rule.name] if checked(rule, result, fired) is None else 0
         return Evaluation(truth, ctx, fired, unknowns != 0, (held, unknowns))
 
     def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
