@@ -161,7 +161,7 @@ class Resolver:
         self.plans = {document.id: _DocumentPlan.of(document) for document in self.policy.documents}
         self._shapes: dict[tuple[str, tuple[bool | None, ...]], _Shape] = {}
         #: Per combination of every rule's results, the resolution where no answer read a claim value
-        #: (at most _MAX_SHAPES: about 1 KB each with the reference set's 83 rules, the answers shared).
+        #: (at most _MAX_SHAPES, keyed by ``Evaluation.signature``; the answers shared).
         self._settled: dict[tuple[int, int], Resolution] = {}
         # What each node of the policy reads, by id (Resolver._read_by): at most one entry per node.
         self._reads: dict[int, tuple[ast.Expr, tuple[frozenset[str], tuple[str, ...]]]] = {}
@@ -331,9 +331,10 @@ class Resolver:
                 results: tuple[int, int] | None = None) -> Resolution:
         """The answers of the documents that apply, and which one decides.
 
-        ``results``: every rule's result (``Evaluation.signature``), from a caller that has them. Where no answer reads a claim value (a refusal,
-        silence, most referrals and approvals: about two claims in three) the resolution depends on
-        them alone, and is kept for the next claim that has them (a resolution is never changed).
+        ``results``: every rule's result (``Evaluation.signature``), from a caller that has them.
+        Where no answer reads a claim value (a refusal, silence, most referrals and approvals:
+        about two claims in three) the resolution depends on them alone, and is kept for the next
+        claim that has them (a resolution is never changed).
         """
         if results is not None:
             settled = self._settled.get(results)
