@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +31,7 @@ from claimrules.decision import (
     PolicyUsed,
     SharedPart,
 )
-from claimrules.engine.cache import BoundedCache
+from claimrules.engine.cache import BoundedCache, deep_size
 from claimrules.engine.evaluate import Context, render_value
 from claimrules.engine.program import Evaluation, Program
 from claimrules.errors import EvaluationError
@@ -464,6 +465,16 @@ class _Template:
     #: The decision's fields but the claim's own, checked once: each claim adds ``_CLAIM_FIELDS``.
     part: SharedPart
 
+    @staticmethod
+    def weight(key: tuple[Any, ...], template: _Template) -> int:
+        """The bytes a kept template holds of its own (``Adjudicator._templates``): its key, the
+        shared part's containers and their tuples. The clauses, citations, parties and notices it
+        points to are the policy set's and the adjudicator's, kept once whatever the templates."""
+        part = template.part
+        return (deep_size(key) + sys.getsizeof(template) + sys.getsizeof(template.grounds) + sys.getsizeof(part)
+                + sys.getsizeof(part.values) + sum(sys.getsizeof(value) for value in part.values.values()
+                                                   if isinstance(value, tuple)))
+
 
 #: The fields of a decision that are each claim's own (``Adjudicator._decision``); the template gives the rest.
 _CLAIM_FIELDS = ("decision_id", "decided_on", "amounts", "escalation", "claim_fingerprint", "exceptions")
@@ -501,7 +512,7 @@ class Adjudicator:
         self._policies_used: dict[tuple[str, ...], PolicyUsed] = {}
         self._rendered: BoundedCache[tuple[str, Any], FactUsed] = BoundedCache(8 * 2**20)
         #: What a decision says per combination of rule results and answers (Adjudicator._template).
-        self._templates: BoundedCache[tuple[Any, ...], _Template] = BoundedCache(16 * 2**20)
+        self._templates: BoundedCache[tuple[Any, ...], _Template] = BoundedCache(16 * 2**20, _Template.weight)
         self._notice_clauses = tuple((doc, clause) for doc in self.policy.documents for clause in doc.clauses
                                      if clause.effect == Effect.NOTICE)
         self._parties = {party.id: Party(id=party.id, name=party.name, contact=party.contact)

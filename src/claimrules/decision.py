@@ -208,6 +208,20 @@ def _deferred_shape(cls: type[BaseModel]) -> _Shape:
 Explanation = Mapping[str, Callable[[], Any]]
 
 
+#: Sets of field names shared by the parts that have them (``_interned``).
+_NAME_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _interned(names: frozenset[str]) -> frozenset[str]:
+    """One copy of each set of field names (a few per policy set; at most 1,024 are kept)."""
+    found = _NAME_SETS.get(names)
+    if found is None:
+        if len(_NAME_SETS) >= 1024:
+            return names
+        found = _NAME_SETS[names] = names
+    return found
+
+
 class SharedPart(NamedTuple):
     """The fields the decisions of many claims share (``Decision.shared_part``), checked once."""
 
@@ -295,7 +309,9 @@ class Decision(_Value):
         values.update(fields)
         for name in deferred:  # absent until built (``settle`` puts it back in its place)
             del values[name]
-        return SharedPart(values, frozenset(names), own, own.difference(deferred), deferred)
+        # The name sets are the same for nearly every part: one copy each, whatever the number of parts.
+        return SharedPart(values, _interned(frozenset(names)), _interned(own), _interned(own.difference(deferred)),
+                          deferred)
 
     @classmethod
     def completed(cls, part: SharedPart, explain: Explanation, **claim: Any) -> Decision:

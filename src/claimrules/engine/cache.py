@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -25,8 +25,24 @@ __all__ = ["BoundedCache", "deep_size"]
 SAMPLE = 32
 
 
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """The attributes an instance of ``cls`` holds in slots (a slotted dataclass has no ``__dict__``)."""
+    found = _SLOTS.get(cls)
+    if found is None:
+        names: list[str] = []
+        for klass in cls.__mro__:
+            declared = klass.__dict__.get("__slots__", ())
+            names += [declared] if isinstance(declared, str) else [name for name in declared if name not in names]
+        found = _SLOTS[cls] = tuple(name for name in names if name not in ("__dict__", "__weakref__"))
+    return found
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
 def deep_size(value: object, _seen: set[int] | None = None) -> int:
-    """Bytes of ``value`` and of the tuples, lists, dicts, strings and model fields it reaches."""
+    """Bytes of ``value`` and of the tuples, lists, dicts, strings, model fields and slotted
+    attributes it reaches."""
     seen = set() if _seen is None else _seen
     if id(value) in seen:
         return 0
@@ -40,19 +56,24 @@ def deep_size(value: object, _seen: set[int] | None = None) -> int:
         return size + sum(deep_size(item, seen) for item in value)
     fields = getattr(value, "__dict__", None)
     if isinstance(fields, dict):
-        return size + deep_size(fields, seen)
-    return size
+        size += deep_size(fields, seen)
+    # A slotted object (a frozen dataclass with slots, as the decision's template is) keeps its
+    # values out of __dict__: counted too, or an entry holding one would seem to weigh nothing.
+    return size + sum(deep_size(getattr(value, name, None), seen) for name in _slots_of(type(value)))
 
 
 class BoundedCache(Generic[K, V]):
     """A mapping that keeps at most about ``max_bytes`` of entries, evicting the oldest first."""
 
-    __slots__ = ("_entries", "_measured", "_measured_bytes", "_sets", "bytes", "max_bytes")
+    __slots__ = ("_entries", "_measured", "_measured_bytes", "_sets", "_weigh", "bytes", "max_bytes")
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, weigh: Callable[[K, V], int] | None = None) -> None:
+        """``weigh(key, value)``: the bytes an entry holds of its own (default ``deep_size`` of both,
+        which also counts what the entry shares with others)."""
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         self.max_bytes = max_bytes
+        self._weigh = weigh
         self.bytes = 0
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._sets = self._measured = self._measured_bytes = 0
@@ -70,7 +91,7 @@ class BoundedCache(Generic[K, V]):
     def __setitem__(self, key: K, value: V) -> None:
         self._sets += 1
         if self._measured < 8 or self._sets % SAMPLE == 0:
-            cost = deep_size((key, value))
+            cost = deep_size((key, value)) if self._weigh is None else self._weigh(key, value)
             self._measured += 1
             self._measured_bytes += cost
         else:
