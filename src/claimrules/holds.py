@@ -101,10 +101,6 @@ class HoldAnalysis:
         self.resolver = resolver
         self.policy = program.policy
         self.atoms = tuple(program.conditions.atoms)
-        #: Per document, its 'applies' rule key and its clause rules.
-        self._clause_rules = tuple(
-            (f"doc:{document.id}", tuple(rule for rule in program.rules if rule.clause is not None and rule.document is document))
-            for document in program.policy.documents)
         self._presence = {atom.index: tested for atom in self.atoms
                           if (tested := self._tests_presence(atom.node, frozenset()))}
         # (atoms that test whether some fact is given: a known rule may change when it is)
@@ -306,7 +302,7 @@ class HoldAnalysis:
         value (it tests whether that fact is given), so the document may apply in some cases."""
         baseline: dict[str, bool | None] = {key: value is True for key, value in truth.items()}
         changing = set(varying)
-        for applies, rules in self._clause_rules:
+        for applies, rules in self.program.clause_rules:
             if applies in changing and truth.get(applies) is False:
                 for rule in rules:
                     baseline[rule.key] = rule.fn(ctx) is True

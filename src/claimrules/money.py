@@ -80,12 +80,7 @@ _UNITS: dict[str, int] = {}
 @functools.lru_cache(maxsize=512)
 def _minor_step(currency: str) -> Decimal:
     """One minor unit of the currency as a quantizing exponent (USD: 0.01)."""
-    step = _STEPS.get(currency)
-    if step is None:
-        step = Decimal(1).scaleb(-minor_unit(currency))
-        if len(_STEPS) < 1024:  # a few currencies per process; bounded anyway
-            _STEPS[currency] = step
-    return step
+    return Decimal(1).scaleb(-minor_unit(currency))
 
 
 def minor_unit(currency: str) -> int:
@@ -119,8 +114,6 @@ _HALF_UP = Context(prec=_PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperat
 #: Writes an amount with the currency's decimals only where that is exact (``canonical_amount``).
 _CANONICAL = Context(prec=_PRECISION + 4, traps=[InvalidOperation, Inexact])
 _NORMALIZING = Context(prec=_PRECISION + 4)
-#: One minor unit per currency as a quantizing exponent (``_minor_step``).
-_STEPS: dict[str, Decimal] = {}
 
 
 def _to_amount(value: object) -> Decimal:

@@ -152,10 +152,10 @@ class Program:
         applies_keys = [rule.key for rule in self.document_rules if rule.branch == "applies"]
         self._applies_of: Callable[[Mapping[str, bool | None]], Any] = (
             operator.itemgetter(*applies_keys) if len(applies_keys) > 1 else (lambda truth: tuple(truth[key] for key in applies_keys)))
-        # Per document: its 'applies' key and its clause rules.
-        self._clause_rules: list[tuple[str, tuple[Rule, ...]]] = [
+        #: Per document: its 'applies' key and its clause rules (also read by the case split, claimrules.holds).
+        self.clause_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = tuple(
             (f"doc:{document.id}", tuple(rule for rule in rules if rule.clause is not None and rule.document is document))
-            for document in policy.documents]
+            for document in policy.documents)
         self._by_name = {rule.name: rule for rule in rules}
         # Every rule's result before durable_rules answers: false, in the order of ``rules`` (a
         # copy per claim, then true for each rule that fired: cheaper than a result per rule).
@@ -258,7 +258,7 @@ class Program:
                 fired |= clauses_fired
             absent = wanted.difference(fact)
         if absent:
-            for (document_key, _), rules in zip(self._clause_rules, self._traced_of(absent), strict=True):
+            for (document_key, _), rules in zip(self.clause_rules, self._traced_of(absent), strict=True):
                 if rules and truth[document_key] is not False:
                     for rule in rules:
                         if rule.name not in fired:
@@ -268,12 +268,12 @@ class Program:
         return Evaluation(truth, ctx, fired, unknowns != 0, (held, unknowns))
 
     def _traced_of(self, absent: frozenset[str]) -> tuple[tuple[Rule, ...], ...]:
-        """Per document (as ``_clause_rules``), its clause rules that read one of ``absent``: the
+        """Per document (as ``clause_rules``), its clause rules that read one of ``absent``: the
         same few sets of absent values recur over a book of claims, so each is worked out once."""
         found = self._traced.get(absent)
         if found is None:
             found = tuple(tuple(rule for rule in rules if not absent.isdisjoint(rule.engine_fields))
-                          for _, rules in self._clause_rules)
+                          for _, rules in self.clause_rules)
             members = len(absent) + sum(map(len, found))
             if self._traced_members + members > _MAX_ABSENT_MEMBERS:
                 self._traced.clear()
